@@ -1,0 +1,51 @@
+/**
+ * AWS SDK v3 clients, one per service, made once per process with the project's retry
+ * settings. They are built on first use (not at import) so the local sandbox and the
+ * emulator tests can point `AWS_ENDPOINT_URL` at moto_server before any call is made;
+ * on Lambda the first use happens during the first invocation and is then reused.
+ */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { STSClient } from '@aws-sdk/client-sts';
+
+function clientConfig() {
+  return {
+    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // Adaptive retry absorbs short throttling bursts inside one invocation; longer ones
+    // surface as AwsThrottledError and the state machine retries with backoff.
+    retryMode: 'adaptive',
+    maxAttempts: Number(process.env.AWS_MAX_ATTEMPTS ?? 3),
+  };
+}
+
+const cache = new Map<string, unknown>();
+function lazy<T>(key: string, make: () => T): () => T {
+  return () => {
+    let c = cache.get(key) as T | undefined;
+    if (c === undefined) {
+      c = make();
+      cache.set(key, c);
+    }
+    return c;
+  };
+}
+
+export const ecs = lazy('ecs', () => new ECSClient(clientConfig()));
+export const ec2 = lazy('ec2', () => new EC2Client(clientConfig()));
+export const eks = lazy('eks', () => new EKSClient(clientConfig()));
+export const iam = lazy('iam', () => new IAMClient(clientConfig()));
+export const logs = lazy('logs', () => new CloudWatchLogsClient(clientConfig()));
+export const secrets = lazy('secrets', () => new SecretsManagerClient(clientConfig()));
+export const sfn = lazy('sfn', () => new SFNClient(clientConfig()));
+export const sts = lazy('sts', () => new STSClient(clientConfig()));
+
+/** Forgets every client so the next use reads the environment again (tests, sandbox restarts). */
+export function resetClients(): void {
+  for (const c of cache.values()) (c as { destroy?: () => void }).destroy?.();
+  cache.clear();
+}

@@ -1,0 +1,144 @@
+/**
+ * Typed errors. Each class's `name` equals the class name, which is also the string the
+ * state machine's Retry/Catch `ErrorEquals` match (Lambda reports `errorType` = `name`).
+ * Retryable errors can pass on their own; terminal errors always recur until a person acts.
+ */
+
+/** Errors the state machine retries with backoff. */
+export abstract class RetryableError extends Error {
+  readonly retryable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Errors that end the run: retrying cannot help. */
+export abstract class TerminalError extends Error {
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+// ---- retryable -------------------------------------------------------------
+
+/** AWS throttled us (Throttling, RequestLimitExceeded, TooManyRequests...). */
+export class AwsThrottledError extends RetryableError {}
+/** IAM eventual consistency: a role just made "cannot be assumed" or is not visible yet. */
+export class IamPropagationError extends RetryableError {}
+/** AWS answered 5xx: a passing fault on its side. */
+export class AwsTransientError extends RetryableError {}
+/** A resource exists but is not usable yet (dependency still being created). */
+export class ResourceNotReadyError extends RetryableError {}
+/** The Kubernetes API could not be reached or answered 5xx/429. */
+export class KubernetesUnavailableError extends RetryableError {}
+
+// ---- terminal --------------------------------------------------------------
+
+export interface Problem {
+  /** JSON path of the offending field, e.g. `$.ecs.memory`. */
+  path: string;
+  message: string;
+}
+
+/** The request failed validation; `problems` lists every issue with its path. */
+export class InvalidRequestError extends TerminalError {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    super(`Invalid onboarding request: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+    this.problems = problems;
+  }
+}
+/** A resource with our deterministic name exists but is not tagged as ours. */
+export class ResourceConflictError extends TerminalError {}
+/** An AWS service quota or limit was reached. */
+export class QuotaExceededError extends TerminalError {}
+/** A resource reached a failed state (NAT gateway `failed`, ...). */
+export class ResourceFailedError extends TerminalError {}
+/** The NAT gateway went to `failed`; the message carries AWS's failure code and message. */
+export class NatGatewayFailedError extends TerminalError {}
+/** The VPC cannot host the workload as asked (no internet gateway, subnet outside the VPC, no free CIDR...). */
+export class NetworkConfigurationError extends TerminalError {}
+/** A task of the service stopped; the message carries `stoppedReason` and container exit codes. */
+export class TaskStoppedError extends TerminalError {}
+/** A bounded wait ran out; the message names what was still not ready. */
+export class WaitDeadlineExceededError extends TerminalError {}
+/** AWS refused the call for lack of permission. */
+export class AwsAccessDeniedError extends TerminalError {}
+/** A mesh prerequisite is missing or denies the workload (namespace, WorkloadGroup, OnboardingPolicy, operator). */
+export class MeshPrerequisiteError extends TerminalError {}
+/** The Kubernetes API answered 401/403: the message says which access entry and RBAC to add. */
+export class KubernetesAccessDeniedError extends TerminalError {}
+/** Something failed that no rule above covers; kept terminal so it is looked at, not retried forever. */
+export class UnexpectedError extends TerminalError {}
+
+export const RETRYABLE_ERROR_NAMES = [
+  'AwsThrottledError',
+  'IamPropagationError',
+  'AwsTransientError',
+  'ResourceNotReadyError',
+  'KubernetesUnavailableError',
+] as const;
+
+export const TERMINAL_ERROR_NAMES = [
+  'InvalidRequestError',
+  'ResourceConflictError',
+  'QuotaExceededError',
+  'ResourceFailedError',
+  'NatGatewayFailedError',
+  'NetworkConfigurationError',
+  'TaskStoppedError',
+  'WaitDeadlineExceededError',
+  'AwsAccessDeniedError',
+  'MeshPrerequisiteError',
+  'KubernetesAccessDeniedError',
+  'UnexpectedError',
+] as const;
+
+const THROTTLING = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'PriorRequestNotComplete',
+]);
+const QUOTA = new Set(['LimitExceededException', 'LimitExceeded', 'AddressLimitExceeded', 'NatGatewayLimitExceeded', 'SubnetLimitExceeded', 'VpcLimitExceeded', 'RulesPerSecurityGroupLimitExceeded', 'SecurityGroupLimitExceeded', 'ServiceQuotaExceededException']);
+const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'UnrecognizedClientException']);
+
+function awsErrorName(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { name?: unknown; Code?: unknown; code?: unknown };
+  for (const v of [e.name, e.Code, e.code]) if (typeof v === 'string') return v;
+  return undefined;
+}
+
+/** True when an AWS SDK error has one of the given names/codes. */
+export function isAwsError(err: unknown, ...names: string[]): boolean {
+  const n = awsErrorName(err);
+  return n !== undefined && names.includes(n);
+}
+
+/**
+ * Maps an error thrown anywhere in a step to one of the typed errors above, so the
+ * state machine's ErrorEquals see a stable, small vocabulary.
+ */
+export function classifyError(err: unknown): RetryableError | TerminalError {
+  if (err instanceof RetryableError || err instanceof TerminalError) return err;
+  const name = awsErrorName(err) ?? 'Error';
+  const message = err instanceof Error ? err.message : String(err);
+  if (THROTTLING.has(name)) return new AwsThrottledError(`${name}: ${message}`, { cause: err });
+  if (QUOTA.has(name)) return new QuotaExceededError(`${name}: ${message}`, { cause: err });
+  if (ACCESS_DENIED.has(name)) return new AwsAccessDeniedError(`${name}: ${message}`, { cause: err });
+  if (/cannot be assumed|role .* (is )?invalid|not authorized to perform: sts:AssumeRole|ECS was unable to assume the role/i.test(message)) {
+    return new IamPropagationError(`${name}: ${message}`, { cause: err });
+  }
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  if (status !== undefined && status >= 500) return new AwsTransientError(`${name} (HTTP ${status}): ${message}`, { cause: err });
+  return new UnexpectedError(`${name}: ${message}`, { cause: err });
+}

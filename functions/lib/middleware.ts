@@ -1,0 +1,67 @@
+/**
+ * The one middleware stack every step handler uses: Powertools logger (with the
+ * workload and execution as correlation keys), tracer, metrics, and error
+ * normalisation into the typed errors the state machine's Retry/Catch match.
+ */
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { Context } from 'aws-lambda';
+import { classifyError } from './errors.ts';
+import { TOOL_NAME } from './settings.ts';
+
+export const logger = new Logger({ serviceName: TOOL_NAME });
+export const tracer = new Tracer({ serviceName: TOOL_NAME, captureHTTPsRequests: true });
+export const metrics = new Metrics({ namespace: 'EcsMeshOnboarding', serviceName: TOOL_NAME });
+
+interface MaybeWorkflowEvent {
+  request?: { workloadGroup?: { namespace?: string; name?: string } };
+  workloadGroup?: { namespace?: string; name?: string };
+}
+
+/** Error normalisation + correlation keys. Never logs the event: it carries the CA bundle. */
+function stepMiddleware(step: string): middy.MiddlewareObj<unknown, unknown, Error, Context> {
+  let started = 0;
+  return {
+    before: (req) => {
+      started = Date.now();
+      const ev = (req.event ?? {}) as MaybeWorkflowEvent;
+      const wg = ev.request?.workloadGroup ?? ev.workloadGroup;
+      logger.appendKeys({ step, workload: wg?.namespace && wg.name ? `${wg.namespace}/${wg.name}` : undefined });
+      tracer.putAnnotation('step', step);
+    },
+    after: () => {
+      metrics.addDimension('step', step);
+      metrics.addMetric('StepSucceeded', MetricUnit.Count, 1);
+      metrics.addMetric('StepDuration', MetricUnit.Milliseconds, Date.now() - started);
+      logger.info('step finished', { durationMs: Date.now() - started });
+    },
+    onError: (req) => {
+      const typed = classifyError(req.error);
+      metrics.addDimension('step', step);
+      metrics.addMetric('StepFailed', MetricUnit.Count, 1);
+      const log = typed.retryable ? logger.warn.bind(logger) : logger.error.bind(logger);
+      log('step failed', { errorName: typed.name, errorMessage: typed.message, retryable: typed.retryable });
+      req.error = typed;
+    },
+  };
+}
+
+export type StepFn<I, O> = (input: I) => Promise<O>;
+
+/**
+ * Wraps a step function as a Lambda handler. The same wrapped handler is what Lambda
+ * runs and what the local engine binds to each Task state.
+ */
+export function wrap<I, O>(step: string, fn: StepFn<I, O>) {
+  return middy<I, O, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
+    .use(stepMiddleware(step) as middy.MiddlewareObj<I, O, Error, Context>)
+    .handler((event: I) => fn(event));
+}

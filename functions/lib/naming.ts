@@ -1,0 +1,42 @@
+/**
+ * Deterministic resource names derived from the request, so a re-run finds what an
+ * earlier run made. Names longer than an AWS limit are cut and given a short hash of the
+ * full name, which keeps them unique and stable.
+ */
+import { createHash } from 'node:crypto';
+import type { OnboardingRequest } from './request.ts';
+
+/** Cuts `name` to `max` characters, replacing the tail with `-<8 hex>` of the full name's hash. */
+export function fitName(name: string, max: number): string {
+  if (name.length <= max) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, max - 9)}-${hash}`;
+}
+
+type Req = Pick<OnboardingRequest, 'workloadGroup' | 'ecs'>;
+
+function base(r: Req): string {
+  return `${r.workloadGroup.namespace}-${r.workloadGroup.name}`;
+}
+
+export const names = {
+  /** IAM role names: at most 64 characters. */
+  taskRole: (r: Req) => fitName(`${base(r)}-ecs-task-role`, 64),
+  executionRole: (r: Req) => fitName(`${base(r)}-ecs-exec-role`, 64),
+  /** Secrets Manager name of the onboarding endpoint's CA bundle. */
+  caSecret: (r: Req) => fitName(`mesh-onboarding/${r.workloadGroup.namespace}/${r.workloadGroup.name}/root-ca`, 512),
+  /** The seed's log group `/ecs/<family>`. */
+  logGroup: (r: Req) => fitName(`/ecs/${r.ecs.family}`, 512),
+  /** Name tag of the public subnet that holds a NAT gateway this tool made (one per VPC). */
+  natSubnet: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-subnet-${vpcId}`, 255),
+  natGateway: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-${vpcId}`, 255),
+  natRouteTable: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-rt-${vpcId}`, 255),
+  natEip: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-eip-${vpcId}`, 255),
+  /** Name tag of the private subnet the ECS cluster's tasks run in (the seed's `<cluster>-ecs-subnet`). */
+  taskSubnet: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet`, 255),
+  taskRouteTable: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet-rt`, 255),
+  /** Security group names: at most 255 characters, unique per VPC. */
+  securityGroup: (r: Req) => fitName(`${base(r)}-ecs-sg`, 255),
+  /** Step Functions execution names: at most 80 characters of [A-Za-z0-9-_]. */
+  execution: (r: Req, requestHash: string) => fitName(`onboard-${base(r)}-${requestHash.slice(0, 16)}`.replace(/[^A-Za-z0-9_-]/g, '-'), 80),
+};

@@ -1,0 +1,218 @@
+/**
+ * The onboarding request: the one schema validated at the edge (API and the state
+ * machine's first state), the source of the TypeScript types and of the published
+ * JSON Schema (schema/onboarding-request.schema.json). Objects are strict so a typo in a
+ * field name is reported instead of silently ignored.
+ */
+import { X509Certificate } from 'node:crypto';
+import { z } from 'zod';
+import { DEFAULTS } from './settings.ts';
+import { AGENT_CONTAINER_NAME } from './settings.ts';
+import { InvalidRequestError, type Problem } from './errors.ts';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1123Label = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit');
+
+// Kubernetes label key: optional DNS subdomain prefix + "/" + name (<= 63, alphanumeric at the ends).
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const labelKey = z.string().refine((k) => {
+  const parts = k.split('/');
+  if (parts.length > 2) return false;
+  const name = parts.length === 2 ? parts[1]! : parts[0]!;
+  const prefix = parts.length === 2 ? parts[0]! : undefined;
+  if (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix))) return false;
+  return name.length <= 63 && LABEL_NAME.test(name);
+}, 'must be a Kubernetes label key: [prefix/]name, name up to 63 alphanumerics, "-", "_" or "."');
+const labelValue = z
+  .string()
+  .max(63, 'label values are at most 63 characters')
+  .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, 'must be a Kubernetes label value: alphanumerics, "-", "_" or ".", starting and ending with an alphanumeric');
+
+const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*\.?$/;
+const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const hostname = z.string().refine((h) => HOSTNAME.test(h) || IPV4.test(h), 'must be a DNS host name or an IPv4 address');
+const port = z.number().int('must be an integer').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+
+/** IPv4 CIDR with its host bits clear, e.g. 10.0.3.0/24. */
+export function parseCidr(cidr: string): { base: number; prefix: number } | undefined {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(cidr);
+  if (!m || !IPV4.test(m[1]!)) return undefined;
+  const prefix = Number(m[2]);
+  if (prefix > 32) return undefined;
+  const base = m[1]!.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  return { base, prefix };
+}
+const cidr = z.string().refine((c) => parseCidr(c) !== undefined, 'must be an IPv4 CIDR block such as 10.0.3.0/24');
+const subnetCidr = cidr.refine((c) => {
+  const p = parseCidr(c);
+  if (!p) return true; // reported by the rule above
+  const size = 2 ** (32 - p.prefix);
+  return p.prefix >= 16 && p.prefix <= 28 && p.base % size === 0;
+}, 'must be a subnet block between /16 and /28 with its host bits zero (AWS limits)');
+
+// Image reference: [registry[:port]/]path[:tag][@digest]
+const IMAGE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const image = z.string().max(1024).regex(IMAGE, 'must be a container image reference such as registry.example/repo/name:tag');
+
+const ECS_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const ecsName = z.string().regex(ECS_NAME, 'must be 1-255 letters, digits, "-" or "_"');
+
+/** Valid Fargate CPU units → memory sizes (MiB) for Linux tasks. */
+export const FARGATE_SIZES: Record<string, number[]> = {
+  '256': [512, 1024, 2048],
+  '512': range(1024, 4096, 1024),
+  '1024': range(2048, 8192, 1024),
+  '2048': range(4096, 16384, 1024),
+  '4096': range(8192, 30720, 1024),
+  '8192': range(16384, 61440, 4096),
+  '16384': range(32768, 122880, 8192),
+};
+function range(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+// ECS takes cpu/memory as strings; people write both "256" and 256.
+const units = z
+  .union([z.number().int('must be an integer'), z.string().regex(/^\d+$/, 'must be a whole number')])
+  .transform((v) => String(v));
+
+const securityGroupId = /^sg-[0-9a-f]{8,17}$/;
+const ingressSource = z
+  .string()
+  .refine((s) => securityGroupId.test(s) || parseCidr(s) !== undefined, 'must be an IPv4 CIDR block or a security group id (sg-...)');
+
+const CLOUDWATCH_RETENTION = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const rootCaPem = z.string().superRefine((pem, ctx) => {
+  const blocks = pem.match(PEM_BLOCK) ?? [];
+  if (blocks.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----)' });
+    return;
+  }
+  blocks.forEach((b, i) => {
+    try {
+      new X509Certificate(b);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `certificate ${i + 1} of ${blocks.length} does not parse as X.509` });
+    }
+  });
+});
+
+const timeoutSeconds = z.number().int('must be an integer').min(30, 'must be at least 30 seconds').max(7200, 'must be at most 7200 seconds');
+
+export const OnboardingRequestSchema = z
+  .strictObject({
+    workloadGroup: z.strictObject({ namespace: dns1123Label, name: dns1123Label }),
+    workloadLabels: z.record(labelKey, labelValue).optional(),
+    onboardingEndpoint: z.strictObject({
+      host: hostname,
+      port: port.default(DEFAULTS.onboardingPort),
+      sni: hostname.optional(),
+    }),
+    rootCaPem,
+    agentImage: image.optional(),
+    ecs: z.strictObject({
+      cluster: ecsName,
+      service: ecsName,
+      family: ecsName,
+      desiredCount: z.number().int('must be an integer').min(0, 'must be 0-100').max(100, 'must be 0-100').default(DEFAULTS.desiredCount),
+      cpu: units,
+      memory: units,
+      enableExecuteCommand: z.boolean().default(false),
+    }),
+    app: z.strictObject({
+      name: ecsName.refine((n) => n !== AGENT_CONTAINER_NAME, `must differ from the agent container's name "${AGENT_CONTAINER_NAME}"`),
+      image,
+      port,
+    }),
+    network: z.strictObject({
+      eksClusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name (1-100 letters, digits, "-" or "_")').optional(),
+      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-...)').optional(),
+      subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id (subnet-...)').optional(),
+      subnetCidr: subnetCidr.optional(),
+      natSubnetCidr: subnetCidr.optional(),
+      ingressSources: z.array(ingressSource).min(1, 'give at least one source, or leave it out to allow the VPC CIDR').max(50).optional(),
+      allowFromEksClusterSecurityGroup: z.boolean().optional(),
+    }),
+    logRetentionDays: z
+      .number()
+      .refine((d) => CLOUDWATCH_RETENTION.includes(d), `must be one of CloudWatch Logs' retention periods: ${CLOUDWATCH_RETENTION.join(', ')}`)
+      .default(DEFAULTS.logRetentionDays),
+    timeouts: z
+      .strictObject({
+        natGatewaySeconds: timeoutSeconds.optional(),
+        serviceSeconds: timeoutSeconds.optional(),
+        meshSeconds: timeoutSeconds.optional(),
+      })
+      .optional(),
+  })
+  .superRefine((r, ctx) => {
+    const n = r.network;
+    if (!n.eksClusterName && !n.vpcId) {
+      ctx.addIssue({ code: 'custom', path: ['network'], message: 'give eksClusterName or vpcId (or both) so the VPC can be found' });
+    }
+    if (n.subnetId && n.subnetCidr) {
+      ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: 'give subnetId (reuse a subnet) or subnetCidr (create one), not both' });
+    }
+    if (n.allowFromEksClusterSecurityGroup === true && !n.eksClusterName) {
+      ctx.addIssue({ code: 'custom', path: ['network', 'allowFromEksClusterSecurityGroup'], message: 'needs network.eksClusterName to find the EKS cluster security group' });
+    }
+    if (n.subnetCidr && n.natSubnetCidr && n.subnetCidr === n.natSubnetCidr) {
+      ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: 'must differ from network.subnetCidr' });
+    }
+    const sizes = FARGATE_SIZES[r.ecs.cpu];
+    if (!sizes) {
+      ctx.addIssue({ code: 'custom', path: ['ecs', 'cpu'], message: `must be a Fargate CPU size: ${Object.keys(FARGATE_SIZES).join(', ')}` });
+    } else if (!sizes.includes(Number(r.ecs.memory))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ecs', 'memory'],
+        message: `is not a valid Fargate memory size for cpu ${r.ecs.cpu}: allowed ${sizes[0]}-${sizes[sizes.length - 1]} MiB in steps of ${(sizes[1] ?? sizes[0]!) - sizes[0]!}`,
+      });
+    }
+  });
+
+/** The request as the user writes it (defaults optional). */
+export type OnboardingRequestInput = z.input<typeof OnboardingRequestSchema>;
+/** The request after validation, defaults applied: what every step receives. */
+export type OnboardingRequest = z.output<typeof OnboardingRequestSchema>;
+
+/** Resolved settings derived from the request (defaults filled). */
+export function effectiveTimeouts(r: OnboardingRequest): { natGatewaySeconds: number; serviceSeconds: number; meshSeconds: number } {
+  return { ...DEFAULTS.timeouts, ...r.timeouts };
+}
+
+/** True when ingress from the EKS cluster security group should be opened (default on with eksClusterName). */
+export function allowFromEksClusterSecurityGroup(r: OnboardingRequest): boolean {
+  return r.network.allowFromEksClusterSecurityGroup ?? r.network.eksClusterName !== undefined;
+}
+
+function jsonPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : /^[A-Za-z_$][\w$]*$/.test(String(k)) ? `${acc}.${String(k)}` : `${acc}[${JSON.stringify(String(k))}]`), '$');
+}
+
+/** Every problem of a request, each with its JSON path; empty when the request is valid. */
+export function requestProblems(input: unknown): Problem[] {
+  const r = OnboardingRequestSchema.safeParse(input);
+  if (r.success) return [];
+  return r.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') {
+      return { path: jsonPath(i.path), message: `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see schema/onboarding-request.schema.json)` };
+    }
+    if (i.code === 'invalid_type' && i.input === undefined) return { path: jsonPath(i.path), message: 'is required' };
+    return { path: jsonPath(i.path), message: i.message };
+  });
+}
+
+/** Parses a request or throws InvalidRequestError listing every problem at once. */
+export function parseRequest(input: unknown): OnboardingRequest {
+  const r = OnboardingRequestSchema.safeParse(input);
+  if (!r.success) throw new InvalidRequestError(requestProblems(input));
+  return r.data;
+}

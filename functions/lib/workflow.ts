@@ -1,0 +1,187 @@
+/**
+ * The workflow's data, typed in one place. The state machine carries one flat object:
+ * `request` (validated) plus one key per step, each placed there by the step's
+ * `ResultPath` (e.g. `"ResultPath": "$.natGateway"`). A step reads what it needs from
+ * this object and returns only its own result.
+ */
+import type { OnboardingRequest } from './request.ts';
+import type { Poll } from './poll.ts';
+
+/** Kinds of resources this tool makes; teardown deletes them in reverse order of this list. */
+export type ResourceKind =
+  | 'ecs-cluster'
+  | 'iam-role'
+  | 'iam-role-policy'
+  | 'secret'
+  | 'log-group'
+  | 'vpc-subnet'
+  | 'route-table'
+  | 'elastic-ip'
+  | 'nat-gateway'
+  | 'security-group'
+  | 'security-group-ingress'
+  | 'task-definition'
+  | 'ecs-service';
+
+/** One line of the ledger: what a step found or made. `created` is true only when this run made it. */
+export interface LedgerEntry {
+  kind: ResourceKind;
+  id: string;
+  arn?: string;
+  created: boolean;
+}
+
+export interface StepResult {
+  ledger: LedgerEntry[];
+}
+
+export interface AwsContext {
+  account: string;
+  region: string;
+  partition: string;
+}
+
+export interface PreflightResult extends AwsContext {
+  agentImage: string;
+  workloadGroup: { namespace: string; name: string; templateLabels: Record<string, string>; serviceAccount?: string };
+  onboardingPolicy: string;
+}
+
+export interface ClusterResult extends StepResult {
+  clusterName: string;
+  clusterArn: string;
+}
+
+export interface RoleResult extends StepResult {
+  roleName: string;
+  roleArn: string;
+}
+
+export interface CaSecretResult extends StepResult {
+  secretName: string;
+  secretArn: string;
+  /** True when the stored value was replaced because `rootCaPem` changed. */
+  updated: boolean;
+}
+
+export interface LogGroupResult extends StepResult {
+  logGroupName: string;
+  retentionDays: number;
+}
+
+export interface SubnetInfo {
+  subnetId: string;
+  cidr: string;
+  availabilityZone: string;
+  name?: string;
+}
+
+export interface NetworkResult {
+  vpcId: string;
+  vpcCidrs: string[];
+  subnets: SubnetInfo[];
+  internetGatewayId?: string;
+  availableNatGatewayIds: string[];
+  eksClusterSecurityGroupId?: string;
+}
+
+export type NatGatewayState = 'pending' | 'available';
+
+export interface NatGatewayResult extends StepResult {
+  natGatewayId: string;
+  state: NatGatewayState;
+  /** The public subnet holding the NAT gateway. */
+  subnetId: string;
+  /** Set by the wait loop's check step. */
+  poll?: Poll;
+}
+
+export interface TaskSubnetResult extends StepResult {
+  subnetId: string;
+  cidr: string;
+  availabilityZone: string;
+  routeTableId: string;
+}
+
+export interface SecurityGroupResult extends StepResult {
+  groupId: string;
+}
+
+export interface TaskDefinitionResult extends StepResult {
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+}
+
+export interface ServiceResult extends StepResult {
+  serviceArn: string;
+  serviceName: string;
+  clusterName: string;
+  /** True when an existing service was updated (task definition, count or network changed). */
+  updated: boolean;
+}
+
+export interface RunningTask {
+  taskId: string;
+  taskArn: string;
+  availabilityZone: string;
+  privateIp: string;
+  lastStatus: string;
+}
+
+export interface ReadinessResult {
+  ready: boolean;
+  tasks: RunningTask[];
+  poll: Poll;
+  /** Human summary of what is still missing, e.g. "running 0/1, deployment IN_PROGRESS". */
+  status: string;
+}
+
+export interface TaskRegistration {
+  taskId: string;
+  warName?: string;
+  agentConnected?: { status: string; reason?: string; since?: string };
+  connectedTo?: string;
+  address?: string;
+}
+
+export interface MeshVerificationResult {
+  allConnected: boolean;
+  connected: TaskRegistration[];
+  disconnected: TaskRegistration[];
+  missing: TaskRegistration[];
+  poll: Poll;
+}
+
+export interface TrafficEvidenceResult {
+  windowStart: string;
+  windowEnd: string;
+  logStreams: string[];
+  inbound: { total: number; byStatusClass: Record<string, number> };
+  outbound: { total: number; byStatusClass: Record<string, number> };
+  samples: string[];
+  trafficSeen: boolean;
+}
+
+/** The state object as it grows through the workflow. */
+export interface WorkflowState {
+  request: OnboardingRequest;
+  preflight?: PreflightResult;
+  cluster?: ClusterResult;
+  taskRole?: RoleResult;
+  executionRole?: RoleResult;
+  caSecret?: CaSecretResult;
+  logGroup?: LogGroupResult;
+  network?: NetworkResult;
+  natGateway?: NatGatewayResult;
+  taskSubnet?: TaskSubnetResult;
+  securityGroup?: SecurityGroupResult;
+  taskDefinition?: TaskDefinitionResult;
+  service?: ServiceResult;
+  readiness?: ReadinessResult;
+  mesh?: MeshVerificationResult;
+  traffic?: TrafficEvidenceResult;
+}
+
+/** A state in which the keys `K` are known to be present (what a step needs to run). */
+export type With<K extends keyof WorkflowState> = WorkflowState & Required<Pick<WorkflowState, K>>;

@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { parseRequest, type OnboardingRequest, type OnboardingRequestInput } from '#lib/request.ts';
+
+/** The seed's workload, as a user would submit it. */
+export function bookinfoInput(): OnboardingRequestInput {
+  return JSON.parse(readFileSync(new URL('../../examples/bookinfo-ratings.json', import.meta.url), 'utf8')) as OnboardingRequestInput;
+}
+
+/** The bookinfo request after validation, with optional overrides (deep-merged one level). */
+export function bookinfoRequest(overrides: Partial<{ [K in keyof OnboardingRequestInput]: Partial<OnboardingRequestInput[K]> }> = {}): OnboardingRequest {
+  const base = bookinfoInput() as Record<string, unknown>;
+  for (const [k, v] of Object.entries(overrides)) {
+    const cur = base[k];
+    base[k] = typeof cur === 'object' && cur !== null && !Array.isArray(cur) && typeof v === 'object' && v !== null ? { ...cur, ...v } : v;
+  }
+  return parseRequest(base);
+}
