@@ -197,6 +197,15 @@ function jsonPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : /^[A-Za-z_$][\w$]*$/.test(String(k)) ? `${acc}.${String(k)}` : `${acc}[${JSON.stringify(String(k))}]`), '$');
 }
 
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
 /** Every problem of a request, each with its JSON path; empty when the request is valid. */
 export function requestProblems(input: unknown): Problem[] {
   const r = OnboardingRequestSchema.safeParse(input);
@@ -205,7 +214,8 @@ export function requestProblems(input: unknown): Problem[] {
     if (i.code === 'unrecognized_keys') {
       return { path: jsonPath(i.path), message: `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see schema/onboarding-request.schema.json)` };
     }
-    if (i.code === 'invalid_type' && i.input === undefined) return { path: jsonPath(i.path), message: 'is required' };
+    if (i.code === 'invalid_key') return { path: jsonPath(i.path), message: `key ${i.issues.map((x) => x.message).join('; ')}` };
+    if (i.code === 'invalid_type' && valueAt(input, i.path) === undefined) return { path: jsonPath(i.path), message: 'is required' };
     return { path: jsonPath(i.path), message: i.message };
   });
 }

@@ -4,17 +4,18 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { resetClients } from '#lib/clients.ts';
-import { startMoto, useEmulatorEnvironment, type MotoServer } from '../../local/moto-server.ts';
+import { startMoto, useEmulatorEnvironment, type MotoOptions, type MotoServer } from '../../local/moto-server.ts';
 
 export interface EmulatorHandle {
   readonly moto: MotoServer;
   readonly endpoint: string;
 }
 
-export function useEmulator(): EmulatorHandle {
+/** `opts.env` e.g. `{MOTO_ECS_SERVICE_RUNNING: '1'}` (moto then reports services running with a COMPLETED rollout). */
+export function useEmulator(opts: MotoOptions = {}): EmulatorHandle {
   let moto: MotoServer | undefined;
   beforeAll(async () => {
-    moto = await startMoto();
+    moto = await startMoto(opts);
     useEmulatorEnvironment(moto.endpoint);
     resetClients();
   }, 60_000);

@@ -1,0 +1,56 @@
+import { attachManagedPolicy, ecsTasksTrustPolicy, ensureRole, putInlinePolicy, resolveAwsContext, type PolicyDocument } from '#lib/aws/iam-role.ts';
+import { wrap } from '#lib/middleware.ts';
+import { names } from '#lib/naming.ts';
+import { workloadKey, workloadTags } from '#lib/tags.ts';
+import type { AwsContext, RoleResult, WorkflowState } from '#lib/workflow.ts';
+
+/** Inline policy letting ECS read this workload's CA secret into the agent container. */
+export const CA_SECRET_POLICY_NAME = 'read-root-ca-secret';
+
+/** The AWS managed policy ECS needs to pull images and write logs for the task. */
+export function executionManagedPolicyArn(partition: string): string {
+  return `arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`;
+}
+
+/**
+ * Grants GetSecretValue on this workload's CA secret only. The secret's ARN is not known
+ * yet (it is made in a parallel branch), so it is matched by name plus the 6 random
+ * characters Secrets Manager appends.
+ */
+export function caSecretPolicy(ctx: AwsContext, secretName: string): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'ReadRootCaSecret',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: `arn:${ctx.partition}:secretsmanager:${ctx.region}:${ctx.account}:secret:${secretName}-??????`,
+      },
+    ],
+  };
+}
+
+/** Ensure execution role: the role ECS itself uses to start the task (pull, logs, secrets). */
+export async function ensureExecutionRole(state: WorkflowState): Promise<RoleResult> {
+  const { request } = state;
+  const ctx = await resolveAwsContext(state.preflight);
+  const role = await ensureRole({
+    name: names.executionRole(request),
+    trust: ecsTasksTrustPolicy(ctx.account),
+    tags: workloadTags(request),
+    description: `ECS task execution role of workload ${workloadKey(request)}`,
+  });
+  await attachManagedPolicy(role.roleName, executionManagedPolicyArn(ctx.partition));
+  const outcome = await putInlinePolicy(role.roleName, CA_SECRET_POLICY_NAME, caSecretPolicy(ctx, names.caSecret(request)));
+  return {
+    roleName: role.roleName,
+    roleArn: role.roleArn,
+    ledger: [
+      { kind: 'iam-role', id: role.roleName, arn: role.roleArn, created: role.created },
+      { kind: 'iam-role-policy', id: `${role.roleName}/${CA_SECRET_POLICY_NAME}`, created: outcome === 'created' },
+    ],
+  };
+}
+
+export const handler = wrap('Ensure execution role', ensureExecutionRole);

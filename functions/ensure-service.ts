@@ -1,0 +1,24 @@
+import { ensureEcsService } from '#lib/aws/ecs-service.ts';
+import { wrap } from '#lib/middleware.ts';
+import { need } from '#lib/state.ts';
+import { ecsTags } from '#lib/tags.ts';
+import type { ServiceResult, WorkflowState } from '#lib/workflow.ts';
+
+/** Ensure service: the Fargate service running the task definition in the task subnet. */
+export async function ensureService(state: WorkflowState): Promise<ServiceResult> {
+  const { request, cluster, taskDefinition, taskSubnet, securityGroup } = need(state, 'cluster', 'taskDefinition', 'taskSubnet', 'securityGroup');
+  const serviceName = request.ecs.service;
+  const { serviceArn, created, updated } = await ensureEcsService({
+    cluster: cluster.clusterName,
+    serviceName,
+    taskDefinitionArn: taskDefinition.taskDefinitionArn,
+    desiredCount: request.ecs.desiredCount,
+    subnets: [taskSubnet.subnetId],
+    securityGroups: [securityGroup.groupId],
+    enableExecuteCommand: request.ecs.enableExecuteCommand,
+    tags: ecsTags(request),
+  });
+  return { serviceArn, serviceName, clusterName: cluster.clusterName, updated, ledger: [{ kind: 'ecs-service', id: serviceArn, arn: serviceArn, created }] };
+}
+
+export const handler = wrap('Ensure service', ensureService);

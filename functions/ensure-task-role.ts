@@ -1,0 +1,44 @@
+import { deleteInlinePolicy, ecsTasksTrustPolicy, ensureRole, putInlinePolicy, resolveAwsContext, type PolicyDocument } from '#lib/aws/iam-role.ts';
+import { wrap } from '#lib/middleware.ts';
+import { names } from '#lib/naming.ts';
+import { workloadKey, workloadTags } from '#lib/tags.ts';
+import type { LedgerEntry, RoleResult, WorkflowState } from '#lib/workflow.ts';
+
+/** Inline policy that lets `aws ecs execute-command` reach the task; only with ecs.enableExecuteCommand. */
+export const EXEC_POLICY_NAME = 'ecs-exec-ssmmessages';
+
+// ssmmessages has no resource-level permissions: "*" is the only valid Resource; the actions stay explicit.
+const EXEC_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'EcsExecSsmMessages',
+      Effect: 'Allow',
+      Action: ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'],
+      Resource: '*',
+    },
+  ],
+};
+
+/** Ensure task role: the workload's identity in the mesh (one role per workload). */
+export async function ensureTaskRole(state: WorkflowState): Promise<RoleResult> {
+  const { request } = state;
+  const { account } = await resolveAwsContext(state.preflight);
+  const role = await ensureRole({
+    name: names.taskRole(request),
+    trust: ecsTasksTrustPolicy(account),
+    tags: workloadTags(request),
+    description: `ECS task role (mesh identity) of workload ${workloadKey(request)}`,
+  });
+  const ledger: LedgerEntry[] = [{ kind: 'iam-role', id: role.roleName, arn: role.roleArn, created: role.created }];
+  if (request.ecs.enableExecuteCommand) {
+    const outcome = await putInlinePolicy(role.roleName, EXEC_POLICY_NAME, EXEC_POLICY);
+    ledger.push({ kind: 'iam-role-policy', id: `${role.roleName}/${EXEC_POLICY_NAME}`, created: outcome === 'created' });
+  } else {
+    // Converge: a policy left from a run with ECS Exec on must not outlive the setting.
+    await deleteInlinePolicy(role.roleName, EXEC_POLICY_NAME);
+  }
+  return { roleName: role.roleName, roleArn: role.roleArn, ledger };
+}
+
+export const handler = wrap('Ensure task role', ensureTaskRole);

@@ -1,0 +1,67 @@
+import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
+import { logs } from '../clients.ts';
+import { isAwsError, ResourceConflictError } from '../errors.ts';
+import { isManagedByUs } from '../tags.ts';
+
+export interface LogGroupSpec {
+  name: string;
+  retentionDays: number;
+  tags: Record<string, string>;
+}
+
+export interface EnsuredLogGroup {
+  logGroupName: string;
+  /** ARN without the `:*` suffix DescribeLogGroups puts on `arn`. */
+  logGroupArn: string;
+  retentionDays: number;
+  created: boolean;
+}
+
+/** DescribeLogGroups matches by prefix: page until the exact name shows up. */
+async function find(name: string): Promise<LogGroup | undefined> {
+  let nextToken: string | undefined;
+  do {
+    const page = await logs().send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }));
+    const hit = page.logGroups?.find((g) => g.logGroupName === name);
+    if (hit) return hit;
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return undefined;
+}
+
+function arnOf(g: LogGroup): string {
+  const arn = g.logGroupArn ?? g.arn?.replace(/:\*$/, '');
+  if (!arn) throw new Error(`DescribeLogGroups returned no ARN for ${g.logGroupName ?? '?'}`);
+  return arn;
+}
+
+/**
+ * Finds the log group by exact name or creates it with our tags, then sets the retention
+ * when it differs. An existing group without our managed-by tag is a conflict.
+ */
+export async function ensureLogGroup(spec: LogGroupSpec): Promise<EnsuredLogGroup> {
+  let group = await find(spec.name);
+  let created = false;
+  if (!group) {
+    try {
+      await logs().send(new CreateLogGroupCommand({ logGroupName: spec.name, tags: spec.tags }));
+      created = true;
+    } catch (err) {
+      // Another run created it between our lookup and CreateLogGroup: check it like any existing group.
+      if (!isAwsError(err, 'ResourceAlreadyExistsException')) throw err;
+    }
+    group = await find(spec.name);
+    if (!group) throw new Error(`log group ${spec.name} not found right after CreateLogGroup`);
+  }
+  const arn = arnOf(group);
+  if (!created) {
+    const { tags } = await logs().send(new ListTagsForResourceCommand({ resourceArn: arn }));
+    if (!isManagedByUs(tags ?? {})) {
+      throw new ResourceConflictError(`CloudWatch Logs group "${spec.name}" exists but was not made by this tool (no managed-by tag); delete it or choose another ecs.family`);
+    }
+  }
+  if (group.retentionInDays !== spec.retentionDays) {
+    await logs().send(new PutRetentionPolicyCommand({ logGroupName: spec.name, retentionInDays: spec.retentionDays }));
+  }
+  return { logGroupName: spec.name, logGroupArn: arn, retentionDays: spec.retentionDays, created };
+}

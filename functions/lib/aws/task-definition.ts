@@ -1,0 +1,94 @@
+import {
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+  type ContainerDefinition,
+  type RegisterTaskDefinitionCommandInput,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { ecs } from '../clients.ts';
+import { isAwsError, ResourceConflictError } from '../errors.ts';
+import { isManagedByUs } from '../tags.ts';
+
+/** The fields of a task definition this tool sets; both the request we send and AWS's answer fit it. */
+type TaskDefinitionContent = Pick<
+  TaskDefinition,
+  'family' | 'networkMode' | 'requiresCompatibilities' | 'cpu' | 'memory' | 'runtimePlatform' | 'taskRoleArn' | 'executionRoleArn' | 'containerDefinitions'
+>;
+
+const byName = <T extends { name?: string }>(xs: T[] | undefined): T[] => [...(xs ?? [])].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
+const sortedObject = (o: Record<string, string> | undefined) => (o ? Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b))) : undefined);
+
+function containerContent(c: ContainerDefinition) {
+  return {
+    name: c.name,
+    image: c.image,
+    user: c.user,
+    // AWS reports the default (true) when it was not sent.
+    essential: c.essential ?? true,
+    memory: c.memory,
+    memoryReservation: c.memoryReservation,
+    environment: byName(c.environment).map((e) => ({ name: e.name, value: e.value })),
+    secrets: byName(c.secrets).map((s) => ({ name: s.name, valueFrom: s.valueFrom })),
+    // AWS adds hostPort (= containerPort in awsvpc mode) and defaults protocol to tcp.
+    portMappings: [...(c.portMappings ?? [])]
+      .map((p) => ({ containerPort: p.containerPort, protocol: p.protocol ?? 'tcp' }))
+      .sort((a, b) => (a.containerPort ?? 0) - (b.containerPort ?? 0)),
+    logConfiguration: c.logConfiguration ? { logDriver: c.logConfiguration.logDriver, options: sortedObject(c.logConfiguration.options) } : undefined,
+  };
+}
+
+/**
+ * A canonical JSON of only the fields we set (sorted lists, no undefined or null), so a
+ * task definition read back from AWS compares equal to the one we would register.
+ */
+export function taskDefinitionFingerprint(td: TaskDefinitionContent): string {
+  const content = {
+    family: td.family,
+    networkMode: td.networkMode,
+    requiresCompatibilities: [...(td.requiresCompatibilities ?? [])].sort(),
+    cpu: td.cpu,
+    memory: td.memory,
+    runtimePlatform: td.runtimePlatform ? { cpuArchitecture: td.runtimePlatform.cpuArchitecture, operatingSystemFamily: td.runtimePlatform.operatingSystemFamily } : undefined,
+    taskRoleArn: td.taskRoleArn,
+    executionRoleArn: td.executionRoleArn,
+    containerDefinitions: byName(td.containerDefinitions).map(containerContent),
+  };
+  return JSON.stringify(content, (_k, v: unknown) => (v === null ? undefined : v));
+}
+
+/** The family's latest ACTIVE revision with its tags, or undefined when the family has none. */
+async function latestRevision(family: string): Promise<{ td: TaskDefinition; tags: { key?: string; value?: string }[] } | undefined> {
+  try {
+    const out = await ecs().send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ['TAGS'] }));
+    if (!out.taskDefinition || out.taskDefinition.status === 'INACTIVE') return undefined;
+    return { td: out.taskDefinition, tags: out.tags ?? [] };
+  } catch (e) {
+    // ECS answers ClientException "Unable to describe task definition" for an unknown family.
+    if (isAwsError(e, 'ClientException')) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Registers `input` as a new revision only when it differs from the family's latest ACTIVE
+ * revision; otherwise returns that revision. A family whose latest revision is not tagged
+ * as ours belongs to someone else: ResourceConflictError.
+ */
+export async function ensureTaskDefinition(
+  input: RegisterTaskDefinitionCommandInput & { family: string },
+): Promise<{ taskDefinitionArn: string; family: string; revision: number; created: boolean }> {
+  const latest = await latestRevision(input.family);
+  if (latest) {
+    const { td, tags } = latest;
+    if (!isManagedByUs(tags)) {
+      throw new ResourceConflictError(`ECS task definition family "${input.family}" exists (revision ${td.revision}) and was not made by this tool; choose another ecs.family`);
+    }
+    if (td.taskDefinitionArn && td.revision !== undefined && taskDefinitionFingerprint(td) === taskDefinitionFingerprint(input)) {
+      return { taskDefinitionArn: td.taskDefinitionArn, family: input.family, revision: td.revision, created: false };
+    }
+  }
+  const made = await ecs().send(new RegisterTaskDefinitionCommand(input));
+  const td = made.taskDefinition;
+  if (!td?.taskDefinitionArn || td.revision === undefined) throw new Error(`RegisterTaskDefinition returned no ARN for ${input.family}`);
+  return { taskDefinitionArn: td.taskDefinitionArn, family: input.family, revision: td.revision, created: true };
+}

@@ -1,0 +1,60 @@
+import { collectLedger } from '#lib/ledger.ts';
+import { wrap } from '#lib/middleware.ts';
+import type { LedgerEntry, WorkflowState } from '#lib/workflow.ts';
+
+/** What the state machine's Catch + "<step> failed" Pass put at `$.failure`. */
+export interface CaughtFailure {
+  step: string;
+  error: string;
+  cause?: string;
+}
+
+export interface FailureRecord {
+  step: string;
+  error: string;
+  /** One human-readable line: the failed step's message, never a stack trace. */
+  cause: string;
+  /** `<step>: <cause>`, the Cause of the execution's Fail state. */
+  summary: string;
+  /** Resources made before the failure (what a re-run reuses, or teardown removes). */
+  resourcesSoFar: LedgerEntry[];
+}
+
+/**
+ * Record failure: turns a caught error into one record (failed step, error, cause,
+ * resources made so far). Lambda puts `{errorType, errorMessage, trace}` JSON in the
+ * Cause; a failed Parallel branch puts our own `{step, error, cause}`: both are unwrapped
+ * so the user sees the step's message, never a stack trace.
+ */
+export async function recordFailure(state: Partial<WorkflowState> & { failure?: CaughtFailure }): Promise<FailureRecord> {
+  const f = state.failure ?? { step: 'unknown', error: 'UnexpectedError', cause: 'no failure was recorded' };
+  let { step, error } = f;
+  let cause = f.cause ?? '';
+  // Unwrap at most twice: branch record → Lambda payload.
+  for (let i = 0; i < 2; i++) {
+    const parsed = parseJson(cause);
+    if (!parsed) break;
+    if (typeof parsed.step === 'string' && typeof parsed.error === 'string') {
+      step = parsed.step;
+      error = parsed.error;
+      cause = typeof parsed.cause === 'string' ? parsed.cause : '';
+    } else if (typeof parsed.errorMessage === 'string') {
+      cause = parsed.errorMessage;
+      if (typeof parsed.errorType === 'string') error = parsed.errorType;
+    } else break;
+  }
+  cause = cause || error;
+  return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: collectLedger(state as Partial<WorkflowState>).filter((e) => e.created) };
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  if (!text.trim().startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const handler = wrap('Record failure', recordFailure);

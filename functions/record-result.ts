@@ -1,0 +1,50 @@
+import { collectLedger } from '#lib/ledger.ts';
+import { wrap } from '#lib/middleware.ts';
+import { need } from '#lib/state.ts';
+import { workloadKey } from '#lib/tags.ts';
+import type { LedgerEntry, MeshVerificationResult, TrafficEvidenceResult, WorkflowState } from '#lib/workflow.ts';
+
+export interface OnboardingResult {
+  workload: string;
+  cluster: string;
+  service: string;
+  taskDefinitionArn: string;
+  tasks: { taskId: string; privateIp: string; availabilityZone: string; warName?: string; agentConnected?: string; connectedTo?: string }[];
+  created: LedgerEntry[];
+  reused: LedgerEntry[];
+  traffic?: Pick<TrafficEvidenceResult, 'trafficSeen' | 'inbound' | 'outbound'>;
+}
+
+/**
+ * Record result: the execution's output. A summary of what was created or reused (the
+ * ledger teardown reads) and each task's mesh registration. Never echoes the request's
+ * CA bundle.
+ */
+export async function recordResult(state: WorkflowState): Promise<OnboardingResult> {
+  const s = need(state, 'service', 'taskDefinition', 'readiness');
+  const mesh: MeshVerificationResult | undefined = s.mesh;
+  const registrations = [...(mesh?.connected ?? []), ...(mesh?.disconnected ?? []), ...(mesh?.missing ?? [])];
+  const ledger = collectLedger(s);
+  return {
+    workload: workloadKey(s.request),
+    cluster: s.service.clusterName,
+    service: s.service.serviceName,
+    taskDefinitionArn: s.taskDefinition.taskDefinitionArn,
+    tasks: s.readiness.tasks.map((t) => {
+      const r = registrations.find((x) => x.taskId === t.taskId);
+      return {
+        taskId: t.taskId,
+        privateIp: t.privateIp,
+        availabilityZone: t.availabilityZone,
+        ...(r?.warName ? { warName: r.warName } : {}),
+        ...(r?.agentConnected ? { agentConnected: r.agentConnected.status } : {}),
+        ...(r?.connectedTo ? { connectedTo: r.connectedTo } : {}),
+      };
+    }),
+    created: ledger.filter((e) => e.created),
+    reused: ledger.filter((e) => !e.created),
+    ...(s.traffic ? { traffic: { trafficSeen: s.traffic.trafficSeen, inbound: s.traffic.inbound, outbound: s.traffic.outbound } } : {}),
+  };
+}
+
+export const handler = wrap('Record result', recordResult);

@@ -1,0 +1,64 @@
+import type { LogConfiguration, RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
+import { ensureTaskDefinition } from '#lib/aws/task-definition.ts';
+import { wrap } from '#lib/middleware.ts';
+import { onboardingConfigJson } from '#lib/onboarding-config.ts';
+import { AGENT_CONTAINER_NAME } from '#lib/settings.ts';
+import { need } from '#lib/state.ts';
+import { ecsTags } from '#lib/tags.ts';
+import type { TaskDefinitionResult, WorkflowState, With } from '#lib/workflow.ts';
+
+/** Memory (MiB) reserved for the agent; the app container gets the rest of the task's memory. */
+export const AGENT_MEMORY_RESERVATION_MIB = 128;
+
+type TaskDefinitionState = With<'preflight' | 'taskRole' | 'executionRole' | 'caSecret' | 'logGroup'>;
+
+/** The task definition for a workload: the onboarding agent sidecar plus the app container. */
+export function taskDefinitionInput(state: TaskDefinitionState): RegisterTaskDefinitionCommandInput & { family: string } {
+  const { request, preflight, taskRole, executionRole, caSecret, logGroup } = state;
+  const logs: LogConfiguration = {
+    logDriver: 'awslogs',
+    options: { 'awslogs-group': logGroup.logGroupName, 'awslogs-region': preflight.region, 'awslogs-stream-prefix': 'ecs' },
+  };
+  return {
+    family: request.ecs.family,
+    networkMode: 'awsvpc',
+    requiresCompatibilities: ['FARGATE'],
+    cpu: request.ecs.cpu,
+    memory: request.ecs.memory,
+    runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
+    taskRoleArn: taskRole.roleArn,
+    executionRoleArn: executionRole.roleArn,
+    containerDefinitions: [
+      {
+        name: AGENT_CONTAINER_NAME,
+        image: request.agentImage ?? preflight.agentImage,
+        // Root, as in the seed procedure: the agent sets up the sidecar's traffic redirection.
+        user: '0',
+        essential: true,
+        memoryReservation: AGENT_MEMORY_RESERVATION_MIB,
+        environment: [{ name: 'ONBOARDING_CONFIG', value: onboardingConfigJson(request) }],
+        // The CA comes from Secrets Manager, never as a plain environment value in the task definition.
+        secrets: [{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: caSecret.secretArn }],
+        logConfiguration: logs,
+      },
+      {
+        name: request.app.name,
+        image: request.app.image,
+        essential: true,
+        memoryReservation: Number(request.ecs.memory) - AGENT_MEMORY_RESERVATION_MIB,
+        portMappings: [{ containerPort: request.app.port, protocol: 'tcp' }],
+        logConfiguration: logs,
+      },
+    ],
+    tags: ecsTags(request),
+  };
+}
+
+/** Register task definition: a new revision only when the content changed. */
+export async function registerTaskDefinition(state: WorkflowState): Promise<TaskDefinitionResult> {
+  const s = need(state, 'preflight', 'taskRole', 'executionRole', 'caSecret', 'logGroup');
+  const { created, ...td } = await ensureTaskDefinition(taskDefinitionInput(s));
+  return { ...td, ledger: [{ kind: 'task-definition', id: td.taskDefinitionArn, arn: td.taskDefinitionArn, created }] };
+}
+
+export const handler = wrap('Register task definition', registerTaskDefinition);

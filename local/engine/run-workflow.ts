@@ -1,0 +1,222 @@
+/**
+ * The local engine: runs statemachine/onboard-workload.asl.json in-process with
+ * aws-local-stepfunctions, binding each Task state to the very handler Lambda runs
+ * (the middy-wrapped `handler` export of functions/<step>.ts). No second copy of the
+ * workflow exists in TypeScript: order, retries, catches and waits all come from the ASL.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { Context } from 'aws-lambda';
+import { FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps } from '../../statemachine/definition.ts';
+
+type Json = Parameters<StateMachine['run']>[0];
+type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+type LocalHandler = (input: Json) => Promise<Json>;
+
+/** One line of progress: a state entered, left, retried or failed. */
+export interface StepEvent {
+  type: 'entered' | 'succeeded' | 'failed' | 'retried' | 'caught' | 'execution-succeeded' | 'execution-failed' | 'execution-aborted';
+  state?: string;
+  stateType?: string;
+  at: string;
+  durationMs?: number;
+  error?: string;
+  cause?: string;
+  attempt?: number;
+}
+
+export interface StepHistory {
+  state: string;
+  stateType: string;
+  status: 'running' | 'succeeded' | 'failed' | 'caught';
+  startedAt: string;
+  durationMs?: number;
+  error?: string;
+  attempts: number;
+}
+
+export interface RunOptions {
+  /** Execution name (id); deterministic names come from the caller. */
+  executionName?: string;
+  /** Milliseconds every Wait state lasts instead of its Seconds (undefined: honour the ASL). */
+  waitMs?: number;
+  /** Milliseconds between retries instead of the ASL's backoff (undefined: honour it). */
+  retryIntervalMs?: number;
+  /** Replaces chosen Task states' handlers (tests inject failures here). */
+  handlerOverrides?: Record<string, LocalHandler>;
+  onEvent?: (e: StepEvent) => void;
+}
+
+export interface ExecutionOutcome {
+  executionName: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  history: StepHistory[];
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface RunningExecution {
+  executionName: string;
+  done: Promise<ExecutionOutcome>;
+  abort: () => void;
+  history: StepHistory[];
+  /** The state the execution is in now (last entered, not yet left). */
+  currentStep: () => string | undefined;
+}
+
+const handlerCache = new Map<string, LocalHandler>();
+
+/** The wrapped Lambda handler of a Task state, called with a Lambda-like context. */
+async function lambdaHandlerFor(state: string, file: string, executionName: string): Promise<LocalHandler> {
+  const key = file;
+  let h = handlerCache.get(key);
+  if (!h) {
+    const mod = (await import(pathToFileURL(join(FUNCTIONS_DIR, `${file}.ts`)).href)) as { handler?: (e: unknown, c: Context) => Promise<unknown> };
+    if (typeof mod.handler !== 'function') throw new Error(`functions/${file}.ts has no exported handler for state "${state}"`);
+    const lambda = mod.handler;
+    h = async (input) => (await lambda(input, fakeContext(file, executionName))) as Json;
+    handlerCache.set(key, h);
+  }
+  return h;
+}
+
+function fakeContext(functionName: string, executionName: string): Context {
+  const deadline = Date.now() + 60_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: `${executionName}-${randomUUID()}`,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Starts one execution of the onboarding workflow in-process; `done` settles when it ends. */
+export async function startWorkflow(input: unknown, opts: RunOptions = {}): Promise<RunningExecution> {
+  const executionName = opts.executionName ?? `local-${randomUUID()}`;
+  const definitionText = JSON.stringify(loadDefinition());
+  const steps = taskSteps();
+  // Fake ARNs satisfy the engine's ARN validation; the local handlers are what run.
+  const arns = Object.fromEntries(steps.map((s) => [placeholderOf(s.state), `arn:aws:lambda:us-east-1:000000000000:function:${s.file}`]));
+  const machine = new StateMachine(JSON.parse(substitute(definitionText, arns)), { validationOptions: { checkPaths: true, checkArn: true } });
+
+  const taskResourceLocalHandlers: Record<string, LocalHandler> = {};
+  for (const s of steps) {
+    taskResourceLocalHandlers[s.state] = opts.handlerOverrides?.[s.state] ?? (await lambdaHandlerFor(s.state, s.file, executionName));
+  }
+  const waitTimeOverrides: Record<string, number> = {};
+  const retryIntervalOverrides: Record<string, number> = {};
+  for (const [name, s] of Object.entries(collectStates(JSON.parse(definitionText)))) {
+    if (s.Type === 'Wait' && opts.waitMs !== undefined) waitTimeOverrides[name] = opts.waitMs;
+    if (s.Retry && opts.retryIntervalMs !== undefined) retryIntervalOverrides[name] = opts.retryIntervalMs;
+  }
+
+  const startedAt = new Date();
+  const run = machine.run(input as Json, {
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+    context: { Execution: { Id: executionName, Name: executionName, StartTime: startedAt.toISOString() } } as never,
+  });
+
+  const history: StepHistory[] = [];
+  const open = new Map<string, StepHistory>();
+  let current: string | undefined;
+  const emit = (e: StepEvent) => opts.onEvent?.(e);
+
+  const consume = (async () => {
+    for await (const ev of run.eventLogs as AsyncGenerator<EventLog>) track(ev);
+  })();
+
+  function track(ev: EventLog): void {
+    const at = new Date(ev.timestamp).toISOString();
+    switch (ev.type) {
+      case 'StateEntered': {
+        const h: StepHistory = { state: ev.state.name, stateType: ev.state.type, status: 'running', startedAt: at, attempts: 1 };
+        history.push(h);
+        open.set(ev.state.name, h);
+        current = ev.state.name;
+        emit({ type: 'entered', state: ev.state.name, stateType: ev.state.type, at });
+        break;
+      }
+      case 'StateExited':
+      case 'StateFailed':
+      case 'StateCaught': {
+        const h = open.get(ev.state.name);
+        const failed = ev.type !== 'StateExited';
+        if (h) {
+          h.durationMs = ev.timestamp - Date.parse(h.startedAt);
+          h.status = ev.type === 'StateExited' ? 'succeeded' : ev.type === 'StateCaught' ? 'caught' : 'failed';
+          if (failed && 'Error' in ev) h.error = String(ev.Error);
+          open.delete(ev.state.name);
+        }
+        if (current === ev.state.name) current = undefined;
+        emit({
+          type: ev.type === 'StateExited' ? 'succeeded' : ev.type === 'StateCaught' ? 'caught' : 'failed',
+          state: ev.state.name,
+          stateType: ev.state.type,
+          at,
+          durationMs: h?.durationMs,
+          ...(failed && 'Error' in ev ? { error: String(ev.Error), cause: typeof ev.Cause === 'string' ? ev.Cause : undefined } : {}),
+        });
+        break;
+      }
+      case 'StateRetried': {
+        const h = open.get(ev.state.name);
+        if (h) h.attempts = ev.retry.attempt + 1;
+        emit({ type: 'retried', state: ev.state.name, stateType: ev.state.type, at, attempt: ev.retry.attempt });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  const done = (async (): Promise<ExecutionOutcome> => {
+    let outcome: ExecutionOutcome;
+    try {
+      const output = await run.result;
+      outcome = { executionName, status: 'SUCCEEDED', output, history, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
+    } catch (err) {
+      const aborted = (err as Error).name === 'ExecutionAbortedError';
+      const { error, cause } = failureOf(err);
+      outcome = { executionName, status: aborted ? 'ABORTED' : 'FAILED', error, cause, history, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
+    }
+    await consume.catch(() => undefined);
+    emit({ type: outcome.status === 'SUCCEEDED' ? 'execution-succeeded' : outcome.status === 'ABORTED' ? 'execution-aborted' : 'execution-failed', at: new Date().toISOString(), error: outcome.error, cause: outcome.cause, durationMs: outcome.durationMs });
+    return outcome;
+  })();
+
+  return { executionName, done, abort: run.abort, history, currentStep: () => current };
+}
+
+/** Runs one execution to its end. */
+export async function runWorkflow(input: unknown, opts: RunOptions = {}): Promise<ExecutionOutcome> {
+  return (await startWorkflow(input, opts)).done;
+}
+
+function collectStates(machine: { States: Record<string, { Type: string; Retry?: unknown; Branches?: { States: Record<string, never> }[] }> }): Record<string, { Type: string; Retry?: unknown }> {
+  const out: Record<string, { Type: string; Retry?: unknown }> = {};
+  for (const [name, s] of Object.entries(machine.States)) {
+    out[name] = s;
+    for (const b of s.Branches ?? []) Object.assign(out, collectStates(b));
+  }
+  return out;
+}
+
+/** The Fail state's Error and Cause (the engine wraps them in ExecutionError). */
+function failureOf(err: unknown): { error: string; cause: string } {
+  const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string } };
+  const inner = e.cause ?? e;
+  return { error: inner.name ?? 'Error', cause: inner.message ?? String(err) };
+}

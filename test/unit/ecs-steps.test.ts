@@ -1,0 +1,291 @@
+import {
+  CreateServiceCommand,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  UpdateServiceCommand,
+  type Service,
+  type Task,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkServiceReadiness, handler as readinessHandler } from '../../functions/check-service-readiness.ts';
+import { ensureService, handler as ensureServiceHandler } from '../../functions/ensure-service.ts';
+import { taskDefinitionInput } from '../../functions/register-task-definition.ts';
+import { taskDefinitionFingerprint } from '../../functions/lib/aws/task-definition.ts';
+import { AwsThrottledError, ResourceConflictError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import type { Poll } from '../../functions/lib/poll.ts';
+import { need } from '../../functions/lib/state.ts';
+import type { PreflightResult, WorkflowState } from '../../functions/lib/workflow.ts';
+import { bookinfoRequest } from '../support/requests.ts';
+
+const ecsMock = mockClient(ECSClient);
+afterEach(() => {
+  ecsMock.reset();
+});
+
+const ACCOUNT = '111122223333';
+const TD_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:task-definition/bookinfo_ratings:3`;
+const OLD_TD_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:task-definition/bookinfo_ratings:2`;
+const SERVICE_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:service/bookinfo/ratings`;
+const TASK_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:task/bookinfo/3a151358f03a4e32bf8cd401c1c74653`;
+const ourTags = [{ key: 'mesh-onboarding/managed-by', value: 'ecs-mesh-onboarding' }];
+const DEPLOYED_AT = new Date('2026-01-01T10:00:00Z');
+
+const preflight: PreflightResult = {
+  account: ACCOUNT,
+  region: 'us-east-1',
+  partition: 'aws',
+  agentImage: 'registry.example/onboarding-agent:1',
+  workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: {} },
+  onboardingPolicy: 'allow-ecs',
+};
+
+function state(overrides: Partial<WorkflowState> = {}): WorkflowState {
+  return {
+    request: bookinfoRequest(),
+    preflight,
+    cluster: { clusterName: 'bookinfo', clusterArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/bookinfo`, ledger: [] },
+    taskRole: { roleName: 'task', roleArn: `arn:aws:iam::${ACCOUNT}:role/task`, ledger: [] },
+    executionRole: { roleName: 'exec', roleArn: `arn:aws:iam::${ACCOUNT}:role/exec`, ledger: [] },
+    caSecret: { secretName: 'ca', secretArn: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ca-AbCdEf`, updated: false, ledger: [] },
+    logGroup: { logGroupName: '/ecs/bookinfo_ratings', retentionDays: 30, ledger: [] },
+    taskSubnet: { subnetId: 'subnet-0123456789abcdef0', cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a', routeTableId: 'rtb-0123456789abcdef0', ledger: [] },
+    securityGroup: { groupId: 'sg-0123456789abcdef0', ledger: [] },
+    taskDefinition: { taskDefinitionArn: TD_ARN, family: 'bookinfo_ratings', revision: 3, ledger: [] },
+    service: { serviceArn: SERVICE_ARN, serviceName: 'ratings', clusterName: 'bookinfo', updated: false, ledger: [] },
+    ...overrides,
+  };
+}
+
+function service(overrides: Partial<Service> = {}): Service {
+  return {
+    serviceName: 'ratings',
+    serviceArn: SERVICE_ARN,
+    status: 'ACTIVE',
+    taskDefinition: TD_ARN,
+    desiredCount: 1,
+    runningCount: 0,
+    enableExecuteCommand: true,
+    networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0123456789abcdef0'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'DISABLED' } },
+    deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: TD_ARN, rolloutState: 'IN_PROGRESS', runningCount: 0, createdAt: DEPLOYED_AT }],
+    tags: ourTags,
+    ...overrides,
+  };
+}
+
+function task(overrides: Partial<Task> = {}): Task {
+  return {
+    taskArn: TASK_ARN,
+    group: 'service:ratings',
+    taskDefinitionArn: TD_ARN,
+    lastStatus: 'RUNNING',
+    desiredStatus: 'RUNNING',
+    availabilityZone: 'us-east-1b',
+    attachments: [{ type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: '10.0.3.25' }] }],
+    ...overrides,
+  };
+}
+
+function given(svc: Service, tasks: Task[]): void {
+  ecsMock.on(DescribeServicesCommand).resolves({ services: [svc] });
+  ecsMock.on(ListTasksCommand).resolves({ taskArns: tasks.map((t) => t.taskArn ?? '') });
+  ecsMock.on(DescribeTasksCommand).resolves({ tasks });
+}
+
+function awsError(name: string, message: string, httpStatusCode = 400): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode } });
+}
+
+describe('Check service readiness: failure and wait paths', () => {
+  it('fails with TaskStoppedError carrying the stop reason and each container exit code', async () => {
+    // Prepare
+    given(service(), [
+      task({
+        lastStatus: 'STOPPED',
+        desiredStatus: 'STOPPED',
+        stopCode: 'EssentialContainerExited',
+        stoppedReason: 'Essential container in task exited',
+        stoppedAt: new Date(DEPLOYED_AT.getTime() + 60_000),
+        containers: [
+          { name: 'onboarding-agent', exitCode: 0 },
+          { name: 'ratings', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' },
+        ],
+      }),
+    ]);
+
+    // Act
+    const err = await checkServiceReadiness(state()).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(TaskStoppedError);
+    const message = (err as Error).message;
+    expect(message).toContain('Essential container in task exited');
+    expect(message).toContain('EssentialContainerExited');
+    expect(message).toContain('ratings exit 137 (OutOfMemoryError: Container killed due to memory usage)');
+    expect(message).toContain('onboarding-agent exit 0');
+    expect(message).toContain('3a151358f03a4e32bf8cd401c1c74653');
+  });
+
+  it('fails with TaskStoppedError when the deployment failed (circuit breaker)', async () => {
+    given(
+      service({
+        deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: TD_ARN, rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' }],
+      }),
+      [],
+    );
+
+    await expect(checkServiceReadiness(state())).rejects.toThrow(/ecs-svc\/1 FAILED: ECS deployment circuit breaker: tasks failed to start\./);
+  });
+
+  it('ignores stopped tasks of an older task definition, from before the deployment, or from a scale-in', async () => {
+    const stopped = { lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited' as const, stoppedReason: 'Essential container in task exited' };
+    given(service(), [
+      task({ ...stopped, taskArn: `${TASK_ARN}1`, taskDefinitionArn: OLD_TD_ARN, stoppedAt: new Date(DEPLOYED_AT.getTime() + 1000) }),
+      task({ ...stopped, taskArn: `${TASK_ARN}2`, stoppedAt: new Date(DEPLOYED_AT.getTime() - 1000) }),
+      task({ ...stopped, taskArn: `${TASK_ARN}3`, stopCode: 'ServiceSchedulerInitiated', stoppedReason: 'Scaling activity initiated by (deployment ecs-svc/1)' }),
+    ]);
+
+    const result = await checkServiceReadiness(state());
+
+    expect(result).toMatchObject({ ready: false, tasks: [], status: 'running 0/1, deployment IN_PROGRESS' });
+  });
+
+  it('returns ready=false with a growing poll while the deployment is in progress', async () => {
+    // Prepare
+    given(service(), [task({ lastStatus: 'PROVISIONING' })]);
+
+    // Act
+    const first = await checkServiceReadiness(state());
+    const second = await checkServiceReadiness(state({ readiness: first }));
+
+    // Assess
+    expect(first).toMatchObject({ ready: false, tasks: [], status: 'running 0/1, deployment IN_PROGRESS, tasks PROVISIONING' });
+    expect(first.poll.attempt).toBe(1);
+    expect(Date.parse(first.poll.deadline) - Date.parse(first.poll.startedAt)).toBe(900_000);
+    expect(second.poll).toMatchObject({ attempt: 2, startedAt: first.poll.startedAt, deadline: first.poll.deadline });
+    expect(second.poll.nextWaitSeconds).toBeGreaterThan(first.poll.nextWaitSeconds);
+  });
+
+  it('fails with WaitDeadlineExceededError naming the service and what is missing', async () => {
+    given(service(), []);
+    const expired: Poll = { attempt: 9, startedAt: '2026-01-01T10:00:00.000Z', deadline: '2026-01-01T10:15:00.000Z', nextWaitSeconds: 60 };
+
+    const err = await checkServiceReadiness(state({ readiness: { ready: false, tasks: [], poll: expired, status: '' } })).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(WaitDeadlineExceededError);
+    expect((err as Error).message).toMatch(/ECS service "ratings" in cluster "bookinfo" not ready .*running 0\/1, deployment IN_PROGRESS/);
+  });
+
+  it('is ready when the deployment completed and every task runs, reporting zone and IP', async () => {
+    given(service({ runningCount: 1, deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: TD_ARN, rolloutState: 'COMPLETED', runningCount: 1 }] }), [task()]);
+
+    const result = await checkServiceReadiness(state());
+
+    expect(result.ready).toBe(true);
+    expect(result.tasks).toEqual([{ taskId: '3a151358f03a4e32bf8cd401c1c74653', taskArn: TASK_ARN, availabilityZone: 'us-east-1b', privateIp: '10.0.3.25', lastStatus: 'RUNNING' }]);
+  });
+
+  it('is ready at once with no tasks when desiredCount is 0', async () => {
+    given(service({ desiredCount: 0 }), []);
+
+    const result = await checkServiceReadiness(state());
+
+    expect(result).toMatchObject({ ready: true, tasks: [] });
+    expect(ecsMock).not.toHaveReceivedCommand(ListTasksCommand);
+  });
+
+  it('surfaces ECS throttling as AwsThrottledError from the wrapped handler', async () => {
+    ecsMock.on(DescribeServicesCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
+
+    const err = await readinessHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(AwsThrottledError);
+    expect((err as Error).name).toBe('AwsThrottledError');
+  });
+});
+
+describe('Ensure service: paths the emulator cannot show', () => {
+  it('refuses an ACTIVE service with our name that another tool made', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ tags: [{ key: 'team', value: 'payments' }] })] });
+
+    const err = await ensureServiceHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('"ratings"');
+    expect(ecsMock).not.toHaveReceivedCommand(CreateServiceCommand);
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+  });
+
+  it('waits (retryable) for a DRAINING service instead of making a second one', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ status: 'DRAINING' })] });
+
+    await expect(ensureService(state())).rejects.toThrow(ResourceNotReadyError);
+    expect(ecsMock).not.toHaveReceivedCommand(CreateServiceCommand);
+  });
+
+  it('recreates an INACTIVE service with FARGATE, the circuit breaker and a stable client token', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ status: 'INACTIVE' })] });
+    ecsMock.on(CreateServiceCommand).resolves({ service: service() });
+
+    const first = await ensureService(state());
+    await ensureService(state());
+
+    expect(first.ledger[0]?.created).toBe(true);
+    expect(ecsMock).toHaveReceivedCommandWith(CreateServiceCommand, {
+      launchType: 'FARGATE',
+      platformVersion: 'LATEST',
+      deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } },
+      propagateTags: 'TASK_DEFINITION',
+      enableExecuteCommand: true,
+    });
+    const tokens = ecsMock.commandCalls(CreateServiceCommand).map((c) => c.args[0].input.clientToken);
+    expect(tokens[0]).toMatch(/^[0-9a-f]{32}$/);
+    expect(tokens[1]).toBe(tokens[0]);
+  });
+
+  it('does not update for enableExecuteCommand reported as null, and redeploys when it really differs', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ enableExecuteCommand: null as unknown as boolean })] });
+    const unknown = await ensureService(state());
+    expect(unknown.updated).toBe(false);
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ enableExecuteCommand: false })] });
+    const changed = await ensureService(state());
+    expect(changed.updated).toBe(true);
+    expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { service: 'ratings', enableExecuteCommand: true, forceNewDeployment: true });
+  });
+});
+
+describe('Register task definition: comparison with what AWS returns', () => {
+  it('treats fields AWS adds or reorders as the same content, and a changed image as different', () => {
+    const sent = taskDefinitionInput(need(state(), 'preflight', 'taskRole', 'executionRole', 'caSecret', 'logGroup'));
+    // What DescribeTaskDefinition returns on AWS: defaults added, lists and options in another order.
+    const described: TaskDefinition = {
+      ...sent,
+      taskDefinitionArn: TD_ARN,
+      revision: 3,
+      status: 'ACTIVE',
+      compatibilities: ['EC2', 'FARGATE'],
+      volumes: [],
+      placementConstraints: [],
+      registeredAt: new Date(),
+      containerDefinitions: [...(sent.containerDefinitions ?? [])].reverse().map((c) => ({
+        ...c,
+        cpu: 0,
+        mountPoints: [],
+        volumesFrom: [],
+        systemControls: [],
+        portMappings: c.portMappings?.map((p) => ({ ...p, hostPort: p.containerPort })),
+        logConfiguration: c.logConfiguration && { ...c.logConfiguration, options: Object.fromEntries(Object.entries(c.logConfiguration.options ?? {}).reverse()) },
+      })),
+    };
+
+    expect(taskDefinitionFingerprint(described)).toBe(taskDefinitionFingerprint(sent));
+    const newImage = { ...described, containerDefinitions: described.containerDefinitions?.map((c) => (c.name === 'ratings' ? { ...c, image: 'repo/ratings:2' } : c)) };
+    expect(taskDefinitionFingerprint(newImage)).not.toBe(taskDefinitionFingerprint(sent));
+  });
+});

@@ -1,0 +1,103 @@
+import { CreateRoleCommand, GetRoleCommand, GetRolePolicyCommand, IAMClient, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand, DeleteRolePolicyCommand } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { handler as executionRoleHandler } from '../../functions/ensure-execution-role.ts';
+import { EXEC_POLICY_NAME, handler as taskRoleHandler, ensureTaskRole } from '../../functions/ensure-task-role.ts';
+import { ecsTasksTrustPolicy } from '../../functions/lib/aws/iam-role.ts';
+import { AwsThrottledError, IamPropagationError } from '../../functions/lib/errors.ts';
+import type { PreflightResult, WorkflowState } from '../../functions/lib/workflow.ts';
+import { bookinfoRequest } from '../support/requests.ts';
+
+const iamMock = mockClient(IAMClient);
+const stsMock = mockClient(STSClient);
+afterEach(() => {
+  iamMock.reset();
+  stsMock.reset();
+});
+
+const ACCOUNT = '111122223333';
+const preflight: PreflightResult = {
+  account: ACCOUNT,
+  region: 'us-east-1',
+  partition: 'aws',
+  agentImage: 'registry.example/onboarding-agent:1',
+  workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: {} },
+  onboardingPolicy: 'allow-ecs',
+};
+const state = (enableExecuteCommand = true): WorkflowState => ({ request: bookinfoRequest({ ecs: { enableExecuteCommand } }), preflight });
+const ourTags = [{ Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' }];
+const roleArn = `arn:aws:iam::${ACCOUNT}:role/bookinfo-ratings-ecs-task-role`;
+
+function awsError(name: string, message: string, httpStatusCode = 400): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode } });
+}
+
+describe('identity steps: errors the emulator cannot produce', () => {
+  it('surfaces IAM throttling as AwsThrottledError from the wrapped handler', async () => {
+    // Prepare
+    iamMock.on(GetRoleCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    // Act
+    const err = await taskRoleHandler(state(), {} as Context).catch((e: unknown) => e);
+    // Assess
+    expect(err).toBeInstanceOf(AwsThrottledError);
+    expect((err as Error).name).toBe('AwsThrottledError');
+    expect(iamMock).not.toHaveReceivedCommand(CreateRoleCommand);
+    expect(stsMock.calls()).toHaveLength(0);
+  });
+
+  it('surfaces "Invalid principal" right after a create as IamPropagationError', async () => {
+    iamMock.on(GetRoleCommand).rejects(awsError('NoSuchEntity', 'The role with name bookinfo-ratings-ecs-exec-role cannot be found.', 404));
+    iamMock.on(CreateRoleCommand).rejects(awsError('MalformedPolicyDocument', 'Invalid principal in policy: "SERVICE":"ecs-tasks.amazonaws.com"'));
+
+    const err = await executionRoleHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(IamPropagationError);
+    expect((err as Error).message).toContain('bookinfo-ratings-ecs-exec-role');
+  });
+
+  it('surfaces a role that "cannot be assumed" as IamPropagationError', async () => {
+    iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: 'r', Arn: roleArn, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(ecsTasksTrustPolicy(ACCOUNT))) } });
+    iamMock.on(GetRolePolicyCommand).rejects(awsError('InvalidParameterException', `Role ${roleArn} cannot be assumed by ecs-tasks.amazonaws.com`));
+
+    const err = await taskRoleHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(IamPropagationError);
+  });
+
+  it('writes nothing when IAM returns the same documents URL-encoded', async () => {
+    const execDoc = {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'EcsExecSsmMessages', Effect: 'Allow', Action: ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'], Resource: '*' }],
+    };
+    // Same trust policy with its keys in another order and extra whitespace.
+    const trust = JSON.stringify({ Statement: [{ Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } }, Action: 'sts:AssumeRole', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Effect: 'Allow' }], Version: '2012-10-17' }, null, 2);
+    iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: 'r', Arn: roleArn, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(trust) } });
+    iamMock.on(GetRolePolicyCommand).resolves({ RoleName: 'r', PolicyName: EXEC_POLICY_NAME, PolicyDocument: encodeURIComponent(JSON.stringify(execDoc)) });
+
+    const r = await ensureTaskRole(state());
+
+    expect(r.ledger.map((e) => e.created)).toEqual([false, false]);
+    expect(iamMock).not.toHaveReceivedCommand(CreateRoleCommand);
+    expect(iamMock).not.toHaveReceivedCommand(UpdateAssumeRolePolicyCommand);
+    expect(iamMock).not.toHaveReceivedCommand(PutRolePolicyCommand);
+    expect(iamMock).not.toHaveReceivedCommand(DeleteRolePolicyCommand);
+  });
+
+  it('treats a concurrent create (EntityAlreadyExists) as found, and checks the role it finds', async () => {
+    const existing = { RoleName: 'r', Arn: roleArn, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(ecsTasksTrustPolicy(ACCOUNT))) };
+    iamMock
+      .on(GetRoleCommand)
+      .rejectsOnce(awsError('NoSuchEntity', 'not found', 404))
+      .resolves({ Role: existing });
+    iamMock.on(CreateRoleCommand).rejects(awsError('EntityAlreadyExists', 'Role with name bookinfo-ratings-ecs-task-role already exists.', 409));
+    iamMock.on(DeleteRolePolicyCommand).rejects(awsError('NoSuchEntity', 'no such policy', 404));
+
+    const r = await ensureTaskRole(state(false));
+
+    expect(r).toEqual({ roleName: 'bookinfo-ratings-ecs-task-role', roleArn, ledger: [{ kind: 'iam-role', id: 'bookinfo-ratings-ecs-task-role', arn: roleArn, created: false }] });
+    expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 2);
+    expect(iamMock).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'bookinfo-ratings-ecs-task-role', PolicyName: EXEC_POLICY_NAME });
+  });
+});

@@ -1,0 +1,142 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { InvalidRequestError } from '../../functions/lib/errors.ts';
+import { parseRequest, requestProblems } from '../../functions/lib/request.ts';
+import { validateRequest } from '../../functions/validate-request.ts';
+import { renderSchema, SCHEMA_PATH } from '../../scripts/generate-schema.ts';
+import { bookinfoInput } from '../support/requests.ts';
+
+type Mutable = Record<string, unknown> & { [k: string]: Record<string, unknown> };
+
+/** The bookinfo request with one change applied. */
+function variant(change: (r: Mutable) => void): unknown {
+  const r = structuredClone(bookinfoInput()) as unknown as Mutable;
+  change(r);
+  return r;
+}
+
+const NOT_A_CERT = '-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
+
+// [description, mutation, path the problem must name, words the message must contain]
+const invalid: [string, (r: Mutable) => void, string, RegExp][] = [
+  ['missing workloadGroup', (r) => delete r.workloadGroup, '$.workloadGroup', /required/],
+  ['upper-case namespace', (r) => (r.workloadGroup.namespace = 'BookInfo'), '$.workloadGroup.namespace', /DNS-1123/],
+  ['namespace too long', (r) => (r.workloadGroup.namespace = 'a'.repeat(64)), '$.workloadGroup.namespace', /63/],
+  ['workload group name with underscore', (r) => (r.workloadGroup.name = 'rat_ings'), '$.workloadGroup.name', /DNS-1123/],
+  ['typo in a workloadGroup field', (r) => (r.workloadGroup.nmae = 'x'), '$.workloadGroup', /unknown field.*"nmae"/],
+  ['typo at the top level', (r) => (r.workloadLabel = {}), '$', /unknown field.*"workloadLabel"/],
+  ['bad label key', (r) => (r.workloadLabels = { 'bad key!': 'v' }), '$.workloadLabels["bad key!"]', /label key/],
+  ['bad label value', (r) => (r.workloadLabels = { version: 'v5 beta' }), '$.workloadLabels.version', /label value/],
+  ['label value too long', (r) => (r.workloadLabels = { version: 'v'.repeat(64) }), '$.workloadLabels.version', /63/],
+  ['missing onboarding host', (r) => delete r.onboardingEndpoint.host, '$.onboardingEndpoint.host', /required/],
+  ['onboarding host with a scheme', (r) => (r.onboardingEndpoint.host = 'https://gw.example'), '$.onboardingEndpoint.host', /host name or an IPv4/],
+  ['onboarding port 0', (r) => (r.onboardingEndpoint.port = 0), '$.onboardingEndpoint.port', /1-65535/],
+  ['onboarding port as text', (r) => (r.onboardingEndpoint.port = '15443'), '$.onboardingEndpoint.port', /number/],
+  ['sni with spaces', (r) => (r.onboardingEndpoint.sni = 'onboarding endpoint'), '$.onboardingEndpoint.sni', /host name/],
+  ['rootCaPem not PEM', (r) => (r.rootCaPem = 'hello'), '$.rootCaPem', /PEM certificates/],
+  ['rootCaPem PEM that is not X.509', (r) => (r.rootCaPem = NOT_A_CERT), '$.rootCaPem', /does not parse as X\.509/],
+  ['second certificate broken', (r) => (r.rootCaPem = `${r.rootCaPem as unknown as string}\n${NOT_A_CERT}`), '$.rootCaPem', /certificate 2 of 2/],
+  ['agent image with spaces', (r) => (r.agentImage = 'registry/agent image:1'), '$.agentImage', /image reference/],
+  ['missing ecs', (r) => delete r.ecs, '$.ecs', /required/],
+  ['cluster name with a slash', (r) => (r.ecs.cluster = 'book/info'), '$.ecs.cluster', /letters, digits/],
+  ['empty service name', (r) => (r.ecs.service = ''), '$.ecs.service', /1-255/],
+  ['family with a dot', (r) => (r.ecs.family = 'bookinfo.ratings'), '$.ecs.family', /letters, digits/],
+  ['desiredCount above 100', (r) => (r.ecs.desiredCount = 101), '$.ecs.desiredCount', /0-100/],
+  ['desiredCount negative', (r) => (r.ecs.desiredCount = -1), '$.ecs.desiredCount', /0-100/],
+  ['desiredCount fractional', (r) => (r.ecs.desiredCount = 1.5), '$.ecs.desiredCount', /integer/],
+  ['cpu not a Fargate size', (r) => (r.ecs.cpu = '300'), '$.ecs.cpu', /Fargate CPU size/],
+  ['memory not valid for the cpu', (r) => (r.ecs.memory = '4096'), '$.ecs.memory', /not a valid Fargate memory size for cpu 256/],
+  ['memory with a unit', (r) => (r.ecs.memory = '512MiB'), '$.ecs.memory', /whole number/],
+  ['enableExecuteCommand as text', (r) => (r.ecs.enableExecuteCommand = 'yes'), '$.ecs.enableExecuteCommand', /boolean/],
+  ['app named like the agent', (r) => (r.app.name = 'onboarding-agent'), '$.app.name', /agent container/],
+  ['app port above 65535', (r) => (r.app.port = 70000), '$.app.port', /1-65535/],
+  ['app image missing', (r) => delete r.app.image, '$.app.image', /required/],
+  ['neither eksClusterName nor vpcId', (r) => (r.network = {}), '$.network', /eksClusterName or vpcId/],
+  ['bad vpc id', (r) => (r.network.vpcId = 'vpc-XYZ'), '$.network.vpcId', /VPC id/],
+  ['bad subnet id', (r) => (r.network.subnetId = 'subnet'), '$.network.subnetId', /subnet id/],
+  ['subnetId and subnetCidr together', (r) => Object.assign(r.network, { subnetId: 'subnet-0123456789abcdef0', subnetCidr: '10.0.3.0/24' }), '$.network.subnetCidr', /not both/],
+  ['subnetCidr with host bits', (r) => (r.network.subnetCidr = '10.0.3.1/24'), '$.network.subnetCidr', /host bits zero/],
+  ['subnetCidr too large', (r) => (r.network.subnetCidr = '10.0.0.0/8'), '$.network.subnetCidr', /\/16 and \/28/],
+  ['natSubnetCidr not a CIDR', (r) => (r.network.natSubnetCidr = '10.0.4.0'), '$.network.natSubnetCidr', /CIDR/],
+  ['same CIDR for NAT and task subnets', (r) => Object.assign(r.network, { subnetCidr: '10.0.3.0/24', natSubnetCidr: '10.0.3.0/24' }), '$.network.natSubnetCidr', /must differ/],
+  ['ingress source that is neither CIDR nor group', (r) => (r.network.ingressSources = ['everyone']), '$.network.ingressSources[0]', /CIDR block or a security group/],
+  ['empty ingressSources', (r) => (r.network.ingressSources = []), '$.network.ingressSources', /at least one/],
+  ['EKS group rule without eksClusterName', (r) => (r.network = { vpcId: 'vpc-0123456789abcdef0', allowFromEksClusterSecurityGroup: true }), '$.network.allowFromEksClusterSecurityGroup', /eksClusterName/],
+  ['log retention not offered by CloudWatch', (r) => (r.logRetentionDays = 10), '$.logRetentionDays', /retention periods/],
+  ['timeout too short', (r) => (r.timeouts = { natGatewaySeconds: 5 }), '$.timeouts.natGatewaySeconds', /at least 30/],
+  ['unknown timeout', (r) => (r.timeouts = { natSeconds: 60 }), '$.timeouts', /unknown field.*"natSeconds"/],
+];
+
+describe('onboarding request validation', () => {
+  it('has at least 30 invalid cases', () => {
+    expect(invalid.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(invalid)('rejects %s, naming the path', (_name, change, path, words) => {
+    const problems = requestProblems(variant(change));
+    const hit = problems.find((p) => p.path === path);
+    expect(hit, `problems were: ${JSON.stringify(problems)}`).toBeDefined();
+    expect(hit?.message).toMatch(words);
+  });
+
+  it('reports every problem at once', () => {
+    const problems = requestProblems(
+      variant((r) => {
+        r.ecs.desiredCount = 500;
+        r.app.port = 0;
+        r.workloadGroup.name = 'Ratings';
+      }),
+    );
+    expect(problems.map((p) => p.path).sort()).toEqual(['$.app.port', '$.ecs.desiredCount', '$.workloadGroup.name']);
+  });
+
+  it('rejects non-objects with a problem at the root, not a stack trace', () => {
+    for (const input of [null, 42, 'text', []]) {
+      const problems = requestProblems(input);
+      expect(problems[0]?.path).toBe('$');
+      expect(JSON.stringify(problems)).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+
+  it('throws InvalidRequestError whose message lists paths and never the CA bundle', async () => {
+    const bad = variant((r) => (r.ecs.cpu = '1'));
+    await expect(validateRequest(bad)).rejects.toBeInstanceOf(InvalidRequestError);
+    const err = await validateRequest(bad).catch((e: unknown) => e as InvalidRequestError);
+    expect(err.name).toBe('InvalidRequestError');
+    expect(err.message).toContain('$.ecs.cpu');
+    expect(err.message).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  it('applies defaults and accepts numbers or strings for cpu/memory', () => {
+    const r = parseRequest(
+      variant((x) => {
+        delete x.ecs.desiredCount;
+        delete x.ecs.enableExecuteCommand;
+        delete x.onboardingEndpoint.port;
+        x.ecs.cpu = 1024;
+        x.ecs.memory = 3072;
+      }),
+    );
+    expect(r.ecs).toMatchObject({ desiredCount: 1, enableExecuteCommand: false, cpu: '1024', memory: '3072' });
+    expect(r.onboardingEndpoint.port).toBe(15443);
+    expect(r.logRetentionDays).toBe(30);
+  });
+
+  it('accepts the plain request and the {request} wrapper in the first state', async () => {
+    const a = await validateRequest(bookinfoInput());
+    const b = await validateRequest({ request: bookinfoInput() });
+    expect(a).toEqual(b);
+    expect(a.request.workloadGroup).toEqual({ namespace: 'bookinfo', name: 'ratings' });
+  });
+
+  it.each(readdirSync(new URL('../../examples/', import.meta.url)).filter((f) => f.endsWith('.json')))('accepts examples/%s', (file) => {
+    const input: unknown = JSON.parse(readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8'));
+    expect(requestProblems(input)).toEqual([]);
+  });
+});
+
+describe('published JSON Schema', () => {
+  it('is up to date with the zod schema (run `npm run schema`)', () => {
+    expect(readFileSync(SCHEMA_PATH, 'utf8')).toBe(renderSchema());
+  });
+});
