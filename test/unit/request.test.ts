@@ -6,7 +6,15 @@ import { validateRequest } from '../../functions/validate-request.ts';
 import { renderSchema, SCHEMA_PATH } from '../../scripts/generate-schema.ts';
 import { bookinfoInput } from '../support/requests.ts';
 
-type Mutable = Record<string, unknown> & { [k: string]: Record<string, unknown> };
+type Obj = Record<string, unknown>;
+interface Mutable {
+  workloadGroup: Obj;
+  onboardingEndpoint: Obj;
+  ecs: Obj;
+  app: Obj;
+  network: Obj;
+  [k: string]: unknown;
+}
 
 /** The bookinfo request with one change applied. */
 function variant(change: (r: Mutable) => void): unknown {
@@ -19,7 +27,7 @@ const NOT_A_CERT = '-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGU=\n-----
 
 // [description, mutation, path the problem must name, words the message must contain]
 const invalid: [string, (r: Mutable) => void, string, RegExp][] = [
-  ['missing workloadGroup', (r) => delete r.workloadGroup, '$.workloadGroup', /required/],
+  ['missing workloadGroup', (r) => delete (r as Obj).workloadGroup, '$.workloadGroup', /required/],
   ['upper-case namespace', (r) => (r.workloadGroup.namespace = 'BookInfo'), '$.workloadGroup.namespace', /DNS-1123/],
   ['namespace too long', (r) => (r.workloadGroup.namespace = 'a'.repeat(64)), '$.workloadGroup.namespace', /63/],
   ['workload group name with underscore', (r) => (r.workloadGroup.name = 'rat_ings'), '$.workloadGroup.name', /DNS-1123/],
@@ -35,9 +43,9 @@ const invalid: [string, (r: Mutable) => void, string, RegExp][] = [
   ['sni with spaces', (r) => (r.onboardingEndpoint.sni = 'onboarding endpoint'), '$.onboardingEndpoint.sni', /host name/],
   ['rootCaPem not PEM', (r) => (r.rootCaPem = 'hello'), '$.rootCaPem', /PEM certificates/],
   ['rootCaPem PEM that is not X.509', (r) => (r.rootCaPem = NOT_A_CERT), '$.rootCaPem', /does not parse as X\.509/],
-  ['second certificate broken', (r) => (r.rootCaPem = `${r.rootCaPem as unknown as string}\n${NOT_A_CERT}`), '$.rootCaPem', /certificate 2 of 2/],
+  ['second certificate broken', (r) => (r.rootCaPem = `${r.rootCaPem as string}\n${NOT_A_CERT}`), '$.rootCaPem', /certificate 2 of 2/],
   ['agent image with spaces', (r) => (r.agentImage = 'registry/agent image:1'), '$.agentImage', /image reference/],
-  ['missing ecs', (r) => delete r.ecs, '$.ecs', /required/],
+  ['missing ecs', (r) => delete (r as Obj).ecs, '$.ecs', /required/],
   ['cluster name with a slash', (r) => (r.ecs.cluster = 'book/info'), '$.ecs.cluster', /letters, digits/],
   ['empty service name', (r) => (r.ecs.service = ''), '$.ecs.service', /1-255/],
   ['family with a dot', (r) => (r.ecs.family = 'bookinfo.ratings'), '$.ecs.family', /letters, digits/],
@@ -101,7 +109,7 @@ describe('onboarding request validation', () => {
   it('throws InvalidRequestError whose message lists paths and never the CA bundle', async () => {
     const bad = variant((r) => (r.ecs.cpu = '1'));
     await expect(validateRequest(bad)).rejects.toBeInstanceOf(InvalidRequestError);
-    const err = await validateRequest(bad).catch((e: unknown) => e as InvalidRequestError);
+    const err = (await validateRequest(bad).then(() => undefined, (e: unknown) => e)) as InvalidRequestError;
     expect(err.name).toBe('InvalidRequestError');
     expect(err.message).toContain('$.ecs.cpu');
     expect(err.message).not.toContain('BEGIN CERTIFICATE');

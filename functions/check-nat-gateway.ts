@@ -1,0 +1,28 @@
+import { describeNatGateway, natGatewayFailed } from '#lib/aws/vpc-nat.ts';
+import { WaitDeadlineExceededError } from '#lib/errors.ts';
+import { wrap } from '#lib/middleware.ts';
+import { nextPoll, pastDeadline } from '#lib/poll.ts';
+import { effectiveTimeouts } from '#lib/request.ts';
+import { need } from '#lib/state.ts';
+import type { NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
+
+/**
+ * Check NAT gateway: one turn of the wait loop. Returns the NAT gateway result (ledger
+ * kept) with state `available`, or `pending` with the next poll; throws when it failed
+ * or the deadline (timeouts.natGatewaySeconds) has passed.
+ */
+export async function checkNatGateway(state: WorkflowState): Promise<NatGatewayResult> {
+  const { request, natGateway } = need(state, 'natGateway');
+  const nat = await describeNatGateway(natGateway.natGatewayId);
+  if (nat?.State === 'available') return { ...natGateway, state: 'available' };
+  if (nat?.State !== 'pending') throw natGatewayFailed(nat, natGateway.natGatewayId);
+  if (natGateway.poll && pastDeadline(natGateway.poll)) {
+    throw new WaitDeadlineExceededError(
+      `NAT gateway ${natGateway.natGatewayId} is still ${nat.State} after ${effectiveTimeouts(request).natGatewaySeconds} s (deadline ${natGateway.poll.deadline}, ${natGateway.poll.attempt} checks); ` +
+        'look at it in the VPC console, or raise timeouts.natGatewaySeconds and run again',
+    );
+  }
+  return { ...natGateway, state: 'pending', poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds) };
+}
+
+export const handler = wrap('Check NAT gateway', checkNatGateway);

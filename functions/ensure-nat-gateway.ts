@@ -1,0 +1,91 @@
+import type { NatGateway } from '@aws-sdk/client-ec2';
+import { attachedInternetGatewayId, checkGivenPrivateSubnet, ourFilters, vpcCidrs, vpcNatGateways } from '#lib/aws/network.ts';
+import { createNatGateway, describeNatGateway, ensureNatElasticIp, NAT_ROLES, natGatewayFailed } from '#lib/aws/vpc-nat.ts';
+import { ensureRouteTable, ensureTaggedSubnet } from '#lib/aws/vpc-subnet.ts';
+import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
+import { NetworkConfigurationError } from '#lib/errors.ts';
+import { wrap } from '#lib/middleware.ts';
+import { names } from '#lib/naming.ts';
+import { DEFAULTS } from '#lib/settings.ts';
+import { need } from '#lib/state.ts';
+import { isManagedByUs } from '#lib/tags.ts';
+import type { LedgerEntry, NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
+
+function result(nat: NatGateway, ledger: LedgerEntry[]): NatGatewayResult {
+  if (nat.State === 'failed' || nat.State === 'deleting' || nat.State === 'deleted') throw natGatewayFailed(nat, nat.NatGatewayId!);
+  return { natGatewayId: nat.NatGatewayId!, state: nat.State === 'available' ? 'available' : 'pending', subnetId: nat.SubnetId!, ledger };
+}
+
+/**
+ * Ensure NAT gateway: one NAT gateway the task subnet can route through. Reuses an
+ * available one in the VPC (ours first), or our pending one; otherwise makes a public
+ * subnet, its route table to the internet gateway, an Elastic IP and the NAT gateway.
+ * With network.subnetId, returns the NAT gateway that subnet already routes through.
+ */
+export async function ensureNatGateway(state: WorkflowState): Promise<NatGatewayResult> {
+  const { request, network } = need(state, 'network');
+  const vpcId = network.vpcId;
+
+  if (request.network.subnetId) {
+    const given = await checkGivenPrivateSubnet(vpcId, request.network.subnetId);
+    const nat = await describeNatGateway(given.natGatewayId);
+    if (!nat) throw natGatewayFailed(undefined, given.natGatewayId);
+    return result(nat, [{ kind: 'nat-gateway', id: given.natGatewayId, created: false }]);
+  }
+
+  const available = await vpcNatGateways(vpcId, ['available']);
+  const reuse = available.find((n) => isManagedByUs(n.Tags)) ?? available[0];
+  if (reuse) return result(reuse, [{ kind: 'nat-gateway', id: reuse.NatGatewayId!, created: false }]);
+
+  // Never make a second one while ours is still coming up (or has failed and needs a person).
+  const ours = await vpcNatGateways(vpcId, ['pending', 'failed'], ourFilters({ role: NAT_ROLES.natGateway }));
+  const pending = ours.find((n) => n.State === 'pending');
+  if (pending) return result(pending, [{ kind: 'nat-gateway', id: pending.NatGatewayId!, created: false }]);
+  const failed = ours.find((n) => n.State === 'failed');
+  if (failed) throw natGatewayFailed(failed, failed.NatGatewayId!);
+
+  const internetGatewayId = await attachedInternetGatewayId(vpcId);
+  if (!internetGatewayId) {
+    throw new NetworkConfigurationError(
+      `VPC ${vpcId} has no internet gateway, and a NAT gateway needs one to reach the internet. ` +
+        'Attach an internet gateway to the VPC, or give network.subnetId of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
+    );
+  }
+
+  const cidrs = await vpcCidrs(vpcId);
+  const { subnet, created: subnetCreated } = await ensureTaggedSubnet({
+    request,
+    vpcId,
+    name: names.natSubnet(vpcId),
+    role: NAT_ROLES.subnet,
+    chooseCidr: (existing) => {
+      if (request.network.natSubnetCidr) {
+        checkSubnetBlock('network.natSubnetCidr', request.network.natSubnetCidr, cidrs, existing);
+        return request.network.natSubnetCidr;
+      }
+      // Keep the block the user asked for the task subnet free.
+      const used = [...existing.map((s) => s.cidr), ...(request.network.subnetCidr ? [request.network.subnetCidr] : [])];
+      return firstFreeSubnet(cidrs, used, DEFAULTS.autoSubnetPrefixLength);
+    },
+    // The AZ of the VPC's first subnet (the EKS cluster's, usually); AWS picks when there is none.
+    chooseAz: (existing) => existing[0]?.availabilityZone,
+  });
+  const rt = await ensureRouteTable({
+    request,
+    vpcId,
+    name: names.natRouteTable(vpcId),
+    role: NAT_ROLES.routeTable,
+    subnetId: subnet.subnetId,
+    target: { gatewayId: internetGatewayId },
+  });
+  const eip = await ensureNatElasticIp(request, vpcId);
+  const nat = await createNatGateway(request, vpcId, subnet.subnetId, eip.allocationId);
+  return result(nat, [
+    { kind: 'vpc-subnet', id: subnet.subnetId, created: subnetCreated },
+    { kind: 'route-table', id: rt.routeTableId, created: rt.created },
+    { kind: 'elastic-ip', id: eip.allocationId, created: eip.created },
+    { kind: 'nat-gateway', id: nat.NatGatewayId!, created: true },
+  ]);
+}
+
+export const handler = wrap('Ensure NAT gateway', ensureNatGateway);

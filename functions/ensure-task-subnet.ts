@@ -1,0 +1,70 @@
+import { checkGivenPrivateSubnet, vpcCidrs } from '#lib/aws/network.ts';
+import { ensureRouteTable, ensureTaggedSubnet } from '#lib/aws/vpc-subnet.ts';
+import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
+import { NetworkConfigurationError } from '#lib/errors.ts';
+import { wrap } from '#lib/middleware.ts';
+import { names } from '#lib/naming.ts';
+import { DEFAULTS } from '#lib/settings.ts';
+import { need } from '#lib/state.ts';
+import type { TaskSubnetResult, WorkflowState } from '#lib/workflow.ts';
+
+export const TASK_SUBNET_ROLE = 'task-subnet';
+export const TASK_ROUTE_TABLE_ROLE = 'task-route-table';
+
+/**
+ * Ensure task subnet: the private subnet the tasks run in, routing 0.0.0.0/0 through the
+ * NAT gateway. Reuses network.subnetId after checking it, else our subnet for the ECS
+ * cluster, else makes one (network.subnetCidr or the first free /24) with its route table.
+ */
+export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnetResult> {
+  const { request, network } = need(state, 'network');
+  const vpcId = network.vpcId;
+
+  if (request.network.subnetId) {
+    const given = await checkGivenPrivateSubnet(vpcId, request.network.subnetId);
+    const { subnetId, cidr, availabilityZone } = given.subnet;
+    return { subnetId, cidr, availabilityZone, routeTableId: given.routeTableId, ledger: [{ kind: 'vpc-subnet', id: subnetId, created: false }] };
+  }
+
+  const { natGateway } = need(state, 'natGateway');
+  const cidrs = await vpcCidrs(vpcId);
+  const name = names.taskSubnet(request);
+  const { subnet, created } = await ensureTaggedSubnet({
+    request,
+    vpcId,
+    name,
+    role: TASK_SUBNET_ROLE,
+    chooseCidr: (existing) => {
+      if (!request.network.subnetCidr) return firstFreeSubnet(cidrs, existing.map((s) => s.cidr), DEFAULTS.autoSubnetPrefixLength);
+      checkSubnetBlock('network.subnetCidr', request.network.subnetCidr, cidrs, existing);
+      return request.network.subnetCidr;
+    },
+    // Same AZ as the NAT gateway: no cross-AZ data charges, no dependency on another AZ.
+    chooseAz: (existing) => existing.find((s) => s.subnetId === natGateway.subnetId)?.availabilityZone,
+  });
+  if (!created && request.network.subnetCidr && request.network.subnetCidr !== subnet.cidr) {
+    throw new NetworkConfigurationError(
+      `task subnet "${name}" (${subnet.subnetId}) already exists with ${subnet.cidr}, but network.subnetCidr asks for ${request.network.subnetCidr}; a subnet's block cannot change: leave network.subnetCidr out or set it to ${subnet.cidr}`,
+    );
+  }
+  const rt = await ensureRouteTable({
+    request,
+    vpcId,
+    name: names.taskRouteTable(request),
+    role: TASK_ROUTE_TABLE_ROLE,
+    subnetId: subnet.subnetId,
+    target: { natGatewayId: natGateway.natGatewayId },
+  });
+  return {
+    subnetId: subnet.subnetId,
+    cidr: subnet.cidr,
+    availabilityZone: subnet.availabilityZone,
+    routeTableId: rt.routeTableId,
+    ledger: [
+      { kind: 'vpc-subnet', id: subnet.subnetId, created },
+      { kind: 'route-table', id: rt.routeTableId, created: rt.created },
+    ],
+  };
+}
+
+export const handler = wrap('Ensure task subnet', ensureTaskSubnet);

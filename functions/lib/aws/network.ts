@@ -1,0 +1,194 @@
+/**
+ * Read-only lookups of the VPC the workload joins (EKS cluster, CIDRs, subnets, gateways,
+ * route tables) and the tag helpers every VPC resource module shares.
+ */
+import {
+  DescribeRouteTablesCommand,
+  DescribeVpcsCommand,
+  paginateDescribeInternetGateways,
+  paginateDescribeNatGateways,
+  paginateDescribeSubnets,
+  type Filter,
+  type NatGateway,
+  type NatGatewayState,
+  type ResourceType,
+  type Route,
+  type RouteTable,
+  type Subnet,
+  type Tag,
+  type TagSpecification,
+} from '@aws-sdk/client-ec2';
+import { DescribeClusterCommand } from '@aws-sdk/client-eks';
+import { ec2, eks } from '../clients.ts';
+import { parseBlock } from '../cidr.ts';
+import { isAwsError, NetworkConfigurationError, ResourceConflictError } from '../errors.ts';
+import type { OnboardingRequest } from '../request.ts';
+import { TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../settings.ts';
+import { isManagedByUs, tagValue, workloadTags } from '../tags.ts';
+import type { SubnetInfo } from '../workflow.ts';
+
+// ---- tags ------------------------------------------------------------------
+
+/** EC2 filters matching resources this tool made, optionally with a given role and Name tag. */
+export function ourFilters(opts: { role?: string; name?: string; vpcId?: string } = {}): Filter[] {
+  const f: Filter[] = [{ Name: `tag:${TAG_MANAGED_BY}`, Values: [TOOL_NAME] }];
+  if (opts.role) f.push({ Name: `tag:${TAG_ROLE}`, Values: [opts.role] });
+  if (opts.name) f.push({ Name: 'tag:Name', Values: [opts.name] });
+  if (opts.vpcId) f.push({ Name: 'vpc-id', Values: [opts.vpcId] });
+  return f;
+}
+
+/** The TagSpecifications for a new EC2 resource: the workload's tags, its role and a Name. */
+export function tagSpec(type: ResourceType, request: Pick<OnboardingRequest, 'workloadGroup'>, role: string, name?: string): TagSpecification[] {
+  const tags: Tag[] = workloadTags(request, role);
+  if (name) tags.push({ Key: 'Name', Value: name });
+  return [{ ResourceType: type, Tags: tags }];
+}
+
+/**
+ * Of the resources found under one deterministic Name, the one this tool made; when only
+ * resources we did not make carry the name, a ResourceConflictError naming the first.
+ */
+export function pickOurs<T extends { Tags?: Tag[] }>(found: readonly T[], what: (t: T) => string): T | undefined {
+  const ours = found.find((t) => isManagedByUs(t.Tags));
+  if (ours) return ours;
+  const foreign = found[0];
+  if (foreign) {
+    throw new ResourceConflictError(`${what(foreign)} exists but was not made by this tool (no ${TAG_MANAGED_BY}=${TOOL_NAME} tag); rename or tag it, or choose other names`);
+  }
+  return undefined;
+}
+
+// ---- EKS -------------------------------------------------------------------
+
+/** The VPC and cluster security group of an EKS cluster, from DescribeCluster. */
+export async function eksClusterNetwork(name: string): Promise<{ vpcId?: string; clusterSecurityGroupId?: string }> {
+  try {
+    const { cluster } = await eks().send(new DescribeClusterCommand({ name }));
+    return { vpcId: cluster?.resourcesVpcConfig?.vpcId, clusterSecurityGroupId: cluster?.resourcesVpcConfig?.clusterSecurityGroupId };
+  } catch (e) {
+    if (isAwsError(e, 'ResourceNotFoundException')) {
+      throw new NetworkConfigurationError(`EKS cluster "${name}" (network.eksClusterName) was not found in this account and region`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+// ---- VPC -------------------------------------------------------------------
+
+/** The VPC's IPv4 CIDR blocks: primary first, then associated secondary blocks. */
+export async function vpcCidrs(vpcId: string): Promise<string[]> {
+  try {
+    const { Vpcs } = await ec2().send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+    const vpc = Vpcs?.[0];
+    if (!vpc) throw new NetworkConfigurationError(`VPC ${vpcId} was not found in this account and region`);
+    const cidrs = vpc.CidrBlock ? [vpc.CidrBlock] : [];
+    for (const a of vpc.CidrBlockAssociationSet ?? []) {
+      if (a.CidrBlock && a.CidrBlockState?.State === 'associated' && !cidrs.includes(a.CidrBlock)) cidrs.push(a.CidrBlock);
+    }
+    return cidrs;
+  } catch (e) {
+    if (isAwsError(e, 'InvalidVpcID.NotFound', 'InvalidVpcID.Malformed')) {
+      throw new NetworkConfigurationError(`VPC ${vpcId} was not found in this account and region`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Maps an EC2 subnet to the workflow's SubnetInfo. */
+export function subnetInfo(s: Subnet): SubnetInfo {
+  const name = tagValue(s.Tags, 'Name');
+  return { subnetId: s.SubnetId!, cidr: s.CidrBlock!, availabilityZone: s.AvailabilityZone!, ...(name !== undefined ? { name } : {}) };
+}
+
+/** EC2 subnets matching `filters` (all pages). */
+export async function describeSubnets(filters: Filter[]): Promise<Subnet[]> {
+  const out: Subnet[] = [];
+  for await (const page of paginateDescribeSubnets({ client: ec2() }, { Filters: filters })) out.push(...(page.Subnets ?? []));
+  return out;
+}
+
+/** Every subnet of the VPC, sorted by address. */
+export async function vpcSubnets(vpcId: string): Promise<SubnetInfo[]> {
+  const subnets = await describeSubnets([{ Name: 'vpc-id', Values: [vpcId] }]);
+  return subnets.map(subnetInfo).sort((a, b) => parseBlock(a.cidr).start - parseBlock(b.cidr).start);
+}
+
+/** The internet gateway attached to the VPC, if any. */
+export async function attachedInternetGatewayId(vpcId: string): Promise<string | undefined> {
+  for await (const page of paginateDescribeInternetGateways({ client: ec2() }, { Filters: [{ Name: 'attachment.vpc-id', Values: [vpcId] }] })) {
+    // AWS reports an attached internet gateway as `available` (not in the SDK's AttachmentStatus type).
+    const igw = page.InternetGateways?.find((g) => g.Attachments?.some((a) => a.VpcId === vpcId && ['available', 'attached'].includes(String(a.State))));
+    if (igw?.InternetGatewayId) return igw.InternetGatewayId;
+  }
+  return undefined;
+}
+
+/** NAT gateways of the VPC in the given states, optionally only ours (all pages). */
+export async function vpcNatGateways(vpcId: string, states: NatGatewayState[], extra: Filter[] = []): Promise<NatGateway[]> {
+  const out: NatGateway[] = [];
+  const Filter: Filter[] = [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'state', Values: states }, ...extra];
+  for await (const page of paginateDescribeNatGateways({ client: ec2() }, { Filter })) out.push(...(page.NatGateways ?? []));
+  return out;
+}
+
+// ---- routes ----------------------------------------------------------------
+
+/**
+ * The route table that decides a subnet's traffic: the one explicitly associated with it,
+ * else the VPC's main route table.
+ */
+export async function effectiveRouteTable(vpcId: string, subnetId: string): Promise<{ table?: RouteTable; main: boolean }> {
+  const explicit = await ec2().send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
+  const own = explicit.RouteTables?.find((t) => t.Associations?.some((a) => a.SubnetId === subnetId));
+  if (own) return { table: own, main: false };
+  const main = await ec2().send(
+    new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'association.main', Values: ['true'] }] }),
+  );
+  return { table: main.RouteTables?.find((t) => t.Associations?.some((a) => a.Main === true)), main: true };
+}
+
+/** The table's IPv4 default route (0.0.0.0/0), if any. */
+export function defaultRoute(table: RouteTable | undefined): Route | undefined {
+  return table?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0');
+}
+
+/** What a route sends traffic to, for messages ("NAT gateway nat-1", "igw-2", "no target"). */
+export function routeTarget(r: Route): string {
+  return (
+    (r.NatGatewayId && `NAT gateway ${r.NatGatewayId}`) ||
+    r.GatewayId ||
+    r.TransitGatewayId ||
+    r.NetworkInterfaceId ||
+    r.InstanceId ||
+    r.VpcPeeringConnectionId ||
+    r.EgressOnlyInternetGatewayId ||
+    'no target'
+  );
+}
+
+/**
+ * Checks a subnet the user gave (network.subnetId): it is in the VPC and its route table
+ * sends 0.0.0.0/0 to a NAT gateway. Throws NetworkConfigurationError saying what is wrong.
+ */
+export async function checkGivenPrivateSubnet(vpcId: string, subnetId: string): Promise<{ subnet: SubnetInfo; routeTableId: string; natGatewayId: string }> {
+  let found: Subnet[];
+  try {
+    found = await describeSubnets([{ Name: 'subnet-id', Values: [subnetId] }]);
+  } catch (e) {
+    if (!isAwsError(e, 'InvalidSubnetID.NotFound', 'InvalidSubnetID.Malformed')) throw e;
+    found = [];
+  }
+  const s = found.find((x) => x.SubnetId === subnetId);
+  if (!s) throw new NetworkConfigurationError(`network.subnetId ${subnetId} was not found in this account and region`);
+  if (s.VpcId !== vpcId) throw new NetworkConfigurationError(`network.subnetId ${subnetId} is in ${s.VpcId}, not in the workload's VPC ${vpcId}`);
+  const { table, main } = await effectiveRouteTable(vpcId, subnetId);
+  if (!table?.RouteTableId) throw new NetworkConfigurationError(`network.subnetId ${subnetId} has no route table of its own and ${vpcId} has no main route table`);
+  const where = main ? `the VPC's main route table ${table.RouteTableId} (the subnet has no route table of its own)` : `its route table ${table.RouteTableId}`;
+  const fix = 'route 0.0.0.0/0 to a NAT gateway (the tasks need outbound access to the onboarding endpoint and image registries), or leave network.subnetId out so a subnet behind a NAT gateway is made';
+  const r = defaultRoute(table);
+  if (!r) throw new NetworkConfigurationError(`network.subnetId ${subnetId}: ${where} has no 0.0.0.0/0 route; ${fix}`);
+  if (!r.NatGatewayId) throw new NetworkConfigurationError(`network.subnetId ${subnetId}: ${where} sends 0.0.0.0/0 to ${routeTarget(r)}, not to a NAT gateway; ${fix}`);
+  if (r.State === 'blackhole') throw new NetworkConfigurationError(`network.subnetId ${subnetId}: ${where} sends 0.0.0.0/0 to NAT gateway ${r.NatGatewayId}, which no longer exists (blackhole); ${fix}`);
+  return { subnet: subnetInfo(s), routeTableId: table.RouteTableId, natGatewayId: r.NatGatewayId };
+}

@@ -1,0 +1,79 @@
+/** What `npm start` prints: progress lines (or a bar on a TTY), the WAR table and the summary. */
+import type { StepEvent } from './engine/run-workflow.ts';
+import type { KubeStore } from './kube-api-standin.ts';
+import type { OnboardingResult } from '../functions/record-result.ts';
+import { WAR_CONNECTED_CONDITION, WAR_KIND } from '../functions/lib/mesh-facts.ts';
+
+const SHOWN_TYPES = new Set(['Task', 'Wait', 'Parallel']);
+
+export class Progress {
+  private done = 0;
+  private barShown = false;
+  constructor(
+    private readonly totalTasks: number,
+    private readonly tty: boolean,
+  ) {}
+
+  event(e: StepEvent): void {
+    if (!e.state || !e.stateType || !SHOWN_TYPES.has(e.stateType)) return;
+    if (e.type === 'entered' && e.stateType === 'Task' && this.tty) this.bar(e.state);
+    if (e.type === 'entered') return;
+    if (e.type === 'succeeded' && e.stateType === 'Task') this.done++;
+    const mark = e.type === 'succeeded' ? 'ok  ' : e.type === 'retried' ? 'retry' : e.type === 'caught' ? 'FAIL' : 'FAIL';
+    const detail = e.type === 'retried' ? `attempt ${(e.attempt ?? 0) + 1}` : e.error ? `${e.error}` : '';
+    this.line(`  ${mark.padEnd(5)} ${e.state.padEnd(32)} ${`${e.durationMs ?? 0} ms`.padStart(8)}  ${detail}`);
+  }
+
+  finish(): void {
+    if (this.barShown) process.stdout.write('\r\x1b[K');
+  }
+
+  private line(text: string): void {
+    if (this.barShown) process.stdout.write('\r\x1b[K');
+    this.barShown = false;
+    console.log(text);
+  }
+
+  private bar(current: string): void {
+    const width = 24;
+    const filled = Math.min(width, Math.round((this.done / this.totalTasks) * width));
+    process.stdout.write(`\r\x1b[K  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.totalTasks} ${current}...`);
+    this.barShown = true;
+  }
+}
+
+interface War {
+  metadata: { name: string; namespace?: string; creationTimestamp?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/** `kubectl get war -n <ns>` as kubectl prints it (NAME, AGENT CONNECTED, AGE). */
+export function renderWarTable(store: KubeStore, namespace: string, now = Date.now()): string {
+  const wars = (store.list(WAR_KIND, namespace) as unknown as War[]).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  if (wars.length === 0) return `No resources found in ${namespace} namespace.`;
+  const rows = wars.map((w) => [
+    w.metadata.name,
+    w.status?.conditions?.find((c) => c.type === WAR_CONNECTED_CONDITION)?.status ?? 'Unknown',
+    age(now - Date.parse(w.metadata.creationTimestamp ?? new Date(now).toISOString())),
+  ]);
+  return table([['NAME', 'AGENT CONNECTED', 'AGE'], ...rows]);
+}
+
+/** What the run created and reused, by kind. */
+export function renderSummary(output: unknown): string {
+  const r = output as OnboardingResult;
+  const lines = [`Workload ${r.workload}: service ${r.service} in cluster ${r.cluster}, ${r.tasks.length} task(s).`];
+  lines.push(table([['', 'KIND', 'ID'], ...r.created.map((e) => ['created', e.kind, e.id]), ...r.reused.map((e) => ['reused', e.kind, e.id])]));
+  if (r.traffic) lines.push(`Traffic seen in the agent's access log: ${r.traffic.trafficSeen ? `${r.traffic.inbound.total} inbound, ${r.traffic.outbound.total} outbound` : 'none yet (no load is generated)'}.`);
+  return lines.join('\n');
+}
+
+function age(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 120 ? `${s}s` : `${Math.round(s / 60)}m`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]! + 3)).join('').trimEnd()).join('\n');
+}

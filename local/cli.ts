@@ -1,0 +1,122 @@
+/**
+ * `npm start`: onboards a workload (default examples/bookinfo-ratings.json) in the local
+ * sandbox through the local engine, with live progress, then prints the mesh's view
+ * (`kubectl get war`) and what was created or reused.
+ *
+ *   npm start                         onboard the bookinfo example, stop the sandbox, exit
+ *   npm start -- --keep               leave the sandbox (and its local API) up until Ctrl-C
+ *   npm start -- --request FILE       onboard another request
+ *   npm start -- --verbose            also print the step handlers' JSON logs
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const args = parseArgs({
+  options: {
+    keep: { type: 'boolean', default: false },
+    request: { type: 'string', default: new URL('../examples/bookinfo-ratings.json', import.meta.url).pathname },
+    verbose: { type: 'boolean', default: false },
+    'wait-ms': { type: 'string', default: '250' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+
+if (args.values.help) {
+  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith(' *   ')).map((l) => l.slice(3)).join('\n'));
+  process.exit(0);
+}
+// Set before the handlers load: Powertools reads these once, at import.
+process.env.POWERTOOLS_LOG_LEVEL ??= args.values.verbose ? 'INFO' : 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+
+const { startSandbox } = await import('./sandbox.ts');
+const { startWorkflow } = await import('./engine/run-workflow.ts');
+const { startApiServer } = await import('./api-server.ts');
+const { LocalExecutions } = await import('./local-executions.ts');
+const { executionNameFor } = await import('../functions/lib/onboarding-api.ts');
+const { requestProblems, parseRequest } = await import('../functions/lib/request.ts');
+const { taskSteps } = await import('../statemachine/definition.ts');
+const { renderWarTable, renderSummary, Progress } = await import('./cli-output.ts');
+
+const tty = process.stdout.isTTY === true;
+const t0 = Date.now();
+
+let input: unknown;
+try {
+  input = JSON.parse(readFileSync(args.values.request, 'utf8'));
+} catch (e) {
+  console.error(`Cannot read the request ${args.values.request}: ${(e as Error).message}`);
+  process.exit(2);
+}
+const problems = requestProblems(input);
+if (problems.length > 0) {
+  console.error(`The request ${args.values.request} is invalid; nothing was started:`);
+  for (const p of problems) console.error(`  ${p.path}: ${p.message}`);
+  process.exit(2);
+}
+const request = parseRequest(input);
+
+console.log(`Starting the local sandbox (moto_server, Kubernetes API stand-in, simulated Fargate and onboarding plane)...`);
+let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+try {
+  sandbox = await startSandbox();
+} catch (e) {
+  console.error(`The sandbox could not start: ${(e as Error).message}`);
+  process.exit(3);
+}
+console.log(`Sandbox up in ${Date.now() - t0} ms. Onboarding ${request.workloadGroup.namespace}/${request.workloadGroup.name} (Wait states scaled to ${args.values['wait-ms']} ms):`);
+
+let shuttingDown = false;
+const shutdown = async (code: number) => {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  await sandbox.stop();
+  process.exit(code);
+};
+process.on('SIGINT', () => {
+  console.log('\nInterrupted: stopping the sandbox...');
+  void shutdown(130);
+});
+process.on('SIGTERM', () => void shutdown(143));
+
+const progress = new Progress(taskSteps().length, tty);
+const waitMs = Number(args.values['wait-ms']);
+const execution = await startWorkflow(request, { executionName: executionNameFor(request), waitMs, onEvent: (e) => progress.event(e) });
+const outcome = await execution.done;
+progress.finish();
+
+if (outcome.status !== 'SUCCEEDED') {
+  console.error(`\nOnboarding FAILED: ${outcome.error}\n  ${outcome.cause}`);
+  await shutdown(1);
+}
+
+console.log(`\n$ kubectl get war -n ${request.workloadGroup.namespace}`);
+console.log(renderWarTable(sandbox.kube.store, request.workloadGroup.namespace));
+console.log(`\n${renderSummary(outcome.output)}`);
+console.log(`\nOnboarded in ${outcome.durationMs} ms (total with sandbox start-up ${Date.now() - t0} ms).`);
+
+if (!args.values.keep) await shutdown(0);
+
+const api = await startApiServer(new LocalExecutions({ waitMs }));
+const env = sandbox.awsEnv;
+console.log(`
+The sandbox stays up (Ctrl-C to stop it).
+  AWS emulator (moto_server): ${sandbox.moto.endpoint}
+  Kubernetes API stand-in:    ${sandbox.kube.url}   (needs an EKS bearer token)
+  Local onboarding API:       ${api.url}/onboardings
+
+Inspect it with the aws CLI:
+  export AWS_ACCESS_KEY_ID=${env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${env.AWS_SECRET_ACCESS_KEY} AWS_DEFAULT_REGION=${env.AWS_DEFAULT_REGION} AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}
+  aws --endpoint-url ${env.AWS_ENDPOINT_URL} ecs describe-services --cluster ${request.ecs.cluster} --services ${request.ecs.service}
+  aws --endpoint-url ${env.AWS_ENDPOINT_URL} ec2 describe-nat-gateways
+
+Onboard through the local API:
+  curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookinfo-ratings.json
+  curl -s ${api.url}/onboardings/<executionId>`);
+process.removeAllListeners('SIGINT');
+process.on('SIGINT', () => {
+  console.log('\nStopping the sandbox...');
+  void api.stop().then(() => shutdown(0));
+});

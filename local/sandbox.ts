@@ -1,0 +1,102 @@
+/**
+ * The local sandbox, the embedded default on a machine without an AWS account: a real
+ * moto_server (AWS), the Kubernetes API stand-in with the simulated onboarding plane
+ * (the mesh), and a simulated Fargate scheduler (moto starts no tasks for services),
+ * all on free 127.0.0.1 ports, seeded with what the seed's procedure assumes exists.
+ * `stop()` ends every process it started.
+ */
+import { resetClients } from '../functions/lib/clients.ts';
+import { createEksCluster, createMeshVpc, type EksCluster, type MeshVpc } from './aws-fixtures.ts';
+import { pinEcsTaskStatus, startFargateScheduler, type FargateScheduler, type FargateSchedulerOptions } from './fargate-scheduler.ts';
+import { seedMesh, startKubeStandin, type KubeStandin } from './kube-api-standin.ts';
+import { startMoto, useEmulatorEnvironment, type MotoServer } from './moto-server.ts';
+import { startOnboardingPlane, type OnboardingPlane, type OnboardingPlaneOptions } from './onboarding-plane.ts';
+
+export const SANDBOX_ACCOUNT = '123456789012';
+export const SANDBOX_EKS_CLUSTER = 'mesh-eks';
+
+export interface SandboxOptions {
+  region?: string;
+  eksClusterName?: string;
+  /** Seed namespace, WorkloadGroup, OnboardingPolicy and operator (default true). */
+  seedMesh?: boolean;
+  /** How often the simulated scheduler and onboarding plane look at the emulator. */
+  intervalMs?: number;
+  plane?: Pick<OnboardingPlaneOptions, 'connectDelayMs' | 'disconnected'>;
+  crash?: FargateSchedulerOptions['crash'];
+  /**
+   * moto reports every ECS service with this many running tasks and a COMPLETED rollout
+   * once it reaches the desired count (it cannot count real tasks); default 1, the example's count.
+   */
+  ecsServiceRunning?: number;
+}
+
+export interface Sandbox {
+  region: string;
+  moto: MotoServer;
+  kube: KubeStandin;
+  scheduler: FargateScheduler;
+  plane: OnboardingPlane;
+  vpc: MeshVpc;
+  eks: EksCluster;
+  /** Environment with which the aws CLI and SDKs talk to the sandbox. */
+  awsEnv: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const region = opts.region ?? 'us-east-1';
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    stops.length = 0;
+  };
+  try {
+    const moto = await startMoto({ env: { MOTO_ECS_SERVICE_RUNNING: String(opts.ecsServiceRunning ?? 1) } });
+    stops.push(() => moto.stop());
+    await pinEcsTaskStatus(moto.admin);
+    useEmulatorEnvironment(moto.endpoint, region);
+    resetClients();
+
+    const vpc = await createMeshVpc({ endpoint: moto.endpoint, region, name: 'mesh' });
+    const eks = await createEksCluster({
+      endpoint: moto.endpoint,
+      region,
+      name: opts.eksClusterName ?? SANDBOX_EKS_CLUSTER,
+      vpcId: vpc.vpcId,
+      subnetIds: vpc.publicSubnetIds,
+      clusterSecurityGroupId: vpc.clusterSecurityGroupId,
+    });
+
+    const kube = await startKubeStandin();
+    stops.push(() => kube.stop());
+    if (opts.seedMesh !== false) seedMesh(kube.store, { account: SANDBOX_ACCOUNT });
+    // moto's EKS endpoint is a random URL: the orchestrator's Kubernetes client goes to the stand-in instead.
+    process.env.MESH_KUBE_API_URL = kube.url;
+
+    const intervalMs = opts.intervalMs ?? 200;
+    const scheduler = startFargateScheduler({ endpoint: moto.endpoint, region, intervalMs, crash: opts.crash });
+    stops.push(() => scheduler.stop());
+    const plane = startOnboardingPlane({ store: kube.store, endpoint: moto.endpoint, region, intervalMs, ...opts.plane });
+    stops.push(() => plane.stop());
+
+    return {
+      region,
+      moto,
+      kube,
+      scheduler,
+      plane,
+      vpc,
+      eks,
+      awsEnv: { AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: region, AWS_REGION: region },
+      stop: async () => {
+        await stopAll();
+        delete process.env.MESH_KUBE_API_URL;
+        resetClients();
+      },
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,282 @@
+import {
+  AllocateAddressCommand,
+  AssociateRouteTableCommand,
+  AssociateVpcCidrBlockCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateNatGatewayCommand,
+  CreateRouteCommand,
+  CreateRouteTableCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  DescribeAddressesCommand,
+  DescribeNatGatewaysCommand,
+  DescribeRouteTablesCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  EC2Client,
+  type SecurityGroupRule,
+} from '@aws-sdk/client-ec2';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
+import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
+import { ensureSecurityGroup } from '../../functions/ensure-security-group.ts';
+import { ensureTaskSubnet } from '../../functions/ensure-task-subnet.ts';
+import { NetworkConfigurationError, ResourceConflictError } from '../../functions/lib/errors.ts';
+import { names } from '../../functions/lib/naming.ts';
+import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
+import type { WorkflowState } from '../../functions/lib/workflow.ts';
+import { resolveNetwork } from '../../functions/resolve-network.ts';
+import { createEksCluster, createMeshVpc, type MeshVpc } from '../../local/aws-fixtures.ts';
+import { useEmulator } from '../support/emulator.ts';
+import { bookinfoRequest } from '../support/requests.ts';
+
+const emu = useEmulator();
+let ec2: EC2Client;
+beforeAll(() => {
+  ec2 = new EC2Client({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 });
+});
+
+/** A fresh VPC + EKS cluster (names unique per test) and the bookinfo request pointing at it. */
+async function meshFixture(name: string, network: OnboardingRequestInput['network'] = {}, vpcOpts: { internetGateway?: boolean } = {}) {
+  const vpc = await createMeshVpc({ name, ...vpcOpts });
+  await createEksCluster({ name: `${name}-eks`, vpcId: vpc.vpcId, subnetIds: vpc.publicSubnetIds, clusterSecurityGroupId: vpc.clusterSecurityGroupId });
+  const request = bookinfoRequest({ network: { eksClusterName: `${name}-eks`, ...network } });
+  return { vpc, request };
+}
+
+const byVpc = (vpcId: string) => [{ Name: 'vpc-id', Values: [vpcId] }];
+const subnetsOf = async (vpcId: string) => (await ec2.send(new DescribeSubnetsCommand({ Filters: byVpc(vpcId) }))).Subnets ?? [];
+const routeTablesOf = async (vpcId: string) => (await ec2.send(new DescribeRouteTablesCommand({ Filters: byVpc(vpcId) }))).RouteTables ?? [];
+const natsOf = async (vpcId: string) => (await ec2.send(new DescribeNatGatewaysCommand({ Filter: byVpc(vpcId) }))).NatGateways ?? [];
+const natEipsOf = async (vpcId: string) => (await ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'tag:Name', Values: [names.natEip(vpcId)] }] }))).Addresses ?? [];
+const appRules = async (groupId: string, port = 9080): Promise<SecurityGroupRule[]> =>
+  ((await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules ?? []).filter(
+    (r) => !r.IsEgress && r.FromPort === port && r.ToPort === port,
+  );
+const sources = (rules: SecurityGroupRule[]) => rules.map((r) => r.CidrIpv4 ?? r.ReferencedGroupInfo?.GroupId).sort();
+
+/** A private subnet in `vpc` whose own route table sends 0.0.0.0/0 to `target`. */
+async function subnetRoutedTo(vpc: MeshVpc, cidr: string, target: { NatGatewayId: string } | { GatewayId: string } | undefined) {
+  const { Subnet } = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }));
+  const { RouteTable } = await ec2.send(new CreateRouteTableCommand({ VpcId: vpc.vpcId }));
+  if (target) await ec2.send(new CreateRouteCommand({ RouteTableId: RouteTable!.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', ...target }));
+  await ec2.send(new AssociateRouteTableCommand({ RouteTableId: RouteTable!.RouteTableId!, SubnetId: Subnet!.SubnetId! }));
+  return Subnet!.SubnetId!;
+}
+
+describe('Resolve network (emulator)', () => {
+  it('finds the VPC from the EKS cluster, with CIDRs, subnets, gateway and cluster security group', async () => {
+    const { vpc, request } = await meshFixture('resolve');
+    await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpc.vpcId, CidrBlock: '100.64.0.0/16' }));
+
+    const net = await resolveNetwork({ request });
+
+    expect(net).toEqual({
+      vpcId: vpc.vpcId,
+      vpcCidrs: ['10.0.0.0/16', '100.64.0.0/16'],
+      subnets: [
+        { subnetId: vpc.publicSubnetIds[0], cidr: '10.0.0.0/24', availabilityZone: 'us-east-1a', name: 'resolve-public-a' },
+        { subnetId: vpc.publicSubnetIds[1], cidr: '10.0.1.0/24', availabilityZone: 'us-east-1b', name: 'resolve-public-b' },
+      ],
+      internetGatewayId: vpc.internetGatewayId,
+      availableNatGatewayIds: [],
+      eksClusterSecurityGroupId: vpc.clusterSecurityGroupId,
+    });
+  });
+
+  it('finds the VPC from network.vpcId alone, and accepts both when they agree', async () => {
+    const { vpc, request } = await meshFixture('resolve-by-id');
+    const byId = await resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: vpc.vpcId } }) });
+    expect(byId.vpcId).toBe(vpc.vpcId);
+    expect(byId.eksClusterSecurityGroupId).toBeUndefined();
+    expect(byId.subnets.map((s) => s.cidr)).toEqual(['10.0.0.0/24', '10.0.1.0/24']);
+
+    const both = await resolveNetwork({ request: bookinfoRequest({ network: { ...request.network, vpcId: vpc.vpcId } }) });
+    expect(both.vpcId).toBe(vpc.vpcId);
+  });
+
+  it('rejects a vpcId that is not the EKS cluster VPC, an unknown cluster and an unknown VPC', async () => {
+    const { request } = await meshFixture('resolve-mismatch');
+    const other = await createMeshVpc({ name: 'resolve-other' });
+
+    await expect(resolveNetwork({ request: bookinfoRequest({ network: { ...request.network, vpcId: other.vpcId } }) })).rejects.toThrow(
+      new RegExp(`network.vpcId ${other.vpcId} differs from the VPC of EKS cluster "resolve-mismatch-eks"`),
+    );
+    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }) })).rejects.toThrow(NetworkConfigurationError);
+    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: 'vpc-0123456789abcdef0' } }) })).rejects.toThrow(
+      /VPC vpc-0123456789abcdef0 was not found/,
+    );
+  });
+});
+
+describe('NAT gateway, task subnet and security group (emulator)', () => {
+  it('builds the whole network once and reuses it on the second run', async () => {
+    const { vpc, request } = await meshFixture('full');
+    const state: WorkflowState = { request };
+    state.network = await resolveNetwork(state);
+
+    // NAT gateway: twice, one of each sub-resource.
+    const nat1 = await ensureNatGateway(state);
+    const nat2 = await ensureNatGateway(state);
+    expect(nat1.state).toBe('available');
+    expect(nat1.ledger.map((e) => [e.kind, e.created])).toEqual([
+      ['vpc-subnet', true],
+      ['route-table', true],
+      ['elastic-ip', true],
+      ['nat-gateway', true],
+    ]);
+    expect(nat2).toEqual({ natGatewayId: nat1.natGatewayId, state: 'available', subnetId: nat1.subnetId, ledger: [{ kind: 'nat-gateway', id: nat1.natGatewayId, created: false }] });
+    const nats = await natsOf(vpc.vpcId);
+    expect(nats.map((n) => n.NatGatewayId)).toEqual([nat1.natGatewayId]);
+    const eips = await natEipsOf(vpc.vpcId);
+    expect(eips).toHaveLength(1);
+    expect(nats[0]?.NatGatewayAddresses?.[0]?.AllocationId).toBe(eips[0]?.AllocationId);
+    const natSubnets = (await subnetsOf(vpc.vpcId)).filter((s) => s.SubnetId === nat1.subnetId);
+    expect(natSubnets.map((s) => [s.CidrBlock, s.AvailabilityZone])).toEqual([['10.0.2.0/24', 'us-east-1a']]);
+    expect(natSubnets[0]?.Tags).toContainEqual({ Key: 'Name', Value: names.natSubnet(vpc.vpcId) });
+    const natTables = (await routeTablesOf(vpc.vpcId)).filter((t) => t.Tags?.some((g) => g.Value === names.natRouteTable(vpc.vpcId)));
+    expect(natTables).toHaveLength(1);
+    expect(natTables[0]?.Routes).toContainEqual(expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', GatewayId: vpc.internetGatewayId }));
+    expect(natTables[0]?.Associations?.map((a) => a.SubnetId)).toEqual([nat1.subnetId]);
+
+    // The wait loop's check sees it available at once on moto and keeps the ledger.
+    state.natGateway = nat1;
+    expect(await checkNatGateway(state)).toEqual({ ...nat1, state: 'available' });
+
+    // Task subnet: the next free /24 after the two public ones and the NAT subnet.
+    const sub1 = await ensureTaskSubnet(state);
+    const sub2 = await ensureTaskSubnet(state);
+    expect(sub1).toMatchObject({ cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a' });
+    expect(sub1.ledger.map((e) => [e.kind, e.created])).toEqual([
+      ['vpc-subnet', true],
+      ['route-table', true],
+    ]);
+    expect(sub2).toEqual({ ...sub1, ledger: sub1.ledger.map((e) => ({ ...e, created: false })) });
+    expect((await subnetsOf(vpc.vpcId)).map((s) => s.CidrBlock).sort()).toEqual(['10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24']);
+    const taskTables = (await routeTablesOf(vpc.vpcId)).filter((t) => t.RouteTableId === sub1.routeTableId);
+    expect(taskTables[0]?.Tags).toContainEqual({ Key: 'Name', Value: 'bookinfo-ecs-subnet-rt' });
+    expect(taskTables[0]?.Routes).toContainEqual(expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: nat1.natGatewayId }));
+    expect(taskTables[0]?.Associations?.map((a) => a.SubnetId)).toEqual([sub1.subnetId]);
+    expect(await routeTablesOf(vpc.vpcId)).toHaveLength(4); // main, public, NAT, task
+
+    // Security group: twice, ingress exactly the VPC CIDR on 9080, EKS cluster SG open to it.
+    const sg1 = await ensureSecurityGroup(state);
+    const sg2 = await ensureSecurityGroup(state);
+    const ingressId = `${vpc.clusterSecurityGroupId}:tcp:9080:${sg1.groupId}`;
+    expect(sg1.ledger).toEqual([
+      { kind: 'security-group', id: sg1.groupId, created: true },
+      { kind: 'security-group-ingress', id: ingressId, created: true },
+    ]);
+    expect(sg2.ledger).toEqual([
+      { kind: 'security-group', id: sg1.groupId, created: false },
+      { kind: 'security-group-ingress', id: ingressId, created: false },
+    ]);
+    const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [...byVpc(vpc.vpcId), { Name: 'group-name', Values: ['bookinfo-ratings-ecs-sg'] }] }))).SecurityGroups;
+    expect(groups?.map((g) => g.GroupId)).toEqual([sg1.groupId]);
+    expect(groups?.[0]?.IpPermissionsEgress).toContainEqual(expect.objectContaining({ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }));
+    const ours = (await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [sg1.groupId] }] }))).SecurityGroupRules ?? [];
+    expect(ours.filter((r) => !r.IsEgress).map((r) => [r.IpProtocol, r.FromPort, r.ToPort, r.CidrIpv4])).toEqual([['tcp', 9080, 9080, '10.0.0.0/16']]);
+    expect(sources(await appRules(vpc.clusterSecurityGroupId))).toEqual([sg1.groupId]);
+  });
+
+  it('converges ingress to network.ingressSources (CIDR and sg- id), keeping rules it did not make', async () => {
+    const { vpc, request } = await meshFixture('ingress', { ingressSources: ['10.0.0.0/24'], allowFromEksClusterSecurityGroup: false });
+    const network = await resolveNetwork({ request });
+    const first = await ensureSecurityGroup({ request, network });
+    expect(first.ledger).toEqual([{ kind: 'security-group', id: first.groupId, created: true }]);
+    expect(sources(await appRules(first.groupId))).toEqual(['10.0.0.0/24']);
+    // No EKS rule: allowFromEksClusterSecurityGroup is false.
+    expect(await appRules(vpc.clusterSecurityGroupId)).toEqual([]);
+
+    // A person adds a rule; then the request changes to an sg- source plus another CIDR.
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({ GroupId: first.groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 9080, ToPort: 9080, IpRanges: [{ CidrIp: '192.168.0.0/24' }] }] }),
+    );
+    const { GroupId: peer } = await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpc.vpcId, GroupName: 'mesh-peer', Description: 'peer' }));
+    const changed = bookinfoRequest({ network: { ...request.network, ingressSources: [peer!, '10.0.1.0/24'] } });
+    const second = await ensureSecurityGroup({ request: changed, network });
+
+    expect(second.groupId).toBe(first.groupId);
+    expect(sources(await appRules(first.groupId))).toEqual(['10.0.1.0/24', '192.168.0.0/24', peer!].sort());
+  });
+
+  it('reuses a given private subnet behind a NAT gateway and rejects ones that are not', async () => {
+    const { vpc, request } = await meshFixture('given');
+    const network = await resolveNetwork({ request });
+    const { natGatewayId } = await ensureNatGateway({ request, network });
+
+    const good = await subnetRoutedTo(vpc, '10.0.10.0/24', { NatGatewayId: natGatewayId });
+    const withGood = bookinfoRequest({ network: { ...request.network, subnetId: good } });
+    const nat = await ensureNatGateway({ request: withGood, network });
+    expect(nat).toMatchObject({ natGatewayId, state: 'available', ledger: [{ kind: 'nat-gateway', id: natGatewayId, created: false }] });
+    const task = await ensureTaskSubnet({ request: withGood, network, natGateway: nat });
+    expect(task).toMatchObject({ subnetId: good, cidr: '10.0.10.0/24', availabilityZone: 'us-east-1a', ledger: [{ kind: 'vpc-subnet', id: good, created: false }] });
+
+    const toIgw = await subnetRoutedTo(vpc, '10.0.11.0/24', { GatewayId: vpc.internetGatewayId! });
+    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetId: toIgw } }), network })).rejects.toThrow(
+      new RegExp(`network.subnetId ${toIgw}: its route table rtb-\\w+ sends 0.0.0.0/0 to ${vpc.internetGatewayId}, not to a NAT gateway`),
+    );
+    const { Subnet: bare } = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.12.0/24' }));
+    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetId: bare!.SubnetId! } }), network })).rejects.toThrow(
+      /the VPC's main route table rtb-\w+ \(the subnet has no route table of its own\) has no 0.0.0.0\/0 route/,
+    );
+    const elsewhere = await createMeshVpc({ name: 'given-other' });
+    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetId: elsewhere.publicSubnetIds[0] } }), network })).rejects.toThrow(
+      new RegExp(`is in ${elsewhere.vpcId}, not in the workload's VPC ${vpc.vpcId}`),
+    );
+  });
+
+  it('rejects a subnetCidr outside the VPC or overlapping a subnet, and a foreign subnet with our name', async () => {
+    const { vpc, request } = await meshFixture('cidr');
+    const network = await resolveNetwork({ request });
+    const natGateway = await ensureNatGateway({ request, network });
+    const withCidr = (subnetCidr: string) => bookinfoRequest({ network: { ...request.network, subnetCidr } });
+
+    await expect(ensureTaskSubnet({ request: withCidr('10.1.0.0/24'), network, natGateway })).rejects.toThrow(/network.subnetCidr 10.1.0.0\/24 is not inside .* 10.0.0.0\/16/);
+    await expect(ensureTaskSubnet({ request: withCidr('10.0.1.0/24'), network, natGateway })).rejects.toThrow(
+      new RegExp(`network.subnetCidr 10.0.1.0/24 overlaps subnet ${vpc.publicSubnetIds[1]}`),
+    );
+    const before = (await subnetsOf(vpc.vpcId)).length;
+
+    await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.20.0/24', TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: 'bookinfo-ecs-subnet' }] }] }),
+    );
+    await expect(ensureTaskSubnet({ request, network, natGateway })).rejects.toThrow(ResourceConflictError);
+    expect(await subnetsOf(vpc.vpcId)).toHaveLength(before + 1);
+  });
+
+  it('fails with NetworkConfigurationError when the VPC has no internet gateway, making nothing', async () => {
+    const { vpc, request } = await meshFixture('no-igw', {}, { internetGateway: false });
+    const network = await resolveNetwork({ request });
+    expect(network.internetGatewayId).toBeUndefined();
+
+    const run = ensureNatGateway({ request, network });
+    await expect(run).rejects.toThrow(NetworkConfigurationError);
+    await expect(run).rejects.toThrow(new RegExp(`VPC ${vpc.vpcId} has no internet gateway, and a NAT gateway needs one.*network.subnetId`));
+    expect(await subnetsOf(vpc.vpcId)).toHaveLength(2);
+    expect(await natEipsOf(vpc.vpcId)).toEqual([]);
+  });
+
+  it('reuses an existing available NAT gateway and creates nothing', async () => {
+    const { vpc, request } = await meshFixture('existing-nat');
+    const { AllocationId } = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const { NatGateway } = await ec2.send(new CreateNatGatewayCommand({ SubnetId: vpc.publicSubnetIds[1], AllocationId }));
+    const addressesBefore = (await ec2.send(new DescribeAddressesCommand({}))).Addresses?.length;
+    const network = await resolveNetwork({ request });
+    expect(network.availableNatGatewayIds).toEqual([NatGateway!.NatGatewayId]);
+
+    const nat = await ensureNatGateway({ request, network });
+
+    expect(nat).toEqual({
+      natGatewayId: NatGateway!.NatGatewayId,
+      state: 'available',
+      subnetId: vpc.publicSubnetIds[1],
+      ledger: [{ kind: 'nat-gateway', id: NatGateway!.NatGatewayId, created: false }],
+    });
+    expect(await natsOf(vpc.vpcId)).toHaveLength(1);
+    expect(await subnetsOf(vpc.vpcId)).toHaveLength(2);
+    expect(await routeTablesOf(vpc.vpcId)).toHaveLength(2);
+    expect((await ec2.send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(addressesBefore!);
+  });
+});
