@@ -45,7 +45,8 @@ function stepMiddleware(step: string): middy.MiddlewareObj<unknown, unknown, Err
       metrics.addDimension('step', step);
       metrics.addMetric('StepFailed', MetricUnit.Count, 1);
       const log = typed.retryable ? logger.warn.bind(logger) : logger.error.bind(logger);
-      log('step failed', { errorName: typed.name, errorMessage: typed.message, retryable: typed.retryable });
+      // The original error (with its stack) goes to the operator's log only; the workflow sees the typed error.
+      log('step failed', { errorName: typed.name, errorMessage: typed.message, retryable: typed.retryable, error: req.error });
       req.error = typed;
     },
   };
