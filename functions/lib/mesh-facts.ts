@@ -44,3 +44,11 @@ export function warName(p: {
 }): string {
   return `${p.workloadGroup}-aws-${p.partition}-${p.account}-${p.zone}-ecs-${p.cluster}-${p.taskId}`;
 }
+
+/**
+ * INFERRED OnboardingPolicy semantics (functions/lib/onboarding-policy.ts implements them):
+ * an absent `workloads[].aws.ecs` does not match ECS tasks (only `ecs: {}` matches any task);
+ * an empty `allow[].workloads` / `allow[].onboardTo` or an absent `workloadGroupSelector`
+ * matches nothing (the CRD marks them required; we deny by default).
+ */
+export const POLICY_ABSENT_ECS_MATCHES_ECS = false;

@@ -45,6 +45,8 @@ export interface PreflightResult extends AwsContext {
   agentImage: string;
   workloadGroup: { namespace: string; name: string; templateLabels: Record<string, string>; serviceAccount?: string };
   onboardingPolicy: string;
+  /** Policy conditions that can only be checked once tasks run (e.g. `zones`). */
+  warnings?: string[];
 }
 
 export interface ClusterResult extends StepResult {

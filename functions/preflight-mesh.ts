@@ -1,0 +1,102 @@
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { sts } from '#lib/clients.ts';
+import { MeshPrerequisiteError } from '#lib/errors.ts';
+import { meshKube, type MeshKube } from '#lib/kube/client.ts';
+import { namespaceYaml, onboardingPolicyYaml, workloadGroupYaml } from '#lib/kube/mesh-yaml.ts';
+import { AGENT_IMAGE_SEGMENT, OPERATOR_CONTAINER, OPERATOR_DEPLOYMENT, OPERATOR_IMAGE_SEGMENT, OPERATOR_NAMESPACE } from '#lib/mesh-facts.ts';
+import { logger, wrap } from '#lib/middleware.ts';
+import { names } from '#lib/naming.ts';
+import { findAllowingPolicy, type EcsWorkloadIdentity } from '#lib/onboarding-policy.ts';
+import type { OnboardingRequest } from '#lib/request.ts';
+import { runtimeSettings } from '#lib/settings.ts';
+import type { AwsContext, PreflightResult, WorkflowState } from '#lib/workflow.ts';
+
+/** Account and partition of the caller (the ARN's partition: aws, aws-cn, aws-us-gov). */
+export async function awsContext(): Promise<AwsContext> {
+  const id = await sts().send(new GetCallerIdentityCommand({}));
+  const partition = id.Arn?.split(':')[1];
+  if (!id.Account || !partition) throw new Error(`STS GetCallerIdentity returned no account/ARN (${id.Arn ?? 'none'})`);
+  return { account: id.Account, partition, region: runtimeSettings.region };
+}
+
+/** The agent image: the request's, or the onboarding-operator's image with the path segment swapped. */
+async function agentImage(request: OnboardingRequest, kube: MeshKube): Promise<{ image?: string; problem?: string }> {
+  if (request.agentImage) return { image: request.agentImage };
+  const where = `deployment ${OPERATOR_NAMESPACE}/${OPERATOR_DEPLOYMENT}`;
+  const dep = await kube.getDeployment(OPERATOR_NAMESPACE, OPERATOR_DEPLOYMENT);
+  if (!dep) {
+    return {
+      problem:
+        `${where} was not found, so the onboarding agent image cannot be derived: enable workload onboarding on the ` +
+        `ControlPlane (spec.meshExpansion.onboarding), or give "agentImage" in the request (e.g. <registry>/onboarding-agent:<version>).`,
+    };
+  }
+  const image = dep.spec?.template?.spec?.containers?.find((c) => c.name === OPERATOR_CONTAINER)?.image;
+  if (!image) return { problem: `${where} has no container "${OPERATOR_CONTAINER}" with an image: give "agentImage" in the request.` };
+  if (!image.includes(OPERATOR_IMAGE_SEGMENT)) {
+    return { problem: `the image "${image}" of ${where} does not contain "${OPERATOR_IMAGE_SEGMENT}", so the agent image cannot be derived: give "agentImage" in the request.` };
+  }
+  return { image: image.replace(OPERATOR_IMAGE_SEGMENT, AGENT_IMAGE_SEGMENT) };
+}
+
+/**
+ * Pre-flight mesh: checks, before anything is made in AWS, that the mesh will accept the
+ * workload (the agent would otherwise retry forever): namespace, WorkloadGroup, an
+ * OnboardingPolicy allowing this account/region/cluster/task role, and the agent image.
+ * Reads only; every missing piece is a MeshPrerequisiteError carrying YAML to create it.
+ */
+export async function preflightMesh(state: WorkflowState): Promise<PreflightResult> {
+  const { request } = state;
+  const { namespace, name } = request.workloadGroup;
+  const eksClusterName = request.network.eksClusterName;
+  // Design: the Kubernetes API is found through the EKS cluster, so without it nothing can be checked.
+  if (!eksClusterName) {
+    throw new MeshPrerequisiteError(
+      `network.eksClusterName is required for the mesh checks: the pre-flight reads the namespace "${namespace}", WorkloadGroup "${name}", ` +
+        `OnboardingPolicies and the onboarding-operator from the mesh's EKS cluster, and the verification reads the WorkloadAutoRegistrations there.`,
+    );
+  }
+  const ctx = await awsContext();
+  const kube = await meshKube(eksClusterName, { namespace });
+
+  if (!(await kube.getNamespace(namespace))) {
+    throw new MeshPrerequisiteError(`Namespace "${namespace}" does not exist in EKS cluster "${eksClusterName}". Create it (kubectl apply -f -):\n${namespaceYaml(namespace)}`);
+  }
+
+  const problems: string[] = [];
+  const wg = await kube.getWorkloadGroup(namespace, name);
+  if (!wg) problems.push(`WorkloadGroup ${namespace}/${name} does not exist. Create it:\n${workloadGroupYaml(namespace, name)}`);
+
+  const taskRoleName = names.taskRole(request);
+  const identity: EcsWorkloadIdentity = { partition: ctx.partition, account: ctx.account, region: ctx.region, ecs: { cluster: request.ecs.cluster, iamRoleName: taskRoleName } };
+  const wgLabels = wg?.metadata.labels ?? {};
+  const policyYaml = onboardingPolicyYaml({ namespace, name: `allow-ecs-${name}`, account: ctx.account, region: ctx.region, cluster: request.ecs.cluster, taskRoleName, workloadGroupLabels: wgLabels });
+  const policies = await kube.listOnboardingPolicies(namespace);
+  const found = findAllowingPolicy(policies, identity, wgLabels);
+  if (policies.length === 0) {
+    problems.push(`No OnboardingPolicy exists in namespace "${namespace}", so the onboarding plane would refuse the task. Create one:\n${policyYaml}`);
+  } else if (!found.policy && wg) {
+    problems.push(
+      `No OnboardingPolicy in namespace "${namespace}" allows account ${ctx.account}, region ${ctx.region}, ECS cluster "${request.ecs.cluster}" and task role "${taskRoleName}" ` +
+        `into WorkloadGroup "${name}":\n${found.mismatches.map((m) => `  - ${m}`).join('\n')}\nFix a policy, or add one:\n${policyYaml}`,
+    );
+  }
+
+  const image = await agentImage(request, kube);
+  if (image.problem) problems.push(image.problem);
+
+  if (problems.length > 0 || !wg || !found.policy || !image.image) {
+    throw new MeshPrerequisiteError(`The mesh is not ready for ${namespace}/${name} (EKS cluster "${eksClusterName}"):\n\n${problems.join('\n\n')}`);
+  }
+  const warnings = found.decision?.warnings ?? [];
+  for (const w of warnings) logger.warn('onboarding policy condition checked only when the task runs', { warning: w });
+  return {
+    ...ctx,
+    agentImage: image.image,
+    workloadGroup: { namespace, name, templateLabels: wg.spec.template?.labels ?? {}, serviceAccount: wg.spec.template?.serviceAccount },
+    onboardingPolicy: found.policy.metadata.name,
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
+}
+
+export const handler = wrap('Pre-flight mesh', preflightMesh);

@@ -1,0 +1,74 @@
+import { MeshPrerequisiteError, WaitDeadlineExceededError } from '#lib/errors.ts';
+import { meshKube } from '#lib/kube/client.ts';
+import type { WorkloadAutoRegistration } from '#lib/kube/resources.ts';
+import { WAR_CONNECTED_CONDITION } from '#lib/mesh-facts.ts';
+import { wrap } from '#lib/middleware.ts';
+import { nextPoll, pastDeadline } from '#lib/poll.ts';
+import { effectiveTimeouts } from '#lib/request.ts';
+import { need } from '#lib/state.ts';
+import type { MeshVerificationResult, RunningTask, TaskRegistration, WorkflowState } from '#lib/workflow.ts';
+
+/** The cluster name of a WAR's `ecs.cluster` (a name, or an ARN ending in `cluster/<name>`). */
+function clusterName(c: string | undefined): string | undefined {
+  return c?.split('/').pop();
+}
+
+/** One task's registration as the mesh reports it (a WAR absent means `missing`). */
+export function registrationOf(task: RunningTask, war: WorkloadAutoRegistration | undefined): TaskRegistration {
+  if (!war) return { taskId: task.taskId };
+  const cond = war.status?.conditions?.find((c) => c.type === WAR_CONNECTED_CONDITION);
+  return {
+    taskId: task.taskId,
+    warName: war.metadata.name,
+    agentConnected: cond ? { status: cond.status, reason: cond.reason, since: cond.lastTransitionTime } : { status: 'Unknown', reason: 'NoConditionYet' },
+    connectedTo: war.status?.activeAgentConnection?.connectedTo,
+    address: war.spec.registration?.host?.addresses?.[0]?.ip,
+  };
+}
+
+/**
+ * Verify workload: each running task must have a WorkloadAutoRegistration in the
+ * WorkloadGroup's namespace whose AgentConnected condition is True. Polled by the state
+ * machine until all are connected or the mesh timeout runs out.
+ */
+export async function verifyWorkload(state: WorkflowState): Promise<MeshVerificationResult> {
+  const { request, readiness } = need(state, 'readiness');
+  const { namespace } = request.workloadGroup;
+  const poll = nextPoll(state.mesh?.poll, effectiveTimeouts(request).meshSeconds);
+  const tasks = readiness.tasks;
+
+  const connected: TaskRegistration[] = [];
+  const disconnected: TaskRegistration[] = [];
+  const missing: TaskRegistration[] = [];
+  if (tasks.length > 0) {
+    if (!request.network.eksClusterName) throw new MeshPrerequisiteError('network.eksClusterName is required to read the WorkloadAutoRegistrations of the tasks');
+    const kube = await meshKube(request.network.eksClusterName, { namespace });
+    const wars = await kube.listWorkloadAutoRegistrations(namespace);
+    const byTask = new Map<string, WorkloadAutoRegistration>();
+    for (const w of wars) {
+      const ecs = w.spec.identity?.aws?.ecs;
+      if (ecs?.taskId && clusterName(ecs.cluster) === request.ecs.cluster) byTask.set(ecs.taskId, w);
+    }
+    for (const t of tasks) {
+      const reg = registrationOf(t, byTask.get(t.taskId));
+      if (!reg.warName) missing.push(reg);
+      else if (reg.agentConnected?.status === 'True') connected.push(reg);
+      else disconnected.push(reg);
+    }
+  }
+
+  const allConnected = missing.length === 0 && disconnected.length === 0;
+  if (!allConnected && pastDeadline(poll)) {
+    const describe = (r: TaskRegistration) => (r.warName ? `${r.taskId} (AgentConnected ${r.agentConnected?.status ?? 'Unknown'}${r.agentConnected?.reason ? `, ${r.agentConnected.reason}` : ''})` : r.taskId);
+    throw new WaitDeadlineExceededError(
+      `Tasks of ${namespace}/${request.workloadGroup.name} did not all connect to the mesh by ${poll.deadline}: ` +
+        [missing.length > 0 ? `no WorkloadAutoRegistration for ${missing.map(describe).join(', ')}` : '', disconnected.length > 0 ? `agent not connected for ${disconnected.map(describe).join(', ')}` : '']
+          .filter(Boolean)
+          .join('; ') +
+        `. Check the onboarding-agent container's log and the onboarding endpoint's reachability from the task subnet.`,
+    );
+  }
+  return { allConnected, connected, disconnected, missing, poll };
+}
+
+export const handler = wrap('Verify workload', verifyWorkload);

@@ -1,0 +1,82 @@
+/**
+ * The local HTTP API (same contract as the deployed one) on the sandbox: validation at the
+ * edge, 202 + Location, polling to success, and one execution for a double submit.
+ */
+import { ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
+import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExecutionView } from '../../functions/lib/onboarding-api.ts';
+import { startApiServer, type ApiServer } from '../../local/api-server.ts';
+import { LocalExecutions } from '../../local/local-executions.ts';
+import { eventually } from '../support/emulator.ts';
+import { bookinfoInput } from '../support/requests.ts';
+import { useSandbox } from '../support/sandbox.ts';
+
+const sandbox = useSandbox();
+let api: ApiServer;
+let backend: LocalExecutions;
+
+beforeAll(async () => {
+  backend = new LocalExecutions({ waitMs: 20, retryIntervalMs: 5 });
+  api = await startApiServer(backend);
+});
+afterAll(async () => {
+  await backend.settle();
+  await api.stop();
+});
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }> {
+  const res = await fetch(`${api.url}${path}`, { method, body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+}
+
+describe('local onboarding API', () => {
+  it('answers 400 with every problem and its path, and touches nothing', async () => {
+    const bad = { ...bookinfoInput(), ecs: { ...bookinfoInput().ecs, cpu: '100' }, nework: {} };
+    const r = await call('POST', '/onboardings', bad);
+    expect(r.status).toBe(400);
+    const problems = r.json.problems as { path: string; message: string }[];
+    expect(problems.map((p) => p.path).sort()).toEqual(['$', '$.ecs.cpu']);
+    expect(JSON.stringify(r.json)).not.toMatch(/\s+at\s.+\.ts:\d+/);
+    expect(await call('GET', '/onboardings')).toMatchObject({ status: 200, json: { onboardings: [] } });
+    const endpoint = sandbox().moto.endpoint;
+    expect((await new ECSClient({ endpoint, region: 'us-east-1' }).send(new ListClustersCommand({}))).clusterArns).toEqual([]);
+    expect((await new IAMClient({ endpoint, region: 'us-east-1' }).send(new ListRolesCommand({}))).Roles).toEqual([]);
+  });
+
+  it('answers 400 to a body that is not JSON, and keeps serving', async () => {
+    const r = await call('POST', '/onboardings', '{"workloadGroup": ');
+    expect(r.status).toBe(400);
+    expect((r.json.problems as { path: string }[])[0]?.path).toBe('$');
+    expect((await call('GET', '/onboardings')).status).toBe(200);
+    expect((await call('DELETE', '/onboardings')).status).toBe(405);
+    expect((await call('GET', '/nowhere')).status).toBe(404);
+    expect((await call('GET', '/onboardings/does-not-exist')).status).toBe(404);
+  });
+
+  it('accepts a request with 202 and a Location, then reports the run until it succeeds', async () => {
+    const r = await call('POST', '/onboardings', bookinfoInput());
+    expect(r.status).toBe(202);
+    const location = r.headers.get('location');
+    expect(location).toBe(`/onboardings/${String(r.json.executionId)}`);
+    const done = await eventually(async () => {
+      const v = (await call('GET', location!)).json as unknown as ExecutionView;
+      if (v.status === 'RUNNING') throw new Error(`still running at ${v.currentStep}`);
+      return v;
+    }, 60_000, 200);
+    expect(done.status, JSON.stringify(done.error)).toBe('SUCCEEDED');
+    expect(done.steps.map((s) => s.state)).toEqual(expect.arrayContaining(['Validate request', 'Ensure service', 'Verify workload', 'Record result']));
+    for (const s of done.steps) expect(s.durationMs).toBeGreaterThanOrEqual(0);
+    expect(done.result).toMatchObject({ workload: 'bookinfo/ratings', tasks: [expect.objectContaining({ agentConnected: 'True' })] });
+    expect(JSON.stringify(done)).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  it('turns a double submit of the same request into one execution', async () => {
+    const a = await call('POST', '/onboardings', bookinfoInput());
+    const b = await call('POST', '/onboardings', bookinfoInput());
+    expect(b.json.executionId).toBe(a.json.executionId);
+    expect(b.json.duplicate).toBe(true);
+    const list = (await call('GET', '/onboardings')).json.onboardings as unknown[];
+    expect(list).toHaveLength(1);
+  });
+});

@@ -1,0 +1,233 @@
+import { CreateClusterCommand, DescribeTasksCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import type { WorkloadAutoRegistration } from '../../functions/lib/kube/resources.ts';
+import { warName } from '../../functions/lib/mesh-facts.ts';
+import { onboardingConfigJson } from '../../functions/lib/onboarding-config.ts';
+import type { Poll } from '../../functions/lib/poll.ts';
+import type { RunningTask } from '../../functions/lib/workflow.ts';
+import { verifyWorkload } from '../../functions/verify-workload.ts';
+import { createMeshVpc } from '../../local/aws-fixtures.ts';
+import { seedMesh } from '../../local/kube-api-standin.ts';
+import { createOnboardingPlane, startOnboardingPlane } from '../../local/onboarding-plane.ts';
+import { eventually, useEmulator } from '../support/emulator.ts';
+import { createEksCluster, useKubeStandin } from '../support/kube.ts';
+import { bookinfoRequest } from '../support/requests.ts';
+
+const emu = useEmulator();
+const kube = useKubeStandin();
+const request = bookinfoRequest();
+
+function task(taskId: string, privateIp = '10.0.3.10'): RunningTask {
+  return { taskId, taskArn: `arn:aws:ecs:us-east-1:123456789012:task/bookinfo/${taskId}`, availabilityZone: 'us-east-1a', privateIp, lastStatus: 'RUNNING' };
+}
+
+function putWar(p: { taskId: string; namespace?: string; cluster?: string; status?: string; reason?: string; ip?: string }): string {
+  const name = warName({ workloadGroup: 'ratings', partition: 'aws', account: '123456789012', zone: 'us-east-1a', cluster: p.cluster ?? 'bookinfo', taskId: p.taskId });
+  const war: WorkloadAutoRegistration = {
+    apiVersion: 'runtime.onboarding.tetrate.io/v1alpha1',
+    kind: 'WorkloadAutoRegistration',
+    metadata: { name, namespace: p.namespace ?? 'bookinfo' },
+    spec: {
+      identity: { aws: { partition: 'aws', account: '123456789012', region: 'us-east-1', zone: 'us-east-1a', ecs: { taskId: p.taskId, cluster: p.cluster ?? 'bookinfo', iamRole: { name: 'r' } } } },
+      registration: { host: { addresses: [{ ip: p.ip ?? '10.0.3.10', type: 'VPC' }] } },
+    },
+    status: {
+      conditions: [{ type: 'AgentConnected', status: p.status ?? 'True', reason: p.reason ?? 'AgentConnected', lastTransitionTime: '2026-01-02T03:04:05Z' }],
+      ...(p.status === undefined || p.status === 'True' ? { activeAgentConnection: { connectedTo: 'vmgateway-abc' } } : {}),
+    },
+  };
+  kube.standin.store.put(war);
+  return name;
+}
+
+function clearWars() {
+  for (const w of kube.standin.store.list('WorkloadAutoRegistration')) kube.standin.store.delete('WorkloadAutoRegistration', w.metadata.namespace, w.metadata.name);
+}
+
+beforeAll(async () => {
+  await createEksCluster(emu.endpoint);
+  seedMesh(kube.standin.store);
+});
+
+describe('Verify workload (stand-in WARs)', () => {
+  beforeEach(clearWars);
+
+  it('reports connected, disconnected and missing tasks, ignoring other tasks, clusters and namespaces', async () => {
+    const connected = putWar({ taskId: 'aaa', ip: '10.0.3.11' });
+    const down = putWar({ taskId: 'bbb', status: 'False', reason: 'AgentDisconnected' });
+    putWar({ taskId: 'zzz' }); // a task not in the readiness list
+    putWar({ taskId: 'ccc', namespace: 'other' }); // same task id, other namespace
+    putWar({ taskId: 'ccc', cluster: 'other-cluster' }); // same task id, other ECS cluster
+
+    const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa'), task('bbb'), task('ccc')], poll: undefined as unknown as Poll, status: 'ok' } });
+
+    expect(r.allConnected).toBe(false);
+    expect(r.connected).toEqual([{ taskId: 'aaa', warName: connected, agentConnected: { status: 'True', reason: 'AgentConnected', since: '2026-01-02T03:04:05Z' }, connectedTo: 'vmgateway-abc', address: '10.0.3.11' }]);
+    expect(r.disconnected).toEqual([{ taskId: 'bbb', warName: down, agentConnected: { status: 'False', reason: 'AgentDisconnected', since: '2026-01-02T03:04:05Z' }, connectedTo: undefined, address: '10.0.3.10' }]);
+    expect(r.missing).toEqual([{ taskId: 'ccc' }]);
+    expect(r.poll.attempt).toBe(1);
+  });
+
+  it('is all connected when every task has a connected WAR, and keeps counting polls', async () => {
+    putWar({ taskId: 'aaa' });
+    const prev = { attempt: 3, startedAt: new Date().toISOString(), deadline: new Date(Date.now() + 60_000).toISOString(), nextWaitSeconds: 10 };
+    const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa')], poll: prev, status: 'ok' }, mesh: { allConnected: false, connected: [], disconnected: [], missing: [], poll: prev } });
+    expect(r.allConnected).toBe(true);
+    expect(r.poll.attempt).toBe(4);
+    expect(r.poll.deadline).toBe(prev.deadline);
+  });
+
+  it('reads every page of a long WAR list', async () => {
+    for (let i = 0; i < 230; i++) putWar({ taskId: `t${String(i).padStart(3, '0')}` });
+    const before = kube.standin.requests.length;
+    const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('t000'), task('t229')], poll: undefined as unknown as Poll, status: 'ok' } });
+    expect(r.allConnected).toBe(true);
+    const lists = kube.standin.requests.slice(before).filter((q) => q.includes('/workloadautoregistrations?'));
+    expect(lists).toHaveLength(3);
+    expect(lists[0]).toContain('limit=100');
+    expect(lists[1]).toContain('continue=');
+  });
+
+  it('fails past the deadline naming the missing and disconnected tasks', async () => {
+    putWar({ taskId: 'bbb', status: 'Unknown', reason: 'AgentConnecting' });
+    const prev = { attempt: 9, startedAt: '2026-01-01T00:00:00Z', deadline: '2026-01-01T00:10:00Z', nextWaitSeconds: 60 };
+    const run = verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa'), task('bbb')], poll: prev, status: 'ok' }, mesh: { allConnected: false, connected: [], disconnected: [], missing: [], poll: prev } });
+    await expect(run).rejects.toThrow(WaitDeadlineExceededError);
+    await expect(run).rejects.toThrow(/no WorkloadAutoRegistration for aaa.*agent not connected for bbb \(AgentConnected Unknown, AgentConnecting\)/);
+  });
+
+  it('is all connected with zero tasks (desiredCount 0) without asking Kubernetes', async () => {
+    const before = kube.standin.requests.length;
+    const r = await verifyWorkload({ request: bookinfoRequest({ ecs: { desiredCount: 0 } }), readiness: { ready: true, tasks: [], poll: undefined as unknown as Poll, status: 'ok' } });
+    expect(r).toMatchObject({ allConnected: true, connected: [], disconnected: [], missing: [] });
+    expect(kube.standin.requests.length).toBe(before);
+  });
+});
+
+describe('Verify workload with the simulated onboarding plane on emulator tasks', () => {
+  let ecs: ECSClient;
+  let subnetId: string;
+  let securityGroupId: string;
+  const planes: { stop(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    ecs = new ECSClient({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 });
+    // The plane calls DescribeTasks; moto would otherwise advance tasks to STOPPED on each call.
+    await emu.moto.admin('/moto-api/state-manager/set-transition', { model_name: 'ecs::task', transition: { progression: 'manual', times: 1_000_000 } });
+    const vpc = await createMeshVpc({ endpoint: emu.endpoint, name: 'mesh' });
+    subnetId = vpc.publicSubnetIds[0];
+    securityGroupId = vpc.clusterSecurityGroupId;
+    await ecs.send(new CreateClusterCommand({ clusterName: 'bookinfo', capacityProviders: ['FARGATE'] }));
+    await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'bookinfo_ratings',
+        networkMode: 'awsvpc',
+        requiresCompatibilities: ['FARGATE'],
+        cpu: '256',
+        memory: '512',
+        taskRoleArn: 'arn:aws:iam::123456789012:role/bookinfo-ratings-ecs-task-role',
+        executionRoleArn: 'arn:aws:iam::123456789012:role/bookinfo-ratings-ecs-exec-role',
+        containerDefinitions: [
+          { name: 'onboarding-agent', image: 'registry.example/tetrate/onboarding-agent:1.11.0', memoryReservation: 128, user: '0', environment: [{ name: 'ONBOARDING_CONFIG', value: onboardingConfigJson(request) }] },
+          { name: 'ratings', image: request.app.image, memoryReservation: 256, essential: true },
+        ],
+      }),
+    );
+  });
+  beforeEach(() => {
+    clearWars();
+    seedMesh(kube.standin.store);
+  });
+  afterEach(async () => {
+    for (const p of planes.splice(0)) await p.stop();
+  });
+
+  async function runTask(): Promise<RunningTask> {
+    const r = await ecs
+      .send(new RunTaskCommand({ cluster: 'bookinfo', taskDefinition: 'bookinfo_ratings', launchType: 'FARGATE', networkConfiguration: { awsvpcConfiguration: { subnets: [subnetId], securityGroups: [securityGroupId], assignPublicIp: 'DISABLED' } } }))
+      .catch((e: unknown) => {
+        throw new Error(`RunTask failed: ${String(e)}\n${emu.moto.log().slice(-3000)}`);
+      });
+    const arn = r.tasks?.[0]?.taskArn;
+    if (!arn) throw new Error(`RunTask started no task: ${JSON.stringify(r.failures)}\n${emu.moto.log()}`);
+    const [t] = (await ecs.send(new DescribeTasksCommand({ cluster: 'bookinfo', tasks: [arn] }))).tasks ?? [];
+    const ip = t?.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value ?? '';
+    return { taskId: arn.split('/').pop()!, taskArn: arn, availabilityZone: t?.availabilityZone ?? '', privateIp: ip, lastStatus: t?.lastStatus ?? '' };
+  }
+
+  async function stopAll(ids: string[]) {
+    for (const id of ids) await ecs.send(new StopTaskCommand({ cluster: 'bookinfo', task: id, reason: 'test done' }));
+  }
+
+  it('registers a running task the policy allows; the WAR connects after the delay; a stopped task loses it after the grace period', async () => {
+    const t = await runTask();
+    expect(t.lastStatus).toBe('RUNNING');
+    let clock = 1_000_000;
+    const plane = createOnboardingPlane({ store: kube.standin.store, ecs, connectDelayMs: 5000, stoppedGraceMs: 60_000, now: () => clock });
+    const first = await plane.syncOnce();
+    expect(first.refused).toEqual([]);
+    expect(first.registered).toHaveLength(1);
+
+    const state = { request, readiness: { ready: true, tasks: [t], poll: undefined as unknown as Poll, status: 'ok' } };
+    const pending = await verifyWorkload(state);
+    expect(pending.allConnected).toBe(false);
+    expect(pending.disconnected[0]?.agentConnected).toMatchObject({ status: 'Unknown', reason: 'AgentConnecting' });
+
+    clock += 5000;
+    await plane.syncOnce();
+    const done = await verifyWorkload({ ...state, mesh: pending });
+    expect(done.allConnected).toBe(true);
+    const reg = done.connected[0]!;
+    expect(reg.warName).toBe(first.registered[0]);
+    expect(reg.warName).toBe(warName({ workloadGroup: 'ratings', partition: 'aws', account: '123456789012', zone: t.availabilityZone || 'us-east-1a', cluster: 'bookinfo', taskId: t.taskId }));
+    expect(reg.address).toBe(t.privateIp);
+    expect(reg.connectedTo).toMatch(/^vmgateway-/);
+
+    const war = kube.standin.store.get<WorkloadAutoRegistration>('WorkloadAutoRegistration', 'bookinfo', reg.warName!);
+    expect(war?.spec.identity?.aws?.ecs).toEqual({ taskId: t.taskId, cluster: 'bookinfo', iamRole: { name: 'bookinfo-ratings-ecs-task-role' } });
+    expect(war?.spec.registration?.workload?.labels).toEqual({ version: 'v5', app: 'ratings', class: 'ecs', cloud: 'aws' });
+    expect(war?.spec.registration?.agent?.version).toBe('1.11.0');
+    expect(war?.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'WorkloadGroup', name: 'ratings', controller: true });
+
+    await stopAll([t.taskId]);
+    const stopping = await plane.syncOnce();
+    expect(stopping.removed).toEqual([]);
+    const afterStop = await verifyWorkload({ ...state, mesh: done });
+    expect(afterStop.disconnected[0]?.agentConnected).toMatchObject({ status: 'False', reason: 'AgentDisconnected' });
+    clock += 60_000;
+    const gone = await plane.syncOnce();
+    expect(gone.removed).toEqual([reg.warName]);
+    expect(kube.standin.store.list('WorkloadAutoRegistration')).toEqual([]);
+  });
+
+  it('reports an agent that never connects as disconnected (started plane, polled with a deadline)', async () => {
+    const t = await runTask();
+    planes.push(startOnboardingPlane({ store: kube.standin.store, ecs, disconnected: true, intervalMs: 50 }));
+    const r = await eventually(async () => {
+      const v = await verifyWorkload({ request, readiness: { ready: true, tasks: [t], poll: undefined as unknown as Poll, status: 'ok' } });
+      expect(v.disconnected).toHaveLength(1);
+      return v;
+    });
+    expect(r.disconnected[0]?.agentConnected).toMatchObject({ status: 'False', reason: 'AgentDisconnected' });
+    await stopAll([t.taskId]);
+  });
+
+  it('makes no WAR when the policy denies the task, so the task is missing', async () => {
+    kube.standin.store.put({
+      apiVersion: 'authorization.onboarding.tetrate.io/v1alpha1',
+      kind: 'OnboardingPolicy',
+      metadata: { name: 'allow-ecs', namespace: 'bookinfo' },
+      spec: { allow: [{ workloads: [{ aws: { accounts: ['123456789012'], ecs: { iamRoleNames: ['someOtherRole'] } } }], onboardTo: [{ workloadGroupSelector: {} }] }] },
+    });
+    const t = await runTask();
+    const plane = createOnboardingPlane({ store: kube.standin.store, ecs });
+    const report = await plane.syncOnce();
+    expect(report.registered).toEqual([]);
+    expect(report.refused).toEqual([{ taskId: t.taskId, reason: expect.stringContaining('aws.ecs.iamRoleNames ["someOtherRole"]') }]);
+    expect(kube.standin.store.list('WorkloadAutoRegistration')).toEqual([]);
+    const v = await verifyWorkload({ request, readiness: { ready: true, tasks: [t], poll: undefined as unknown as Poll, status: 'ok' } });
+    expect(v.missing).toEqual([{ taskId: t.taskId }]);
+    await stopAll([t.taskId]);
+  });
+});

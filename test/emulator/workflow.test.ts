@@ -1,0 +1,196 @@
+/**
+ * The onboarding workflow (statemachine/onboard-workload.asl.json) run by the local engine
+ * against the sandbox: real handlers, real moto_server, the Kubernetes API stand-in and
+ * the simulated Fargate scheduler and onboarding plane. One sandbox for the file; tests
+ * run in order and later ones reuse what earlier ones made, as re-runs do.
+ */
+import { DescribeAddressesCommand, DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient, ListServicesCommand, ListTaskDefinitionsCommand } from '@aws-sdk/client-ecs';
+import { describe, expect, it } from 'vitest';
+import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
+import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
+import { ResourceConflictError } from '../../functions/lib/errors.ts';
+import { nextPoll } from '../../functions/lib/poll.ts';
+import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
+import type { WorkflowState } from '../../functions/lib/workflow.ts';
+import type { OnboardingResult } from '../../functions/record-result.ts';
+import { runWorkflow, startWorkflow, type ExecutionOutcome, type RunOptions } from '../../local/engine/run-workflow.ts';
+import { taskSteps } from '../../statemachine/definition.ts';
+import { useSandbox } from '../support/sandbox.ts';
+import { bookinfoInput } from '../support/requests.ts';
+
+const sandbox = useSandbox();
+const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
+
+/** The bookinfo request for another service of the same cluster (its own family and task subnet stay shared). */
+function variant(service: string, extra: Partial<OnboardingRequestInput> = {}): OnboardingRequestInput {
+  const base = bookinfoInput();
+  return { ...base, ...extra, ecs: { ...base.ecs, service, family: `bookinfo_${service.replace(/-/g, '_')}` } };
+}
+
+function entered(o: ExecutionOutcome, state: string): number {
+  return o.history.filter((h) => h.state === state).length;
+}
+
+describe('onboarding workflow in the local engine', () => {
+  it('onboards bookinfo ratings: every task ends AgentConnected True', async () => {
+    const events: string[] = [];
+    const o = await runWorkflow(bookinfoInput(), { ...FAST, onEvent: (e) => e.type === 'entered' && e.state && events.push(e.state) });
+    expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+    const result = o.output as OnboardingResult;
+    expect(result.tasks).toHaveLength(1);
+    for (const t of result.tasks) expect(t).toMatchObject({ agentConnected: 'True', warName: expect.stringContaining(t.taskId) });
+    expect(result.created.map((e) => e.kind)).toEqual(expect.arrayContaining(['ecs-cluster', 'nat-gateway', 'ecs-service', 'task-definition']));
+    // The Parallel ran both branches; the progress events name every step.
+    expect(events).toEqual(expect.arrayContaining(['Validate request', 'Pre-flight mesh', 'Provision identity and network', 'Ensure cluster', 'Resolve network', 'Verify workload', 'Record result']));
+    const wars = sandbox().kube.store.list('WorkloadAutoRegistration', 'bookinfo');
+    expect(wars).toHaveLength(1);
+  });
+
+  it('a second run of the same request creates nothing', async () => {
+    const o = await runWorkflow(bookinfoInput(), FAST);
+    expect(o.status).toBe('SUCCEEDED');
+    expect((o.output as OnboardingResult).created).toEqual([]);
+  });
+
+  it('rejects an invalid request in its first state, naming every problem, before any AWS call', async () => {
+    const bad = { ...bookinfoInput(), ecs: { ...bookinfoInput().ecs, memory: '3' }, app: { ...bookinfoInput().app, port: 0 } };
+    const o = await runWorkflow(bad, FAST);
+    expect(o).toMatchObject({ status: 'FAILED', error: 'InvalidRequestError' });
+    expect(o.cause).toContain('Validate request: ');
+    expect(o.cause).toContain('$.ecs.memory');
+    expect(o.cause).toContain('$.app.port');
+    expect(o.history.map((h) => h.state)).not.toContain('Pre-flight mesh');
+  });
+
+  it('waits for a NAT gateway that stays pending for several polls, then goes on', async () => {
+    let checks = 0;
+    const o = await runWorkflow(bookinfoInput(), {
+      ...FAST,
+      handlerOverrides: {
+        // moto's NAT gateways are available at once: report pending as AWS does for the first minutes.
+        'Ensure NAT gateway': async (s) => ({ ...(await ensureNatGateway(s as unknown as WorkflowState)), state: 'pending' }) as never,
+        'Check NAT gateway': async (s) => {
+          const state = s as unknown as WorkflowState;
+          if (++checks <= 3) return { ...state.natGateway!, state: 'pending', poll: nextPoll(state.natGateway!.poll, 600) } as never;
+          return (await checkNatGateway(state)) as never;
+        },
+      },
+    });
+    expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+    expect(entered(o, 'Check NAT gateway')).toBe(4);
+    expect(entered(o, 'Wait for NAT gateway')).toBe(3);
+  });
+
+  // One test per Catch path: the failure of each Task state ends the execution with its error, naming the step.
+  const steps = taskSteps().map((s) => s.state).filter((s) => s !== 'Record failure');
+  it.each(steps)('a terminal failure in "%s" ends in Record failure with the step named', async (step) => {
+    const overrides: RunOptions['handlerOverrides'] = {
+      [step]: async () => {
+        throw new ResourceConflictError(`injected in ${step}`);
+      },
+    };
+    // Check NAT gateway only runs while the NAT gateway is pending.
+    if (step === 'Check NAT gateway') overrides['Ensure NAT gateway'] = async (s) => ({ ...(await ensureNatGateway(s as unknown as WorkflowState)), state: 'pending' }) as never;
+    const o = await runWorkflow(bookinfoInput(), { ...FAST, handlerOverrides: overrides });
+    expect(o.status).toBe('FAILED');
+    expect(o.error).toBe('ResourceConflictError');
+    expect(o.cause).toBe(`${step}: injected in ${step}`);
+    expect(entered(o, 'Record failure')).toBe(1);
+    // Terminal errors are never retried.
+    expect(o.history.find((h) => h.state === step)?.attempts).toBe(1);
+  });
+
+  it('retries a retryable error with backoff and succeeds', async () => {
+    let calls = 0;
+    const { handler } = await import('../../functions/ensure-log-group.ts');
+    const o = await runWorkflow(bookinfoInput(), {
+      ...FAST,
+      handlerOverrides: {
+        'Ensure log group': async (s) => {
+          if (++calls <= 2) throw Object.assign(new Error('Rate exceeded'), { name: 'AwsThrottledError' });
+          return (await handler(s as never, {} as never)) as never;
+        },
+      },
+    });
+    expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+    expect(calls).toBe(3);
+  });
+
+  it('still ends with the step\'s own error when recording the failure fails too', async () => {
+    const o = await runWorkflow(bookinfoInput(), {
+      ...FAST,
+      handlerOverrides: {
+        'Ensure service': async () => {
+          throw new ResourceConflictError('service owned by someone else');
+        },
+        'Record failure': async () => {
+          throw new ResourceConflictError('cannot record');
+        },
+      },
+    });
+    expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
+    expect(entered(o, 'Onboarding failed (unrecorded)')).toBe(1);
+  });
+
+  it('a run killed mid-way and started again with the same request succeeds and creates nothing twice', async () => {
+    const request = variant('ratings-resume');
+    const { ensureService } = await import('../../functions/ensure-service.ts');
+    // The kill lands inside "Ensure service" after AWS made the service but before the step reported it.
+    const first = await startWorkflow(request, {
+      ...FAST,
+      handlerOverrides: {
+        'Ensure service': async (s) => {
+          await ensureService(s as unknown as WorkflowState);
+          first.abort();
+          return new Promise<never>(() => undefined);
+        },
+      },
+    });
+    const killed = await first.done;
+    expect(killed.status).toBe('ABORTED');
+    expect(killed.history.map((h) => h.state)).not.toContain('Check service readiness');
+
+    const again = await runWorkflow(request, FAST);
+    expect(again.status, `${again.error}: ${again.cause}`).toBe('SUCCEEDED');
+    // Everything the killed run made, the service included, is found and reused.
+    expect((again.output as OnboardingResult).created).toEqual([]);
+    expect((again.output as OnboardingResult).reused.map((e) => e.kind)).toEqual(expect.arrayContaining(['ecs-service', 'task-definition']));
+
+    const ecs = new ECSClient({ endpoint: sandbox().moto.endpoint, region: 'us-east-1' });
+    const ec2 = new EC2Client({ endpoint: sandbox().moto.endpoint, region: 'us-east-1' });
+    expect((await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: 'bookinfo_ratings_resume' }))).taskDefinitionArns).toHaveLength(1);
+    const services = (await ecs.send(new ListServicesCommand({ cluster: 'bookinfo' }))).serviceArns ?? [];
+    expect(services.filter((a) => a.endsWith('/ratings-resume'))).toHaveLength(1);
+    const nats = (await ec2.send(new DescribeNatGatewaysCommand({}))).NatGateways?.filter((n) => n.State !== 'deleted');
+    expect(nats).toHaveLength(1);
+    expect((await ec2.send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(1);
+  });
+
+  it('fails fast when a task stops, carrying its stopped reason', async () => {
+    sandbox().scheduler.setCrash({ stoppedReason: 'Essential container in task exited' });
+    try {
+      const o = await runWorkflow(variant('ratings-crash'), FAST);
+      expect(o).toMatchObject({ status: 'FAILED', error: 'TaskStoppedError' });
+      expect(o.cause).toMatch(/^Check service readiness: .*Essential container in task exited/);
+      // Well before the 15-minute service deadline.
+      expect(o.durationMs).toBeLessThan(30_000);
+    } finally {
+      sandbox().scheduler.setCrash(undefined);
+    }
+  });
+
+  it('fails at the mesh deadline naming the tasks whose WorkloadAutoRegistration never appeared', async () => {
+    await sandbox().plane.stop();
+    try {
+      const o = await runWorkflow(variant('ratings-nowar', { timeouts: { meshSeconds: 30 } }), { ...FAST, waitMs: 500 });
+      expect(o).toMatchObject({ status: 'FAILED', error: 'WaitDeadlineExceededError' });
+      expect(o.cause).toMatch(/^Verify workload: /);
+      const readiness = o.history.filter((h) => h.state === 'Verify workload');
+      expect(readiness.length).toBeGreaterThan(1);
+      expect(o.cause).toMatch(/no WorkloadAutoRegistration for .*task/);
+    } finally {
+      sandbox().plane.start({ intervalMs: 100 });
+    }
+  }, 90_000);
+});
