@@ -19,9 +19,10 @@ export class Progress {
     if (e.type === 'entered' && e.stateType === 'Task' && this.tty) this.bar(e.state);
     if (e.type === 'entered') return;
     if (e.type === 'succeeded' && e.stateType === 'Task') this.done++;
-    const mark = e.type === 'succeeded' ? 'ok  ' : e.type === 'retried' ? 'retry' : e.type === 'caught' ? 'FAIL' : 'FAIL';
-    const detail = e.type === 'retried' ? `attempt ${(e.attempt ?? 0) + 1}` : e.error ? `${e.error}` : '';
-    this.line(`  ${mark.padEnd(5)} ${e.state.padEnd(32)} ${`${e.durationMs ?? 0} ms`.padStart(8)}  ${detail}`);
+    const mark = e.type === 'succeeded' ? 'ok' : e.type === 'retried' ? 'retry' : 'FAIL';
+    const detail = e.type === 'retried' ? `${e.error ?? 'error'}, attempt ${(e.attempt ?? 0) + 1}` : (e.error ?? '');
+    const duration = e.type === 'retried' ? '' : `${e.durationMs ?? 0} ms`;
+    this.line(`  ${mark.padEnd(5)} ${e.state.padEnd(32)} ${duration.padStart(8)}  ${detail}`.trimEnd());
   }
 
   finish(): void {

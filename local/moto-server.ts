@@ -9,6 +9,13 @@ export const MOTO_INSTALL_HINT =
   'moto_server (the local AWS emulator, moto 5.2.1) is not on the PATH. Install it with `pip install "moto[server]==5.2.1"` ' +
   '(or `pipx install "moto[server]==5.2.1"`), then run the tests again.';
 
+const WATCHDOG = `
+moto_server -H 127.0.0.1 -p "$2" & moto=$!
+trap 'kill -TERM $moto 2>/dev/null; wait $moto; exit 0' TERM INT HUP
+while kill -0 "$1" 2>/dev/null && kill -0 $moto 2>/dev/null; do sleep 1 & wait $!; done
+kill -TERM $moto 2>/dev/null; wait $moto
+`;
+
 export class EmulatorUnavailableError extends Error {
   override name = 'EmulatorUnavailableError';
 }
@@ -39,7 +46,9 @@ export async function startMoto(opts: MotoOptions = {}): Promise<MotoServer> {
   if (!onPath('moto_server')) throw new EmulatorUnavailableError(MOTO_INSTALL_HINT);
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+  // A shell watchdog owns moto_server: it stops moto when asked (TERM/INT) and also when this
+  // process dies without asking (SIGKILL, a crash, a closed pipe), so no emulator outlives us.
+  const child: ChildProcess = spawn('sh', ['-c', WATCHDOG, 'moto-watchdog', String(process.pid), String(port)], {
     env: {
       ...process.env,
       // Needed to attach AmazonECSTaskExecutionRolePolicy; cannot be switched on later.
@@ -92,7 +101,8 @@ export async function startMoto(opts: MotoOptions = {}): Promise<MotoServer> {
         if (exited) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+        // The watchdog waits for moto to exit; force it only if that hangs.
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),
   };
 }

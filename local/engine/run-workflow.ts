@@ -30,7 +30,8 @@ export interface StepEvent {
 export interface StepHistory {
   state: string;
   stateType: string;
-  status: 'running' | 'succeeded' | 'failed' | 'caught';
+  /** `failed`: the step's error was caught (the workflow went on to its failure path) or ended the run. */
+  status: 'running' | 'succeeded' | 'failed' | 'caught' | 'aborted';
   startedAt: string;
   durationMs?: number;
   error?: string;
@@ -131,6 +132,7 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
 
   const history: StepHistory[] = [];
   const open = new Map<string, StepHistory>();
+  const lastCause = new Map<string, string | undefined>();
   let current: string | undefined;
   const emit = (e: StepEvent) => opts.onEvent?.(e);
 
@@ -138,6 +140,8 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
     for await (const ev of run.eventLogs as AsyncGenerator<EventLog>) track(ev);
   })();
 
+  // The engine reports a caught failure as Failed → Caught → Exited and a retry as
+  // Failed → Retried → (Failed → Retried)* → Exited: a state is settled only at Exited.
   function track(ev: EventLog): void {
     const at = new Date(ev.timestamp).toISOString();
     switch (ev.type) {
@@ -149,37 +153,51 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
         emit({ type: 'entered', state: ev.state.name, stateType: ev.state.type, at });
         break;
       }
-      case 'StateExited':
-      case 'StateFailed':
-      case 'StateCaught': {
+      case 'StateFailed': {
         const h = open.get(ev.state.name);
-        const failed = ev.type !== 'StateExited';
-        if (h) {
-          h.durationMs = ev.timestamp - Date.parse(h.startedAt);
-          h.status = ev.type === 'StateExited' ? 'succeeded' : ev.type === 'StateCaught' ? 'caught' : 'failed';
-          if (failed && 'Error' in ev) h.error = String(ev.Error);
-          open.delete(ev.state.name);
-        }
-        if (current === ev.state.name) current = undefined;
-        emit({
-          type: ev.type === 'StateExited' ? 'succeeded' : ev.type === 'StateCaught' ? 'caught' : 'failed',
-          state: ev.state.name,
-          stateType: ev.state.type,
-          at,
-          durationMs: h?.durationMs,
-          ...(failed && 'Error' in ev ? { error: String(ev.Error), cause: typeof ev.Cause === 'string' ? ev.Cause : undefined } : {}),
-        });
+        if (h) h.error = String(ev.Error);
+        lastCause.set(ev.state.name, typeof ev.Cause === 'string' ? ev.Cause : undefined);
         break;
       }
       case 'StateRetried': {
         const h = open.get(ev.state.name);
         if (h) h.attempts = ev.retry.attempt + 1;
-        emit({ type: 'retried', state: ev.state.name, stateType: ev.state.type, at, attempt: ev.retry.attempt });
+        emit({ type: 'retried', state: ev.state.name, stateType: ev.state.type, at, attempt: ev.retry.attempt, error: h?.error });
+        break;
+      }
+      case 'StateCaught': {
+        const h = open.get(ev.state.name);
+        if (h) h.status = 'caught';
+        break;
+      }
+      case 'StateExited': {
+        const h = open.get(ev.state.name);
+        open.delete(ev.state.name);
+        if (current === ev.state.name) current = undefined;
+        if (!h) break;
+        h.durationMs = ev.timestamp - Date.parse(h.startedAt);
+        if (h.status === 'caught') {
+          h.status = 'failed';
+          emit({ type: 'failed', state: h.state, stateType: h.stateType, at, durationMs: h.durationMs, error: h.error, cause: lastCause.get(h.state) });
+        } else {
+          h.status = 'succeeded';
+          delete h.error;
+          emit({ type: 'succeeded', state: h.state, stateType: h.stateType, at, durationMs: h.durationMs });
+        }
         break;
       }
       default:
         break;
     }
+  }
+
+  /** States still open when the execution ended failed without a Catch (or were aborted). */
+  function closeOpen(endedAt: number, aborted: boolean): void {
+    for (const h of open.values()) {
+      h.durationMs = endedAt - Date.parse(h.startedAt);
+      h.status = aborted ? 'aborted' : 'failed';
+    }
+    open.clear();
   }
 
   const done = (async (): Promise<ExecutionOutcome> => {
@@ -193,6 +211,7 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
       outcome = { executionName, status: aborted ? 'ABORTED' : 'FAILED', error, cause, history, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
     }
     await consume.catch(() => undefined);
+    closeOpen(Date.now(), outcome.status === 'ABORTED');
     emit({ type: outcome.status === 'SUCCEEDED' ? 'execution-succeeded' : outcome.status === 'ABORTED' ? 'execution-aborted' : 'execution-failed', at: new Date().toISOString(), error: outcome.error, cause: outcome.cause, durationMs: outcome.durationMs });
     return outcome;
   })();

@@ -97,8 +97,8 @@ describe('onboarding workflow in the local engine', () => {
     expect(o.error).toBe('ResourceConflictError');
     expect(o.cause).toBe(`${step}: injected in ${step}`);
     expect(entered(o, 'Record failure')).toBe(1);
-    // Terminal errors are never retried.
-    expect(o.history.find((h) => h.state === step)?.attempts).toBe(1);
+    // Terminal errors are never retried; the history shows the step failed with its error.
+    expect(o.history.find((h) => h.state === step)).toMatchObject({ attempts: 1, status: 'failed', error: 'ResourceConflictError' });
   });
 
   it('retries a retryable error with backoff and succeeds', async () => {
@@ -115,6 +115,7 @@ describe('onboarding workflow in the local engine', () => {
     });
     expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
     expect(calls).toBe(3);
+    expect(o.history.find((h) => h.state === 'Ensure log group')).toMatchObject({ attempts: 3, status: 'succeeded' });
   });
 
   it('still ends with the step\'s own error when recording the failure fails too', async () => {
