@@ -71,6 +71,11 @@ export const FARGATE_SIZES: Record<string, number[]> = {
   '8192': range(16384, 61440, 4096),
   '16384': range(32768, 122880, 8192),
 };
+/** "512, 1024 or 2048" for a few sizes, "2048-8192 in steps of 1024" for a range. */
+function describeSizes(sizes: number[]): string {
+  if (sizes.length <= 3) return `${sizes.slice(0, -1).join(', ')} or ${sizes[sizes.length - 1]}`;
+  return `${sizes[0]}-${sizes[sizes.length - 1]} in steps of ${sizes[1]! - sizes[0]!}`;
+}
 function range(from: number, to: number, step: number): number[] {
   const out: number[] = [];
   for (let v = from; v <= to; v += step) out.push(v);
@@ -152,31 +157,44 @@ export const OnboardingRequestSchema = z
       })
       .optional(),
   })
-  .superRefine((r, ctx) => {
-    const n = r.network;
-    if (!n.eksClusterName && !n.vpcId) {
-      ctx.addIssue({ code: 'custom', path: ['network'], message: 'give eksClusterName or vpcId (or both) so the VPC can be found' });
-    }
-    if (n.subnetId && n.subnetCidr) {
-      ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: 'give subnetId (reuse a subnet) or subnetCidr (create one), not both' });
-    }
-    if (n.allowFromEksClusterSecurityGroup === true && !n.eksClusterName) {
-      ctx.addIssue({ code: 'custom', path: ['network', 'allowFromEksClusterSecurityGroup'], message: 'needs network.eksClusterName to find the EKS cluster security group' });
-    }
-    if (n.subnetCidr && n.natSubnetCidr && n.subnetCidr === n.natSubnetCidr) {
-      ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: 'must differ from network.subnetCidr' });
-    }
-    const sizes = FARGATE_SIZES[r.ecs.cpu];
-    if (!sizes) {
-      ctx.addIssue({ code: 'custom', path: ['ecs', 'cpu'], message: `must be a Fargate CPU size: ${Object.keys(FARGATE_SIZES).join(', ')}` });
-    } else if (!sizes.includes(Number(r.ecs.memory))) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ecs', 'memory'],
-        message: `is not a valid Fargate memory size for cpu ${r.ecs.cpu}: allowed ${sizes[0]}-${sizes[sizes.length - 1]} MiB in steps of ${(sizes[1] ?? sizes[0]!) - sizes[0]!}`,
-      });
-    }
-  });
+  // Cross-field rules run even when other fields failed (`when`), so a rejected request
+  // lists every problem at once; they read the value defensively for that reason.
+  .superRefine(
+    (value, ctx) => {
+      if (!isObject(value)) return;
+      const r = value as unknown as { network?: Partial<Record<string, unknown>>; ecs?: Partial<Record<string, unknown>> };
+      const n = isObject(r.network) ? r.network : undefined;
+      if (n) {
+        if (!n.eksClusterName && !n.vpcId) {
+          ctx.addIssue({ code: 'custom', path: ['network'], message: 'give eksClusterName or vpcId (or both) so the VPC can be found' });
+        }
+        if (n.subnetId && n.subnetCidr) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: 'give subnetId (reuse a subnet) or subnetCidr (create one), not both' });
+        }
+        if (n.allowFromEksClusterSecurityGroup === true && !n.eksClusterName) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'allowFromEksClusterSecurityGroup'], message: 'needs network.eksClusterName to find the EKS cluster security group' });
+        }
+        if (n.subnetCidr && n.natSubnetCidr && n.subnetCidr === n.natSubnetCidr) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: 'must differ from network.subnetCidr' });
+        }
+      }
+      const cpu = isObject(r.ecs) ? units.safeParse(r.ecs.cpu) : undefined;
+      const memory = isObject(r.ecs) ? units.safeParse(r.ecs.memory) : undefined;
+      if (cpu?.success) {
+        const sizes = FARGATE_SIZES[cpu.data];
+        if (!sizes) {
+          ctx.addIssue({ code: 'custom', path: ['ecs', 'cpu'], message: `must be a Fargate CPU size: ${Object.keys(FARGATE_SIZES).join(', ')}` });
+        } else if (memory?.success && !sizes.includes(Number(memory.data))) {
+          ctx.addIssue({ code: 'custom', path: ['ecs', 'memory'], message: `is not a valid Fargate memory size for cpu ${cpu.data}: allowed ${describeSizes(sizes)} MiB` });
+        }
+      }
+    },
+    { when: () => true },
+  );
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 /** The request as the user writes it (defaults optional). */
 export type OnboardingRequestInput = z.input<typeof OnboardingRequestSchema>;
@@ -197,6 +215,10 @@ function jsonPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : /^[A-Za-z_$][\w$]*$/.test(String(k)) ? `${acc}.${String(k)}` : `${acc}[${JSON.stringify(String(k))}]`), '$');
 }
 
+function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`;
+}
+
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let cur: unknown = input;
   for (const k of path) {
@@ -215,7 +237,12 @@ export function requestProblems(input: unknown): Problem[] {
       return { path: jsonPath(i.path), message: `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see schema/onboarding-request.schema.json)` };
     }
     if (i.code === 'invalid_key') return { path: jsonPath(i.path), message: `key ${i.issues.map((x) => x.message).join('; ')}` };
-    if (i.code === 'invalid_type' && valueAt(input, i.path) === undefined) return { path: jsonPath(i.path), message: 'is required' };
+    if (i.code === 'invalid_type') {
+      const value = valueAt(input, i.path);
+      if (value === undefined) return { path: jsonPath(i.path), message: 'is required' };
+      const wanted = i.expected === 'int' ? 'an integer' : /^[aeiou]/.test(i.expected) ? `an ${i.expected}` : `a ${i.expected}`;
+      return { path: jsonPath(i.path), message: `must be ${wanted} (got ${kindOf(value)})` };
+    }
     return { path: jsonPath(i.path), message: i.message };
   });
 }

@@ -159,8 +159,11 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
     expect(e.message).toContain(rbacYaml('bookinfo'));
   });
 
-  it('documents the same RBAC for the mesh operator (docs/mesh-operator.md)', () => {
+  it('documents the same RBAC for the mesh operator (README and docs/mesh-operator.md)', () => {
     expect(readFileSync(new URL('../../docs/mesh-operator.md', import.meta.url), 'utf8')).toContain(rbacYaml('bookinfo'));
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(rbacYaml('bookinfo'));
+    expect(readme).toContain('aws eks create-access-entry --cluster-name <eks-cluster>');
   });
 
   it('refuses only the chosen principals', async () => {

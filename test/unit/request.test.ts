@@ -98,6 +98,23 @@ describe('onboarding request validation', () => {
     expect(problems.map((p) => p.path).sort()).toEqual(['$.app.port', '$.ecs.desiredCount', '$.workloadGroup.name']);
   });
 
+  it('still checks cross-field rules when other fields are missing or wrong', () => {
+    const problems = requestProblems(
+      variant((r) => {
+        delete (r as Obj).app;
+        r.ecs.memory = '4096';
+        r.ecs.desiredCount = -1;
+        r.network = { subnetId: 'subnet-0123456789abcdef0', subnetCidr: '10.0.3.0/24' };
+      }),
+    );
+    expect(problems.map((p) => p.path).sort()).toEqual(['$.app', '$.ecs.desiredCount', '$.ecs.memory', '$.network', '$.network.subnetCidr']);
+  });
+
+  it('says which type it wanted', () => {
+    expect(requestProblems(variant((r) => ((r as Obj).ecs = 5)))).toContainEqual({ path: '$.ecs', message: 'must be an object (got a number)' });
+    expect(requestProblems(variant((r) => (r.app.port = '9080')))).toContainEqual({ path: '$.app.port', message: 'must be a number (got a string)' });
+  });
+
   it('rejects non-objects with a problem at the root, not a stack trace', () => {
     for (const input of [null, 42, 'text', []]) {
       const problems = requestProblems(input);
