@@ -113,38 +113,57 @@ const timeoutSeconds = z.number().int('must be an integer').min(30, 'must be at 
 
 export const OnboardingRequestSchema = z
   .strictObject({
-    workloadGroup: z.strictObject({ namespace: dns1123Label, name: dns1123Label }),
-    workloadLabels: z.record(labelKey, labelValue).optional(),
-    onboardingEndpoint: z.strictObject({
-      host: hostname,
-      port: port.default(DEFAULTS.onboardingPort),
-      sni: hostname.optional(),
-    }),
-    rootCaPem,
-    agentImage: image.optional(),
-    ecs: z.strictObject({
-      cluster: ecsName,
-      service: ecsName,
-      family: ecsName,
-      desiredCount: z.number().int('must be an integer').min(0, 'must be 0-100').max(100, 'must be 0-100').default(DEFAULTS.desiredCount),
-      cpu: units,
-      memory: units,
-      enableExecuteCommand: z.boolean().default(false),
-    }),
-    app: z.strictObject({
-      name: ecsName.refine((n) => n !== AGENT_CONTAINER_NAME, `must differ from the agent container's name "${AGENT_CONTAINER_NAME}"`),
-      image,
-      port,
-    }),
-    network: z.strictObject({
-      eksClusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name (1-100 letters, digits, "-" or "_")').optional(),
-      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-...)').optional(),
-      subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id (subnet-...)').optional(),
-      subnetCidr: subnetCidr.optional(),
-      natSubnetCidr: subnetCidr.optional(),
-      ingressSources: z.array(ingressSource).min(1, 'give at least one source, or leave it out to allow the VPC CIDR').max(50).optional(),
-      allowFromEksClusterSecurityGroup: z.boolean().optional(),
-    }),
+    workloadGroup: z
+      .strictObject({ namespace: dns1123Label, name: dns1123Label })
+      .describe('The Istio WorkloadGroup the tasks join (it must exist; the pre-flight checks it).'),
+    workloadLabels: z.record(labelKey, labelValue).optional().describe("Labels added to the workload's (cannot override the WorkloadGroup's template labels)."),
+    onboardingEndpoint: z
+      .strictObject({
+        host: hostname.describe("Host name or IPv4 of the onboarding endpoint (the vmgateway service's load balancer)."),
+        port: port.default(DEFAULTS.onboardingPort),
+        sni: hostname.optional().describe("TLS SNI; the server certificate is checked against it."),
+      })
+      .describe('Where the onboarding agent registers the workload.'),
+    rootCaPem: rootCaPem.describe('PEM of the CA(s) that signed the onboarding endpoint certificate; stored in Secrets Manager.'),
+    agentImage: image.optional().describe("Onboarding agent image; default: derived from deployment/onboarding-operator in istio-system."),
+    ecs: z
+      .strictObject({
+        cluster: ecsName.describe('ECS cluster (created with the FARGATE capacity provider when missing).'),
+        service: ecsName,
+        family: ecsName.describe('Task definition family; also names the log group /ecs/<family>.'),
+        desiredCount: z.number().int('must be an integer').min(0, 'must be 0-100').max(100, 'must be 0-100').default(DEFAULTS.desiredCount),
+        cpu: units.describe('Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384.'),
+        memory: units.describe('Fargate memory (MiB), valid for the cpu.'),
+        enableExecuteCommand: z.boolean().default(false).describe('ECS Exec (adds the ssmmessages policy to the task role).'),
+      })
+      .describe('The ECS Fargate service to create or update.'),
+    app: z
+      .strictObject({
+        name: ecsName.refine((n) => n !== AGENT_CONTAINER_NAME, `must differ from the agent container's name "${AGENT_CONTAINER_NAME}"`),
+        image,
+        port: port.describe('The port the app listens on; opened to ingressSources and the mesh.'),
+      })
+      .describe('The application container, beside the onboarding agent sidecar.'),
+    network: z
+      .strictObject({
+        eksClusterName: z
+          .string()
+          .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name (1-100 letters, digits, "-" or "_")')
+          .optional()
+          .describe("The mesh's EKS cluster: gives the VPC, the cluster security group and the Kubernetes API for the mesh checks."),
+        vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-...)').optional(),
+        subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id (subnet-...)').optional().describe('Reuse this private subnet (it must route 0.0.0.0/0 through a NAT gateway).'),
+        subnetCidr: subnetCidr.optional().describe('CIDR of the task subnet to create; default: the first free /24 of the VPC.'),
+        natSubnetCidr: subnetCidr.optional().describe('CIDR of the public subnet for a new NAT gateway; default: the first free /24.'),
+        ingressSources: z
+          .array(ingressSource)
+          .min(1, 'give at least one source, or leave it out to allow the VPC CIDR')
+          .max(50)
+          .optional()
+          .describe('CIDRs or security group ids allowed on app.port; default: the VPC CIDR(s).'),
+        allowFromEksClusterSecurityGroup: z.boolean().optional().describe('Open app.port on the EKS cluster security group from the task security group; default: true with eksClusterName.'),
+      })
+      .describe('Where the tasks run; give eksClusterName, vpcId or both.'),
     logRetentionDays: z
       .number()
       .refine((d) => CLOUDWATCH_RETENTION.includes(d), `must be one of CloudWatch Logs' retention periods: ${CLOUDWATCH_RETENTION.join(', ')}`)
@@ -155,7 +174,8 @@ export const OnboardingRequestSchema = z
         serviceSeconds: timeoutSeconds.optional(),
         meshSeconds: timeoutSeconds.optional(),
       })
-      .optional(),
+      .optional()
+      .describe('Deadlines of the waits, in seconds (defaults 600, 900, 600).'),
   })
   // Cross-field rules run even when other fields failed (`when`), so a rejected request
   // lists every problem at once; they read the value defensively for that reason.
