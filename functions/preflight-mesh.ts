@@ -7,7 +7,7 @@ import { AGENT_IMAGE_SEGMENT, OPERATOR_CONTAINER, OPERATOR_DEPLOYMENT, OPERATOR_
 import { logger, wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { findAllowingPolicy, type EcsWorkloadIdentity } from '#lib/onboarding-policy.ts';
-import type { OnboardingRequest } from '#lib/request.ts';
+import type { WorkloadRequest } from '#lib/request.ts';
 import { runtimeSettings } from '#lib/settings.ts';
 import type { AwsContext, PreflightResult, WorkflowState } from '#lib/workflow.ts';
 
@@ -20,7 +20,7 @@ export async function awsContext(): Promise<AwsContext> {
 }
 
 /** The agent image: the request's, or the onboarding-operator's image with the path segment swapped. */
-async function agentImage(request: OnboardingRequest, kube: MeshKube): Promise<{ image?: string; problem?: string }> {
+async function agentImage(request: WorkloadRequest, kube: MeshKube): Promise<{ image?: string; problem?: string }> {
   if (request.agentImage) return { image: request.agentImage };
   const where = `deployment ${OPERATOR_NAMESPACE}/${OPERATOR_DEPLOYMENT}`;
   const dep = await kube.getDeployment(OPERATOR_NAMESPACE, OPERATOR_DEPLOYMENT);

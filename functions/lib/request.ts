@@ -221,13 +221,16 @@ export type OnboardingRequestInput = z.input<typeof OnboardingRequestSchema>;
 /** The request after validation, defaults applied: what every step receives. */
 export type OnboardingRequest = z.output<typeof OnboardingRequestSchema>;
 
+/** The validated request without the CA bundle: what the workflow's steps carry (see WorkflowState.caBundle). */
+export type WorkloadRequest = Omit<OnboardingRequest, 'rootCaPem'>;
+
 /** Resolved settings derived from the request (defaults filled). */
-export function effectiveTimeouts(r: OnboardingRequest): { natGatewaySeconds: number; serviceSeconds: number; meshSeconds: number } {
+export function effectiveTimeouts(r: WorkloadRequest): { natGatewaySeconds: number; serviceSeconds: number; meshSeconds: number } {
   return { ...DEFAULTS.timeouts, ...r.timeouts };
 }
 
 /** True when ingress from the EKS cluster security group should be opened (default on with eksClusterName). */
-export function allowFromEksClusterSecurityGroup(r: OnboardingRequest): boolean {
+export function allowFromEksClusterSecurityGroup(r: WorkloadRequest): boolean {
   return r.network.allowFromEksClusterSecurityGroup ?? r.network.eksClusterName !== undefined;
 }
 

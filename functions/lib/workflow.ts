@@ -4,7 +4,7 @@
  * `ResultPath` (e.g. `"ResultPath": "$.natGateway"`). A step reads what it needs from
  * this object and returns only its own result.
  */
-import type { OnboardingRequest } from './request.ts';
+import type { WorkloadRequest } from './request.ts';
 import type { Poll } from './poll.ts';
 
 /** Kinds of resources this tool makes; teardown deletes them in reverse order of this list. */
@@ -167,7 +167,13 @@ export interface TrafficEvidenceResult {
 
 /** The state object as it grows through the workflow. */
 export interface WorkflowState {
-  request: OnboardingRequest;
+  request: WorkloadRequest;
+  /**
+   * The CA bundle, from Validate request to Ensure CA secret only: the provisioning
+   * Parallel's ResultSelector does not carry it on, so no later state (nor the execution's
+   * output) holds it; the task reads it from Secrets Manager.
+   */
+  caBundle?: { pem: string };
   preflight?: PreflightResult;
   cluster?: ClusterResult;
   taskRole?: RoleResult;

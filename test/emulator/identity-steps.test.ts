@@ -178,8 +178,8 @@ describe('Ensure CA secret (emulator)', () => {
   const valueOf = async () => (await sm.send(new GetSecretValueCommand({ SecretId: secretName }))).SecretString;
 
   it('stores the PEM once and reuses the secret on the second run, never returning the PEM', async () => {
-    const first = await ensureCaSecret({ request });
-    const second = await ensureCaSecret({ request });
+    const first = await ensureCaSecret({ request, caBundle: { pem: request.rootCaPem } });
+    const second = await ensureCaSecret({ request, caBundle: { pem: request.rootCaPem } });
 
     expect(first).toEqual({ secretName, secretArn: first.secretArn, updated: false, ledger: [{ kind: 'secret', id: secretName, arn: first.secretArn, created: true }] });
     expect(first.secretArn).toMatch(/^arn:aws:secretsmanager:us-east-1:123456789012:secret:mesh-onboarding\/bookinfo\/ratings\/root-ca-.{6}$/);
@@ -197,11 +197,11 @@ describe('Ensure CA secret (emulator)', () => {
   it('replaces the value only when the PEM changes', async () => {
     expect(SECOND_PEM).not.toBe(request.rootCaPem);
     const changed = bookinfoRequest({ rootCaPem: SECOND_PEM });
-    const first = await ensureCaSecret({ request: changed });
+    const first = await ensureCaSecret({ request: changed, caBundle: { pem: changed.rootCaPem } });
     expect(first.updated).toBe(true);
     expect(await valueOf()).toBe(SECOND_PEM);
 
-    const again = await ensureCaSecret({ request: changed });
+    const again = await ensureCaSecret({ request: changed, caBundle: { pem: changed.rootCaPem } });
     expect(again.updated).toBe(false);
     expect(again.secretArn).toBe(first.secretArn);
   });
@@ -210,7 +210,7 @@ describe('Ensure CA secret (emulator)', () => {
     await sm.send(new DeleteSecretCommand({ SecretId: secretName, RecoveryWindowInDays: 7 }));
     expect((await sm.send(new DescribeSecretCommand({ SecretId: secretName }))).DeletedDate).toBeDefined();
 
-    const r = await ensureCaSecret({ request });
+    const r = await ensureCaSecret({ request, caBundle: { pem: request.rootCaPem } });
     expect(r.updated).toBe(true);
     expect(r.ledger[0]?.created).toBe(false);
     expect((await sm.send(new DescribeSecretCommand({ SecretId: secretName }))).DeletedDate).toBeUndefined();
@@ -219,7 +219,7 @@ describe('Ensure CA secret (emulator)', () => {
 
   it('refuses a secret with our name that this tool did not make, without echoing the PEM', async () => {
     await sm.send(new CreateSecretCommand({ Name: 'mesh-onboarding/bookinfo/foreign/root-ca', SecretString: 'not ours' }));
-    const err = await ensureCaSecret({ request: bookinfoRequest({ workloadGroup: { name: 'foreign' } }) }).catch((e: unknown) => e);
+    const err = await ensureCaSecret({ request: bookinfoRequest({ workloadGroup: { name: 'foreign' } }), caBundle: { pem: bookinfoRequest().rootCaPem } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResourceConflictError);
     expect((err as Error).message).toContain('mesh-onboarding/bookinfo/foreign/root-ca');
     expect((err as Error).message).not.toContain('BEGIN CERTIFICATE');

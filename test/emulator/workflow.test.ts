@@ -47,6 +47,24 @@ describe('onboarding workflow in the local engine', () => {
     expect(wars).toHaveLength(1);
   });
 
+  it('carries the CA bundle only until Ensure CA secret: no later state or output holds it', async () => {
+    const seen: Record<string, string> = {};
+    const spy = (state: string, file: string) => async (input: unknown) => {
+      seen[state] = JSON.stringify(input);
+      const { handler } = (await import(`../../functions/${file}.ts`)) as { handler: (e: unknown, c: never) => Promise<unknown> };
+      return (await handler(input, {} as never)) as never;
+    };
+    const o = await runWorkflow(bookinfoInput(), {
+      ...FAST,
+      handlerOverrides: { 'Ensure CA secret': spy('Ensure CA secret', 'ensure-ca-secret'), 'Register task definition': spy('Register task definition', 'register-task-definition'), 'Record result': spy('Record result', 'record-result') },
+    });
+    expect(o.status).toBe('SUCCEEDED');
+    expect(seen['Ensure CA secret']).toContain('BEGIN CERTIFICATE');
+    expect(seen['Register task definition']).not.toContain('BEGIN CERTIFICATE');
+    expect(seen['Record result']).not.toContain('BEGIN CERTIFICATE');
+    expect(JSON.stringify(o.output)).not.toContain('BEGIN CERTIFICATE');
+  });
+
   it('a second run of the same request creates nothing', async () => {
     const o = await runWorkflow(bookinfoInput(), FAST);
     expect(o.status).toBe('SUCCEEDED');
