@@ -7,24 +7,45 @@
  *   npm start -- --keep               leave the sandbox (and its local API) up until Ctrl-C
  *   npm start -- --request FILE       onboard another request
  *   npm start -- --verbose            also print the step handlers' JSON logs
+ *   npm start -- --wait-ms N          how long each Wait state lasts (default 250 ms; the ASL's own
+ *                                     intervals are for AWS)
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const args = parseArgs({
-  options: {
-    keep: { type: 'boolean', default: false },
-    request: { type: 'string', default: new URL('../examples/bookinfo-ratings.json', import.meta.url).pathname },
-    verbose: { type: 'boolean', default: false },
-    'wait-ms': { type: 'string', default: '250' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
-});
+const USAGE = readFileSync(new URL(import.meta.url), 'utf8')
+  .split('\n')
+  .filter((l) => l.startsWith(' *   '))
+  .map((l) => l.slice(3))
+  .join('\n');
+
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        keep: { type: 'boolean', default: false },
+        request: { type: 'string', default: new URL('../examples/bookinfo-ratings.json', import.meta.url).pathname },
+        verbose: { type: 'boolean', default: false },
+        'wait-ms': { type: 'string', default: '250' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\nUsage:\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const args = parseCli();
 
 if (args.values.help) {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith(' *   ')).map((l) => l.slice(3)).join('\n'));
+  console.log(`Usage:\n${USAGE}`);
   process.exit(0);
+}
+const waitMs = Number(args.values['wait-ms']);
+if (!Number.isInteger(waitMs) || waitMs < 0) {
+  console.error(`--wait-ms must be a whole number of milliseconds, not "${args.values['wait-ms']}"`);
+  process.exit(2);
 }
 // Set before the handlers load: Powertools reads these once, at import.
 process.env.POWERTOOLS_LOG_LEVEL ??= args.values.verbose ? 'INFO' : 'SILENT';
@@ -82,7 +103,6 @@ process.on('SIGINT', () => {
 process.on('SIGTERM', () => void shutdown(143));
 
 const progress = new Progress(taskSteps().length, tty);
-const waitMs = Number(args.values['wait-ms']);
 const execution = await startWorkflow(request, { executionName: executionNameFor(request), waitMs, onEvent: (e) => progress.event(e) });
 const outcome = await execution.done;
 progress.finish();
