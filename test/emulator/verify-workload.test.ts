@@ -1,6 +1,6 @@
 import { CreateClusterCommand, DescribeTasksCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import { KubernetesAccessDeniedError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
 import type { WorkloadAutoRegistration } from '../../functions/lib/kube/resources.ts';
 import { warName } from '../../functions/lib/mesh-facts.ts';
 import { onboardingConfigJson } from '../../functions/lib/onboarding-config.ts';
@@ -95,6 +95,18 @@ describe('Verify workload (stand-in WARs)', () => {
     const run = verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa'), task('bbb')], poll: prev, status: 'ok' }, mesh: { allConnected: false, connected: [], disconnected: [], missing: [], poll: prev } });
     await expect(run).rejects.toThrow(WaitDeadlineExceededError);
     await expect(run).rejects.toThrow(/no WorkloadAutoRegistration for aaa.*agent not connected for bbb \(AgentConnected Unknown, AgentConnecting\)/);
+  });
+
+  it.each([401, 403] as const)('turns %i from the Kubernetes API into KubernetesAccessDeniedError saying what to grant', async (status) => {
+    kube.standin.setDeny({ status, principals: 'all' });
+    try {
+      const run = verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa')], poll: { attempt: 1, startedAt: '', deadline: '2999-01-01T00:00:00Z', nextWaitSeconds: 5 }, status: 'ok' } });
+      await expect(run).rejects.toThrow(KubernetesAccessDeniedError);
+      await expect(run).rejects.toThrow(/aws eks create-access-entry --cluster-name mesh-eks .*--kubernetes-groups mesh-onboarding-readers/);
+      await expect(run).rejects.toThrow(/resources: \["workloadautoregistrations"\]/);
+    } finally {
+      kube.standin.setDeny(undefined);
+    }
   });
 
   it('is all connected with zero tasks (desiredCount 0) without asking Kubernetes', async () => {
