@@ -14,9 +14,9 @@ import { ensureCluster } from '../../functions/ensure-cluster.ts';
 import { ensureService } from '../../functions/ensure-service.ts';
 import { registerTaskDefinition } from '../../functions/register-task-definition.ts';
 import { ResourceConflictError } from '../../functions/lib/errors.ts';
-import type { PreflightResult, WorkflowState } from '../../functions/lib/workflow.ts';
+import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { bookinfoRequest } from '../support/requests.ts';
+import { bookinfoPreflight, bookinfoRequest } from '../support/requests.ts';
 
 // moto reports the service's deployment COMPLETED with one running task (it starts no task objects itself).
 const emu = useEmulator({ env: { MOTO_ECS_SERVICE_RUNNING: '1' } });
@@ -27,14 +27,7 @@ const SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:mesh-onbo
 const TASK_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/bookinfo-ratings-ecs-task-role`;
 const EXEC_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/bookinfo-ratings-ecs-exec-role`;
 
-const preflight: PreflightResult = {
-  account: ACCOUNT,
-  region: 'us-east-1',
-  partition: 'aws',
-  agentImage: AGENT_IMAGE,
-  workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: { app: 'ratings' } },
-  onboardingPolicy: 'allow-ecs-bookinfo',
-};
+const preflight = bookinfoPreflight({ account: ACCOUNT, agentImage: AGENT_IMAGE, onboardingPolicy: 'allow-ecs-bookinfo' });
 
 /** The workflow state an earlier run would have built, with a real cluster, subnet and security group in moto. */
 async function baseState(ec2: EC2Client): Promise<WorkflowState> {

@@ -25,7 +25,7 @@ import { resolveNetwork } from '../../functions/resolve-network.ts';
 import { validateRequest } from '../../functions/validate-request.ts';
 import { createEksCluster, createMeshVpc, type MeshVpc } from '../../local/aws-fixtures.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { bookinfoInput } from '../support/requests.ts';
+import { bookinfoInput, bookinfoPreflight } from '../support/requests.ts';
 
 const emu = useEmulator();
 const AGENT_IMAGE = 'registry.example/tetrate/onboarding-agent:1.11.0';
@@ -34,14 +34,7 @@ const AGENT_IMAGE = 'registry.example/tetrate/onboarding-agent:1.11.0';
 async function runSeedSteps(): Promise<WorkflowState> {
   let s: WorkflowState = await validateRequest(bookinfoInput());
   // Pre-flight is the mesh's side (its own tests); here its result is given as it would return it.
-  s.preflight = {
-    account: '123456789012',
-    region: 'us-east-1',
-    partition: 'aws',
-    agentImage: AGENT_IMAGE,
-    workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: { app: 'ratings', class: 'ecs', cloud: 'aws' }, serviceAccount: 'bookinfo-ratings' },
-    onboardingPolicy: 'allow-ecs',
-  };
+  s.preflight = bookinfoPreflight({ agentImage: AGENT_IMAGE });
   s.cluster = await ensureCluster(s);
   s.taskRole = await ensureTaskRole(s);
   s.executionRole = await ensureExecutionRole(s);

@@ -19,8 +19,8 @@ import { taskDefinitionFingerprint } from '../../functions/lib/aws/task-definiti
 import { AwsThrottledError, ResourceConflictError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
 import type { Poll } from '../../functions/lib/poll.ts';
 import { need } from '../../functions/lib/state.ts';
-import type { PreflightResult, WorkflowState } from '../../functions/lib/workflow.ts';
-import { bookinfoRequest } from '../support/requests.ts';
+import type { WorkflowState } from '../../functions/lib/workflow.ts';
+import { bookinfoPreflight, bookinfoRequest } from '../support/requests.ts';
 
 const ecsMock = mockClient(ECSClient);
 afterEach(() => {
@@ -35,14 +35,7 @@ const TASK_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:task/bookinfo/3a151358f03a4e3
 const ourTags = [{ key: 'mesh-onboarding/managed-by', value: 'ecs-mesh-onboarding' }];
 const DEPLOYED_AT = new Date('2026-01-01T10:00:00Z');
 
-const preflight: PreflightResult = {
-  account: ACCOUNT,
-  region: 'us-east-1',
-  partition: 'aws',
-  agentImage: 'registry.example/onboarding-agent:1',
-  workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: {} },
-  onboardingPolicy: 'allow-ecs',
-};
+const preflight = bookinfoPreflight({ account: ACCOUNT, agentImage: 'registry.example/onboarding-agent:1' });
 
 function state(overrides: Partial<WorkflowState> = {}): WorkflowState {
   return {

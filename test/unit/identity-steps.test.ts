@@ -7,8 +7,8 @@ import { handler as executionRoleHandler } from '../../functions/ensure-executio
 import { EXEC_POLICY_NAME, handler as taskRoleHandler, ensureTaskRole } from '../../functions/ensure-task-role.ts';
 import { ecsTasksTrustPolicy } from '../../functions/lib/aws/iam-role.ts';
 import { AwsThrottledError, IamPropagationError } from '../../functions/lib/errors.ts';
-import type { PreflightResult, WorkflowState } from '../../functions/lib/workflow.ts';
-import { bookinfoRequest } from '../support/requests.ts';
+import type { WorkflowState } from '../../functions/lib/workflow.ts';
+import { bookinfoPreflight, bookinfoRequest } from '../support/requests.ts';
 
 const iamMock = mockClient(IAMClient);
 const stsMock = mockClient(STSClient);
@@ -18,14 +18,7 @@ afterEach(() => {
 });
 
 const ACCOUNT = '111122223333';
-const preflight: PreflightResult = {
-  account: ACCOUNT,
-  region: 'us-east-1',
-  partition: 'aws',
-  agentImage: 'registry.example/onboarding-agent:1',
-  workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: {} },
-  onboardingPolicy: 'allow-ecs',
-};
+const preflight = bookinfoPreflight({ account: ACCOUNT, agentImage: 'registry.example/onboarding-agent:1' });
 const state = (enableExecuteCommand = true): WorkflowState => ({ request: bookinfoRequest({ ecs: { enableExecuteCommand } }), preflight });
 const ourTags = [{ Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' }];
 const roleArn = `arn:aws:iam::${ACCOUNT}:role/bookinfo-ratings-ecs-task-role`;
