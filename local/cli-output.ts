@@ -6,8 +6,11 @@ import { WAR_CONNECTED_CONDITION, WAR_KIND } from '../functions/lib/mesh-facts.t
 
 const SHOWN_TYPES = new Set(['Task', 'Wait', 'Parallel']);
 
+/** Live progress: one plain line per finished step; on a terminal, a bar under them naming the running step. */
 export class Progress {
-  private done = 0;
+  /** Distinct Task states finished (the loops re-enter their check steps). */
+  private readonly finished = new Set<string>();
+  private running: string | undefined;
   private barShown = false;
   constructor(
     private readonly totalTasks: number,
@@ -16,29 +19,40 @@ export class Progress {
 
   event(e: StepEvent): void {
     if (!e.state || !e.stateType || !SHOWN_TYPES.has(e.stateType)) return;
-    if (e.type === 'entered' && e.stateType === 'Task' && this.tty) this.bar(e.state);
-    if (e.type === 'entered') return;
-    if (e.type === 'succeeded' && e.stateType === 'Task') this.done++;
+    if (e.type === 'entered') {
+      if (e.stateType !== 'Parallel') this.running = e.state;
+      this.bar();
+      return;
+    }
+    if (e.type === 'succeeded' && e.stateType === 'Task') this.finished.add(e.state);
     const mark = e.type === 'succeeded' ? 'ok' : e.type === 'retried' ? 'retry' : 'FAIL';
     const detail = e.type === 'retried' ? `${e.error ?? 'error'}, attempt ${(e.attempt ?? 0) + 1}` : (e.error ?? '');
     const duration = e.type === 'retried' ? '' : `${e.durationMs ?? 0} ms`;
     this.line(`  ${mark.padEnd(5)} ${e.state.padEnd(32)} ${duration.padStart(8)}  ${detail}`.trimEnd());
+    this.bar();
   }
 
   finish(): void {
-    if (this.barShown) process.stdout.write('\r\x1b[K');
+    this.clearBar();
+    this.running = undefined;
   }
 
   private line(text: string): void {
-    if (this.barShown) process.stdout.write('\r\x1b[K');
-    this.barShown = false;
+    this.clearBar();
     console.log(text);
   }
 
-  private bar(current: string): void {
+  private clearBar(): void {
+    if (this.barShown) process.stdout.write('\r\x1b[K');
+    this.barShown = false;
+  }
+
+  private bar(): void {
+    if (!this.tty || !this.running) return;
     const width = 24;
-    const filled = Math.min(width, Math.round((this.done / this.totalTasks) * width));
-    process.stdout.write(`\r\x1b[K  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.totalTasks} ${current}...`);
+    const done = this.finished.size;
+    const filled = Math.min(width, Math.round((done / this.totalTasks) * width));
+    process.stdout.write(`\r\x1b[K  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.totalTasks} ${this.running}...`);
     this.barShown = true;
   }
 }

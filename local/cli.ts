@@ -102,7 +102,8 @@ process.on('SIGINT', () => {
 });
 process.on('SIGTERM', () => void shutdown(143));
 
-const progress = new Progress(taskSteps().length, tty);
+// Record failure runs only on the failure path: not part of the bar's total.
+const progress = new Progress(taskSteps().filter((t) => t.state !== 'Record failure').length, tty);
 const execution = await startWorkflow(request, { executionName: executionNameFor(request), waitMs, onEvent: (e) => progress.event(e) });
 const outcome = await execution.done;
 progress.finish();
