@@ -132,13 +132,37 @@ export function classifyError(err: unknown): RetryableError | TerminalError {
   if (err instanceof RetryableError || err instanceof TerminalError) return err;
   const name = awsErrorName(err) ?? 'Error';
   const message = err instanceof Error ? err.message : String(err);
-  if (THROTTLING.has(name)) return new AwsThrottledError(`${name}: ${message}`, { cause: err });
-  if (QUOTA.has(name)) return new QuotaExceededError(`${name}: ${message}`, { cause: err });
-  if (ACCESS_DENIED.has(name)) return new AwsAccessDeniedError(`${name}: ${message}`, { cause: err });
-  if (/cannot be assumed|role .* (is )?invalid|not authorized to perform: sts:AssumeRole|ECS was unable to assume the role/i.test(message)) {
-    return new IamPropagationError(`${name}: ${message}`, { cause: err });
+  const text = `${name}: ${message}`;
+  if (THROTTLING.has(name)) return new AwsThrottledError(text, { cause: err });
+  // IAM eventual consistency before access denied: a role made seconds ago is often "not
+  // authorized" for iam:PassRole or "not valid" to ECS until it has propagated.
+  if (IAM_PROPAGATION.test(message)) return new IamPropagationError(text, { cause: err });
+  if (QUOTA.has(name)) return new QuotaExceededError(text, { cause: err });
+  if (ACCESS_DENIED.has(name)) return new AwsAccessDeniedError(text, { cause: err });
+  // A resource made moments ago that a read-after-write does not see yet.
+  if (NOT_FOUND_YET.has(name) || CONCURRENT.has(name) || /scheduled for deletion|another operation is in progress/i.test(message)) {
+    return new ResourceNotReadyError(text, { cause: err });
   }
   const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
   if (status !== undefined && status >= 500) return new AwsTransientError(`${name} (HTTP ${status}): ${message}`, { cause: err });
-  return new UnexpectedError(`${name}: ${message}`, { cause: err });
+  return new UnexpectedError(text, { cause: err });
 }
+
+const IAM_PROPAGATION =
+  /cannot be assumed|role .* (is )?(not )?valid|Role is not valid|not authorized to perform: (sts:AssumeRole|iam:PassRole)|ECS was unable to assume the role|Unable to assume the service linked role|Invalid principal in policy/i;
+
+/**
+ * EC2/ECS/Logs "not found" codes seen right after a create (eventual consistency). Steps that
+ * look up an id the user gave map its absence to a terminal error themselves, before this.
+ */
+const NOT_FOUND_YET = new Set([
+  'InvalidGroup.NotFound',
+  'InvalidSubnetID.NotFound',
+  'InvalidRouteTableID.NotFound',
+  'InvalidAllocationID.NotFound',
+  'InvalidNetworkInterfaceID.NotFound',
+  'NatGatewayNotFound',
+  'InvalidNatGatewayID.NotFound',
+]);
+/** Another change to the same resource is under way: trying again later succeeds. */
+const CONCURRENT = new Set(['ConcurrentModification', 'ConcurrentModificationException', 'IncorrectState', 'InvalidSubnet.Conflict']);
