@@ -16,8 +16,8 @@ import { checkServiceReadiness, handler as readinessHandler } from '../../functi
 import { ensureService, handler as ensureServiceHandler } from '../../functions/ensure-service.ts';
 import { taskDefinitionInput } from '../../functions/register-task-definition.ts';
 import { taskDefinitionFingerprint } from '../../functions/lib/aws/task-definition.ts';
-import { AwsThrottledError, ResourceConflictError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
-import type { Poll } from '../../functions/lib/poll.ts';
+import { AwsThrottledError, ResourceConflictError, ResourceFailedError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import { nextPoll, type Poll } from '../../functions/lib/poll.ts';
 import { need } from '../../functions/lib/state.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import { bookinfoPreflight, bookinfoRequest } from '../support/requests.ts';
@@ -201,6 +201,147 @@ describe('Check service readiness: failure and wait paths', () => {
   });
 });
 
+const SECRETS_DENIED =
+  'ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret arn:aws:secretsmanager:us-east-1:111122223333:secret:ca-AbCdEf from secrets manager: AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/exec/abc is not authorized to perform: secretsmanager:GetSecretValue';
+const PULL_TIMEOUT =
+  'CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref registry.example/onboarding-agent:1: failed to do request: Head "https://registry.example/v2/onboarding-agent/manifests/1": dial tcp 203.0.113.10:443: i/o timeout';
+const ROLE_NOT_ASSUMABLE = 'ECS was unable to assume the role arn:aws:iam::111122223333:role/exec that was provided for this task.';
+
+/** A task of the current deployment that failed to start `secondsAfterDeploy` after it began. */
+function failedToStart(n: number, stoppedReason: string, secondsAfterDeploy = 30 + n): Task {
+  return task({
+    taskArn: `${TASK_ARN}${n}`,
+    lastStatus: 'STOPPED',
+    desiredStatus: 'STOPPED',
+    stopCode: 'TaskFailedToStart',
+    stoppedReason,
+    stoppedAt: new Date(DEPLOYED_AT.getTime() + secondsAfterDeploy * 1000),
+    containers: [{ name: 'onboarding-agent' }, { name: 'ratings' }],
+  });
+}
+
+describe('Check service readiness: start-up failures ECS retries by itself', () => {
+  it.each([
+    ['secrets AccessDenied while the execution policy propagates', SECRETS_DENIED],
+    ['image pull i/o timeout while the NAT route settles', PULL_TIMEOUT],
+    ['execution role not assumable yet', ROLE_NOT_ASSUMABLE],
+  ])('waits (ready=false, reason in status) on one task that failed to start: %s', async (_, reason) => {
+    // Prepare
+    given(service(), [failedToStart(1, reason), task({ taskArn: `${TASK_ARN}9`, lastStatus: 'PROVISIONING' })]);
+
+    // Act
+    const result = await checkServiceReadiness(state());
+
+    // Assess
+    expect(result).toMatchObject({ ready: false, tasks: [] });
+    expect(result.status).toBe(`running 0/1, deployment IN_PROGRESS, tasks PROVISIONING, 1 task failed to start (retrying): ${reason}`);
+  });
+
+  it('names the latest reason and the count while under the limit', async () => {
+    given(service(), [failedToStart(1, PULL_TIMEOUT, 10), failedToStart(2, SECRETS_DENIED, 50)]);
+
+    const result = await checkServiceReadiness(state());
+
+    expect(result.ready).toBe(false);
+    expect(result.status).toBe(`running 0/1, deployment IN_PROGRESS, 2 tasks failed to start (retrying): ${SECRETS_DENIED}`);
+  });
+
+  it('fails with TaskStoppedError once 3 tasks of the current deployment failed to start', async () => {
+    given(service(), [failedToStart(1, SECRETS_DENIED, 10), failedToStart(2, SECRETS_DENIED, 20), failedToStart(3, SECRETS_DENIED, 30)]);
+
+    const err = await checkServiceReadiness(state()).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(TaskStoppedError);
+    expect((err as Error).message).toContain(`ECS service "ratings": 3 tasks kept failing to start: ${SECRETS_DENIED}`);
+    expect((err as Error).message).toContain('[TaskFailedToStart]');
+  });
+
+  it('does not count start failures from before the current deployment', async () => {
+    given(service(), [failedToStart(1, SECRETS_DENIED, -300), failedToStart(2, SECRETS_DENIED, -200), failedToStart(3, PULL_TIMEOUT, 20)]);
+
+    const result = await checkServiceReadiness(state());
+
+    expect(result.status).toBe(`running 0/1, deployment IN_PROGRESS, 1 task failed to start (retrying): ${PULL_TIMEOUT}`);
+  });
+
+  it('still fails fast on a start failure that is not transient, and on a failed deployment', async () => {
+    given(service(), [failedToStart(1, SECRETS_DENIED), failedToStart(2, 'CannotStartContainerError: Error response from daemon: invalid mount config')]);
+    await expect(checkServiceReadiness(state())).rejects.toThrow(/CannotStartContainerError/);
+
+    given(service({ deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: TD_ARN, rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.', createdAt: DEPLOYED_AT }] }), [
+      failedToStart(1, SECRETS_DENIED),
+    ]);
+    const err = await checkServiceReadiness(state()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskStoppedError);
+    expect((err as Error).message).toMatch(/ecs-svc\/1 FAILED: ECS deployment circuit breaker.*ResourceInitializationError/);
+  });
+
+  it('does not treat an exited container as transient even when the reason mentions a start-up error', async () => {
+    const exited = task({
+      lastStatus: 'STOPPED',
+      desiredStatus: 'STOPPED',
+      stopCode: 'EssentialContainerExited',
+      stoppedReason: 'Essential container in task exited',
+      stoppedAt: new Date(DEPLOYED_AT.getTime() + 30_000),
+      containers: [{ name: 'onboarding-agent', exitCode: 1, reason: 'CannotPullContainerError in a sidecar log line' }, { name: 'ratings', exitCode: 0 }],
+    });
+    given(service(), [exited]);
+
+    await expect(checkServiceReadiness(state())).rejects.toThrow(/onboarding-agent exit 1/);
+    given(service(), [{ ...exited, stopCode: 'TaskFailedToStart', stoppedReason: PULL_TIMEOUT }]);
+    await expect(checkServiceReadiness(state())).rejects.toThrow(TaskStoppedError);
+  });
+});
+
+describe('Check service readiness: deployments and visibility', () => {
+  it('waits (retryable) when DescribeServices does not list the service on the first poll, and fails later', async () => {
+    // Prepare
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [], failures: [{ arn: SERVICE_ARN, reason: 'MISSING' }] });
+
+    // Act
+    const first = await readinessHandler(state(), {} as Context).catch((e: unknown) => e);
+    const poll = nextPoll(undefined, 900);
+    const later = await readinessHandler(state({ readiness: { ready: false, tasks: [], poll, status: '' } }), {} as Context).catch((e: unknown) => e);
+
+    // Assess
+    expect(first).toBeInstanceOf(ResourceNotReadyError);
+    expect((first as Error).message).toContain('"ratings"');
+    expect(later).toBeInstanceOf(ResourceFailedError);
+    expect((later as Error).message).toContain('deleted while waiting');
+  });
+
+  it('waits on a forced redeployment that replaced a FAILED first deployment of the same task definition', async () => {
+    given(
+      service({
+        deployments: [
+          { id: 'ecs-svc/2', status: 'PRIMARY', taskDefinition: TD_ARN, rolloutState: 'IN_PROGRESS', runningCount: 0, createdAt: DEPLOYED_AT },
+          { id: 'ecs-svc/1', status: 'ACTIVE', taskDefinition: TD_ARN, rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.', createdAt: new Date(DEPLOYED_AT.getTime() - 600_000) },
+        ],
+      }),
+      [failedToStart(1, SECRETS_DENIED, -400), failedToStart(2, SECRETS_DENIED, -300), failedToStart(3, SECRETS_DENIED, -200)],
+    );
+
+    const result = await checkServiceReadiness(state());
+
+    expect(result).toMatchObject({ ready: false, status: 'running 0/1, deployment IN_PROGRESS' });
+  });
+
+  it('fails when the circuit breaker rolled our deployment back to an older task definition', async () => {
+    given(
+      service({
+        taskDefinition: OLD_TD_ARN,
+        deployments: [
+          { id: 'ecs-svc/3', status: 'PRIMARY', taskDefinition: OLD_TD_ARN, rolloutState: 'IN_PROGRESS', createdAt: DEPLOYED_AT },
+          { id: 'ecs-svc/2', status: 'ACTIVE', taskDefinition: TD_ARN, rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: rolling back.' },
+        ],
+      }),
+      [],
+    );
+
+    await expect(checkServiceReadiness(state())).rejects.toThrow(/ecs-svc\/2 FAILED: ECS deployment circuit breaker: rolling back\./);
+  });
+});
+
 describe('Ensure service: paths the emulator cannot show', () => {
   it('refuses an ACTIVE service with our name that another tool made', async () => {
     ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ tags: [{ key: 'team', value: 'payments' }] })] });
@@ -250,6 +391,30 @@ describe('Ensure service: paths the emulator cannot show', () => {
     const changed = await ensureService(state());
     expect(changed.updated).toBe(true);
     expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { service: 'ratings', enableExecuteCommand: true, forceNewDeployment: true });
+  });
+
+  it('forces a new deployment when the primary one FAILED and nothing else differs', async () => {
+    // Prepare
+    const failed = service({ deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: TD_ARN, rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' }] });
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [failed] });
+    ecsMock.on(UpdateServiceCommand).resolves({ service: service() });
+
+    // Act
+    const result = await ensureService(state());
+
+    // Assess
+    expect(result).toMatchObject({ serviceArn: SERVICE_ARN, updated: true, ledger: [{ kind: 'ecs-service', id: SERVICE_ARN, created: false }] });
+    expect(ecsMock).toHaveReceivedCommandTimes(UpdateServiceCommand, 1);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)[0]?.args[0].input).toEqual({ cluster: 'bookinfo', service: 'ratings', forceNewDeployment: true });
+  });
+
+  it('does not redeploy a service whose primary deployment is in progress or completed', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()] });
+
+    const result = await ensureService(state());
+
+    expect(result.updated).toBe(false);
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
   });
 });
 

@@ -1,20 +1,28 @@
 import { CreateRoleCommand, GetRoleCommand, GetRolePolicyCommand, IAMClient, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand, DeleteRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CloudWatchLogsClient, CreateLogGroupCommand, DescribeLogGroupsCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { handler as caSecretHandler } from '../../functions/ensure-ca-secret.ts';
 import { handler as executionRoleHandler } from '../../functions/ensure-execution-role.ts';
+import { handler as logGroupHandler } from '../../functions/ensure-log-group.ts';
 import { EXEC_POLICY_NAME, handler as taskRoleHandler, ensureTaskRole } from '../../functions/ensure-task-role.ts';
 import { ecsTasksTrustPolicy } from '../../functions/lib/aws/iam-role.ts';
-import { AwsThrottledError, IamPropagationError } from '../../functions/lib/errors.ts';
+import { AwsThrottledError, IamPropagationError, ResourceNotReadyError } from '../../functions/lib/errors.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import { bookinfoPreflight, bookinfoRequest } from '../support/requests.ts';
 
 const iamMock = mockClient(IAMClient);
 const stsMock = mockClient(STSClient);
+const logsMock = mockClient(CloudWatchLogsClient);
+const smMock = mockClient(SecretsManagerClient);
 afterEach(() => {
   iamMock.reset();
   stsMock.reset();
+  logsMock.reset();
+  smMock.reset();
 });
 
 const ACCOUNT = '111122223333';
@@ -92,5 +100,40 @@ describe('identity steps: errors the emulator cannot produce', () => {
     expect(r).toEqual({ roleName: 'bookinfo-ratings-ecs-task-role', roleArn, ledger: [{ kind: 'iam-role', id: 'bookinfo-ratings-ecs-task-role', arn: roleArn, created: false }] });
     expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 2);
     expect(iamMock).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'bookinfo-ratings-ecs-task-role', PolicyName: EXEC_POLICY_NAME });
+  });
+});
+
+describe('log group and CA secret: read-after-write lag', () => {
+  it('surfaces a log group not listed right after CreateLogGroup as ResourceNotReadyError', async () => {
+    // Prepare
+    logsMock.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
+    logsMock.on(CreateLogGroupCommand).resolves({});
+
+    // Act
+    const err = await logGroupHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(ResourceNotReadyError);
+    expect((err as Error).message).toContain('/ecs/bookinfo_ratings');
+    expect(logsMock).toHaveReceivedCommandTimes(CreateLogGroupCommand, 1);
+    expect(logsMock).not.toHaveReceivedCommand(PutRetentionPolicyCommand);
+  });
+
+  it('surfaces ResourceExistsException then a DescribeSecret that still finds nothing as ResourceNotReadyError, without the PEM', async () => {
+    // Prepare
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBsecret\n-----END CERTIFICATE-----\n';
+    smMock.on(DescribeSecretCommand).rejects(awsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret."));
+    smMock.on(CreateSecretCommand).rejects(awsError('ResourceExistsException', 'The operation failed because the secret mesh-onboarding/bookinfo/ratings/root-ca already exists.'));
+
+    // Act
+    const err = await caSecretHandler({ ...state(), caBundle: { pem } }, {} as Context).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(ResourceNotReadyError);
+    expect((err as Error).name).toBe('ResourceNotReadyError');
+    expect((err as Error).message).toContain('mesh-onboarding/bookinfo/ratings/root-ca');
+    expect((err as Error).message).not.toContain('BEGIN CERTIFICATE');
+    expect(smMock).toHaveReceivedCommandTimes(DescribeSecretCommand, 2);
+    expect(smMock).not.toHaveReceivedCommand(PutSecretValueCommand);
   });
 });

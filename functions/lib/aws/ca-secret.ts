@@ -7,7 +7,7 @@ import {
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
 import { secrets } from '../clients.ts';
-import { isAwsError, ResourceConflictError } from '../errors.ts';
+import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { isManagedByUs, type Tag } from '../tags.ts';
 
 export interface CaSecretSpec {
@@ -53,7 +53,8 @@ export async function ensureCaSecret(spec: CaSecretSpec): Promise<EnsuredSecret>
       // Another run created it between our DescribeSecret and CreateSecret: check it like any existing secret.
       if (!isAwsError(err, 'ResourceExistsException')) throw err;
       found = await describe(spec.name);
-      if (!found) throw err;
+      // The other run's secret is not readable yet (eventual consistency): the next attempt finds it.
+      if (!found) throw new ResourceNotReadyError(`Secrets Manager secret "${spec.name}" already exists but DescribeSecret does not find it yet`, { cause: err });
     }
   }
   if (!found.ARN) throw new Error(`DescribeSecret returned no ARN for ${spec.name}`);

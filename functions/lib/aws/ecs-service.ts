@@ -36,7 +36,10 @@ export async function describeService(cluster: string, serviceName: string): Pro
 const sorted = (xs: string[] | undefined) => [...(xs ?? [])].sort();
 const sameList = (a: string[] | undefined, b: string[] | undefined) => JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
 
-/** The fields of `existing` that differ from `wanted`, as an UpdateService input (empty when nothing differs). */
+/**
+ * The fields of `existing` that differ from `wanted`, as an UpdateService input (empty when
+ * nothing differs), plus `forceNewDeployment` when the primary deployment FAILED.
+ */
 export function serviceChanges(existing: Service, wanted: WantedService): Partial<UpdateServiceCommandInput> {
   const changes: Partial<UpdateServiceCommandInput> = {};
   if (existing.taskDefinition !== wanted.taskDefinitionArn) changes.taskDefinition = wanted.taskDefinitionArn;
@@ -51,6 +54,8 @@ export function serviceChanges(existing: Service, wanted: WantedService): Partia
     // Running tasks keep the old setting until replaced.
     if (changes.taskDefinition === undefined && changes.networkConfiguration === undefined) changes.forceNewDeployment = true;
   }
+  // A first deployment the circuit breaker FAILED has nothing to roll back to: only a forced one retries it after a fix elsewhere.
+  if (existing.deployments?.find((d) => d.status === 'PRIMARY')?.rolloutState === 'FAILED') changes.forceNewDeployment = true;
   return changes;
 }
 
@@ -78,7 +83,7 @@ export function createServiceInput(w: WantedService): CreateServiceCommandInput 
 
 /**
  * Creates the service when missing (or INACTIVE), updates it only when something we set
- * differs, and never makes a second one. An ACTIVE service with the name that is not
+ * differs (or its primary deployment FAILED), and never makes a second one. An ACTIVE service with the name that is not
  * tagged as ours is a ResourceConflictError; a DRAINING one must finish deleting first.
  */
 export async function ensureEcsService(w: WantedService): Promise<{ serviceArn: string; created: boolean; updated: boolean }> {

@@ -1,6 +1,6 @@
 import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import { logs } from '../clients.ts';
-import { isAwsError, ResourceConflictError } from '../errors.ts';
+import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { isManagedByUs } from '../tags.ts';
 
 export interface LogGroupSpec {
@@ -51,7 +51,8 @@ export async function ensureLogGroup(spec: LogGroupSpec): Promise<EnsuredLogGrou
       if (!isAwsError(err, 'ResourceAlreadyExistsException')) throw err;
     }
     group = await find(spec.name);
-    if (!group) throw new Error(`log group ${spec.name} not found right after CreateLogGroup`);
+    // Read-after-write lag: the next attempt finds it (and checks its tags like any existing group).
+    if (!group) throw new ResourceNotReadyError(`CloudWatch Logs group "${spec.name}" not listed yet right after CreateLogGroup`);
   }
   const arn = arnOf(group);
   if (!created) {
