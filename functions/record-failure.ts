@@ -16,7 +16,11 @@ export interface FailureRecord {
   cause: string;
   /** `<step>: <cause>`, the Cause of the execution's Fail state. */
   summary: string;
-  /** Resources made before the failure (what a re-run reuses, or teardown removes). */
+  /**
+   * Resources made before the failure (what a re-run reuses, or teardown removes). When a
+   * Parallel branch fails, the other branch is stopped and its results are lost: teardown
+   * finds everything by this tool's tags, this list is what the run itself saw.
+   */
   resourcesSoFar: LedgerEntry[];
 }
 
@@ -30,6 +34,8 @@ export async function recordFailure(state: Partial<WorkflowState> & { failure?: 
   const f = state.failure ?? { step: 'unknown', error: 'UnexpectedError', cause: 'no failure was recorded' };
   let { step, error } = f;
   let cause = f.cause ?? '';
+  // What a failed Parallel branch made: its state is gone, its record carries the ledgers.
+  const branchMade: LedgerEntry[] = [];
   // Unwrap at most twice: branch record → Lambda payload.
   for (let i = 0; i < 2; i++) {
     const parsed = parseJson(cause);
@@ -38,13 +44,15 @@ export async function recordFailure(state: Partial<WorkflowState> & { failure?: 
       step = parsed.step;
       error = parsed.error;
       cause = typeof parsed.cause === 'string' ? parsed.cause : '';
+      branchMade.push(...Object.values((parsed.resources ?? {}) as Record<string, LedgerEntry[]>).flat());
     } else if (typeof parsed.errorMessage === 'string') {
       cause = parsed.errorMessage;
       if (typeof parsed.errorType === 'string') error = parsed.errorType;
     } else break;
   }
   cause = cause || error;
-  return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: collectLedger(state as Partial<WorkflowState>).filter((e) => e.created) };
+  const made = collectLedger(state as Partial<WorkflowState>, branchMade);
+  return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: made.filter((e) => e.created) };
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {

@@ -46,6 +46,11 @@ export class LocalExecutions implements ExecutionBackend {
   }
 }
 
+function resourcesSoFar(record: unknown): { resourcesSoFar?: unknown[] } {
+  const r = (record as { resourcesSoFar?: unknown[] } | undefined)?.resourcesSoFar;
+  return Array.isArray(r) ? { resourcesSoFar: r } : {};
+}
+
 function view(executionId: string, e: Entry): ExecutionView {
   const o = e.outcome;
   return {
@@ -57,6 +62,6 @@ function view(executionId: string, e: Entry): ExecutionView {
     ...(o ? {} : { currentStep: e.run.currentStep() }),
     steps: e.run.history.map((h) => ({ state: h.state, status: h.status, startedAt: h.startedAt, durationMs: h.durationMs, attempts: h.attempts, ...(h.error ? { error: h.error } : {}) })),
     ...(o?.status === 'SUCCEEDED' ? { result: o.output } : {}),
-    ...(o && o.status !== 'SUCCEEDED' ? { error: { error: o.error ?? 'Error', cause: o.cause ?? '' } } : {}),
+    ...(o && o.status !== 'SUCCEEDED' ? { error: { error: o.error ?? 'Error', cause: o.cause ?? '', ...resourcesSoFar(o.failureRecord) } } : {}),
   };
 }

@@ -1,11 +1,14 @@
 import type { LedgerEntry, WorkflowState } from './workflow.ts';
 
-/** Every ledger entry in the state, in workflow order, without duplicates (a re-checked NAT gateway...). */
-export function collectLedger(state: Partial<WorkflowState>): LedgerEntry[] {
+/**
+ * Every ledger entry in the state (then `more`), in workflow order, without duplicates
+ * (a NAT gateway re-checked in the wait loop is one entry).
+ */
+export function collectLedger(state: Partial<WorkflowState>, more: LedgerEntry[] = []): LedgerEntry[] {
   const seen = new Set<string>();
   const out: LedgerEntry[] = [];
-  for (const value of Object.values(state)) {
-    const ledger = (value as { ledger?: LedgerEntry[] } | undefined)?.ledger;
+  const ledgers = [...Object.values(state).map((v) => (v as { ledger?: LedgerEntry[] } | undefined)?.ledger), more];
+  for (const ledger of ledgers) {
     if (!Array.isArray(ledger)) continue;
     for (const e of ledger) {
       const key = `${e.kind}:${e.id}`;

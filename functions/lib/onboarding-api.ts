@@ -30,7 +30,8 @@ export interface ExecutionView {
   currentStep?: string;
   steps: StepView[];
   result?: unknown;
-  error?: { error: string; cause: string };
+  /** On failure: the failed step's error, `<step>: <message>`, and what the run had made by then. */
+  error?: { error: string; cause: string; resourcesSoFar?: unknown[] };
 }
 
 /** Where executions run (local engine or Step Functions). */

@@ -56,6 +56,8 @@ export interface ExecutionOutcome {
   output?: unknown;
   error?: string;
   cause?: string;
+  /** What Record failure returned (failed step, cause, resources made so far), on the failure path. */
+  failureRecord?: unknown;
   history: StepHistory[];
   startedAt: string;
   durationMs: number;
@@ -133,6 +135,7 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
   const history: StepHistory[] = [];
   const open = new Map<string, StepHistory>();
   const lastCause = new Map<string, string | undefined>();
+  let failureRecord: unknown;
   let current: string | undefined;
   const emit = (e: StepEvent) => opts.onEvent?.(e);
 
@@ -174,6 +177,7 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
         const h = open.get(ev.state.name);
         open.delete(ev.state.name);
         if (current === ev.state.name) current = undefined;
+        if (ev.state.name === 'Record failure') failureRecord = (ev.state.output as { failureRecord?: unknown } | undefined)?.failureRecord;
         if (!h) break;
         h.durationMs = ev.timestamp - Date.parse(h.startedAt);
         if (h.status === 'caught') {
@@ -211,6 +215,7 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
       outcome = { executionName, status: aborted ? 'ABORTED' : 'FAILED', error, cause, history, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
     }
     await consume.catch(() => undefined);
+    if (outcome.status === 'FAILED' && failureRecord !== undefined) outcome.failureRecord = failureRecord;
     closeOpen(Date.now(), outcome.status === 'ABORTED');
     emit({ type: outcome.status === 'SUCCEEDED' ? 'execution-succeeded' : outcome.status === 'ABORTED' ? 'execution-aborted' : 'execution-failed', at: new Date().toISOString(), error: outcome.error, cause: outcome.cause, durationMs: outcome.durationMs });
     return outcome;

@@ -115,6 +115,7 @@ describe('onboarding workflow in the local engine', () => {
     expect(o.error).toBe('ResourceConflictError');
     expect(o.cause).toBe(`${step}: injected in ${step}`);
     expect(entered(o, 'Record failure')).toBe(1);
+    expect(o.failureRecord).toMatchObject({ step, error: 'ResourceConflictError', cause: `injected in ${step}` });
     // Terminal errors are never retried; the history shows the step failed with its error.
     expect(o.history.find((h) => h.state === step)).toMatchObject({ attempts: 1, status: 'failed', error: 'ResourceConflictError' });
   });
