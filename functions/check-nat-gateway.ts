@@ -1,19 +1,32 @@
 import { describeNatGateway, natGatewayFailed } from '#lib/aws/vpc-nat.ts';
-import { WaitDeadlineExceededError } from '#lib/errors.ts';
+import { ResourceNotReadyError, WaitDeadlineExceededError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
 import type { NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
 
+/** How long after the first check a NAT gateway this run made may still be missing from DescribeNatGateways. */
+export const NOT_FOUND_GRACE_SECONDS = 120;
+
+/** True when this run made the NAT gateway and the first checks are still within the grace period. */
+function justCreated(natGateway: NatGatewayResult, now = Date.now()): boolean {
+  const ours = natGateway.ledger.some((e) => e.kind === 'nat-gateway' && e.id === natGateway.natGatewayId && e.created);
+  return ours && (!natGateway.poll || now - Date.parse(natGateway.poll.startedAt) < NOT_FOUND_GRACE_SECONDS * 1000);
+}
+
 /**
  * Check NAT gateway: one turn of the wait loop. Returns the NAT gateway result (ledger
  * kept) with state `available`, or `pending` with the next poll; throws when it failed
- * or the deadline (timeouts.natGatewaySeconds) has passed.
+ * or the deadline (timeouts.natGatewaySeconds) has passed. A NAT gateway made moments ago
+ * that AWS does not list yet is ResourceNotReadyError (eventual consistency), not deleted.
  */
 export async function checkNatGateway(state: WorkflowState): Promise<NatGatewayResult> {
   const { request, natGateway } = need(state, 'natGateway');
   const nat = await describeNatGateway(natGateway.natGatewayId);
+  if (!nat && justCreated(natGateway)) {
+    throw new ResourceNotReadyError(`NAT gateway ${natGateway.natGatewayId} was just created and DescribeNatGateways does not show it yet`);
+  }
   if (nat?.State === 'available') return { ...natGateway, state: 'available' };
   if (nat?.State !== 'pending') throw natGatewayFailed(nat, natGateway.natGatewayId);
   if (natGateway.poll && pastDeadline(natGateway.poll)) {

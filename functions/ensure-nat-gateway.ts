@@ -1,6 +1,6 @@
 import type { NatGateway } from '@aws-sdk/client-ec2';
 import { attachedInternetGatewayId, checkGivenPrivateSubnet, ourFilters, vpcCidrs, vpcNatGateways } from '#lib/aws/network.ts';
-import { createNatGateway, describeNatGateway, ensureNatElasticIp, NAT_ROLES, natGatewayFailed } from '#lib/aws/vpc-nat.ts';
+import { createNatGateway, DEAD_NAT_STATES, describeNatGateway, ensureNatElasticIp, NAT_ROLES, natGatewayFailed, natGatewayReachesInternet } from '#lib/aws/vpc-nat.ts';
 import { ensureRouteTable, ensureTaggedSubnet } from '#lib/aws/vpc-subnet.ts';
 import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
@@ -17,8 +17,23 @@ function result(nat: NatGateway, ledger: LedgerEntry[]): NatGatewayResult {
 }
 
 /**
+ * An available NAT gateway of the VPC that gives the tasks a path to the internet, ours first.
+ * A private one, one without a public IP, or one whose subnet does not route to an internet
+ * gateway is passed over.
+ */
+async function usableNatGateway(vpcId: string): Promise<NatGateway | undefined> {
+  const available = await vpcNatGateways(vpcId, ['available']);
+  const ordered = [...available.filter((n) => isManagedByUs(n.Tags)), ...available.filter((n) => !isManagedByUs(n.Tags))];
+  for (const nat of ordered) {
+    // Ours sits in our NAT subnet, whose route to the internet gateway this step made.
+    if (await natGatewayReachesInternet(vpcId, nat, !isManagedByUs(nat.Tags))) return nat;
+  }
+  return undefined;
+}
+
+/**
  * Ensure NAT gateway: one NAT gateway the task subnet can route through. Reuses an
- * available one in the VPC (ours first), or our pending one; otherwise makes a public
+ * available public one in the VPC (ours first), or our pending one; otherwise makes a public
  * subnet, its route table to the internet gateway, an Elastic IP and the NAT gateway.
  * With network.subnetId, returns the NAT gateway that subnet already routes through.
  */
@@ -33,16 +48,17 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
     return result(nat, [{ kind: 'nat-gateway', id: given.natGatewayId, created: false }]);
   }
 
-  const available = await vpcNatGateways(vpcId, ['available']);
-  const reuse = available.find((n) => isManagedByUs(n.Tags)) ?? available[0];
+  const reuse = await usableNatGateway(vpcId);
   if (reuse) return result(reuse, [{ kind: 'nat-gateway', id: reuse.NatGatewayId!, created: false }]);
 
   // Never make a second one while ours is still coming up (or has failed and needs a person).
-  const ours = await vpcNatGateways(vpcId, ['pending', 'failed'], ourFilters({ role: NAT_ROLES.natGateway }));
+  const ours = await vpcNatGateways(vpcId, ['pending', ...DEAD_NAT_STATES], ourFilters({ role: NAT_ROLES.natGateway }));
   const pending = ours.find((n) => n.State === 'pending');
   if (pending) return result(pending, [{ kind: 'nat-gateway', id: pending.NatGatewayId!, created: false }]);
   const failed = ours.find((n) => n.State === 'failed');
   if (failed) throw natGatewayFailed(failed, failed.NatGatewayId!);
+  // Deleted ones (the user followed our failure message) give the new attempt a new ClientToken.
+  const deadIds = ours.map((n) => n.NatGatewayId!);
 
   const internetGatewayId = await attachedInternetGatewayId(vpcId);
   if (!internetGatewayId) {
@@ -79,7 +95,7 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
     target: { gatewayId: internetGatewayId },
   });
   const eip = await ensureNatElasticIp(request, vpcId);
-  const nat = await createNatGateway(request, vpcId, subnet.subnetId, eip.allocationId);
+  const nat = await createNatGateway(request, vpcId, subnet.subnetId, eip.allocationId, deadIds);
   return result(nat, [
     { kind: 'vpc-subnet', id: subnet.subnetId, created: subnetCreated },
     { kind: 'route-table', id: rt.routeTableId, created: rt.created },

@@ -119,7 +119,7 @@ export interface ServiceResult extends StepResult {
   serviceArn: string;
   serviceName: string;
   clusterName: string;
-  /** True when an existing service was updated (task definition, count or network changed). */
+  /** True when an existing service was updated (task definition, count, network or ECS Exec changed, or a FAILED deployment was forced again). */
   updated: boolean;
 }
 

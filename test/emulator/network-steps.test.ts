@@ -8,12 +8,14 @@ import {
   CreateRouteTableCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
+  DeleteNatGatewayCommand,
   DescribeAddressesCommand,
   DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
+  DisassociateAddressCommand,
   EC2Client,
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
@@ -22,7 +24,7 @@ import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
 import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
 import { ensureSecurityGroup } from '../../functions/ensure-security-group.ts';
 import { ensureTaskSubnet } from '../../functions/ensure-task-subnet.ts';
-import { NetworkConfigurationError, ResourceConflictError } from '../../functions/lib/errors.ts';
+import { NetworkConfigurationError, ResourceConflictError, ResourceNotReadyError } from '../../functions/lib/errors.ts';
 import { names } from '../../functions/lib/naming.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
@@ -278,5 +280,47 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     expect(await subnetsOf(vpc.vpcId)).toHaveLength(2);
     expect(await routeTablesOf(vpc.vpcId)).toHaveLength(2);
     expect((await ec2.send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(addressesBefore!);
+  });
+
+  it('passes over an available NAT gateway whose subnet does not route to the internet gateway, and makes ours', async () => {
+    const { vpc, request } = await meshFixture('nat-no-igw-route');
+    const isolated = await subnetRoutedTo(vpc, '10.0.30.0/24', undefined);
+    const { AllocationId } = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const { NatGateway: theirs } = await ec2.send(new CreateNatGatewayCommand({ SubnetId: isolated, AllocationId }));
+    const network = await resolveNetwork({ request });
+
+    const nat = await ensureNatGateway({ request, network });
+
+    expect(nat.natGatewayId).not.toBe(theirs!.NatGatewayId);
+    expect(nat.ledger).toContainEqual({ kind: 'nat-gateway', id: nat.natGatewayId, created: true });
+    expect((await natsOf(vpc.vpcId)).map((n) => n.NatGatewayId).sort()).toEqual([theirs!.NatGatewayId, nat.natGatewayId].sort());
+  });
+
+  it('waits while a deleted NAT gateway of ours still holds the Elastic IP, then makes a new one with it', async () => {
+    const { vpc, request } = await meshFixture('nat-deleted');
+    const network = await resolveNetwork({ request });
+    const first = await ensureNatGateway({ request, network });
+    await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: first.natGatewayId }));
+
+    // moto, like AWS while the NAT gateway is `deleting`, keeps the address associated.
+    const [eip] = await natEipsOf(vpc.vpcId);
+    expect(eip?.AssociationId).toBeDefined();
+    const waiting = ensureNatGateway({ request, network });
+    await expect(waiting).rejects.toThrow(ResourceNotReadyError);
+    await expect(waiting).rejects.toThrow(new RegExp(`Elastic IP ${eip!.AllocationId} .* is still associated`));
+
+    // AWS frees it once the NAT gateway is deleted.
+    await ec2.send(new DisassociateAddressCommand({ AssociationId: eip!.AssociationId! }));
+    const second = await ensureNatGateway({ request, network });
+
+    expect(second.natGatewayId).not.toBe(first.natGatewayId);
+    expect(second.state).toBe('available');
+    expect(second.ledger.map((e) => [e.kind, e.created])).toEqual([
+      ['vpc-subnet', false],
+      ['route-table', false],
+      ['elastic-ip', false],
+      ['nat-gateway', true],
+    ]);
+    expect(await natEipsOf(vpc.vpcId)).toHaveLength(1);
   });
 });

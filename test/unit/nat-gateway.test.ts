@@ -1,8 +1,10 @@
 /**
  * NAT gateway behaviour moto cannot show: its NAT gateways are available at once and never
- * fail, and it never throttles. Everything else is in test/emulator/network-steps.test.ts.
+ * fail, it ignores ClientToken, has no eventual consistency and never throttles; races
+ * between two runs cannot be timed against it. Everything else is in test/emulator/network-steps.test.ts.
  */
 import {
+  AllocateAddressCommand,
   CreateNatGatewayCommand,
   CreateSubnetCommand,
   DescribeAddressesCommand,
@@ -12,15 +14,16 @@ import {
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
   EC2Client,
+  ReleaseAddressCommand,
   type DescribeNatGatewaysCommandInput,
   type NatGateway,
 } from '@aws-sdk/client-ec2';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkNatGateway, handler as checkNatGatewayHandler } from '../../functions/check-nat-gateway.ts';
-import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
-import { AwsThrottledError, NatGatewayFailedError, ResourceConflictError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import { checkNatGateway, handler as checkNatGatewayHandler, NOT_FOUND_GRACE_SECONDS } from '../../functions/check-nat-gateway.ts';
+import { ensureNatGateway, handler as ensureNatGatewayHandler } from '../../functions/ensure-nat-gateway.ts';
+import { AwsThrottledError, NatGatewayFailedError, ResourceConflictError, ResourceNotReadyError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
 import { TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../../functions/lib/settings.ts';
 import type { NatGatewayResult, NetworkResult, WorkflowState } from '../../functions/lib/workflow.ts';
 import { bookinfoRequest } from '../support/requests.ts';
@@ -43,6 +46,24 @@ const natGateway: NatGatewayResult = {
 };
 const nat = (State: NatGateway['State'], extra: Partial<NatGateway> = {}): NatGateway => ({ NatGatewayId: NAT, VpcId: VPC, SubnetId: natGateway.subnetId, State, ...extra });
 const stateFilter = (input: DescribeNatGatewaysCommandInput) => input.Filter?.find((f) => f.Name === 'state')?.Values ?? [];
+const notFound = (name: string, message: string) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+
+const RTB = 'rtb-0a1b2c3d4e5f60718';
+const EIP = 'eipalloc-0a1b2c3d4e5f60718';
+const igwAttached = { InternetGateways: [{ InternetGatewayId: network.internetGatewayId, Attachments: [{ VpcId: VPC, State: 'available' as never }] }] };
+
+/** Mocks where our NAT subnet, its route table and Elastic IP exist (an earlier run was interrupted) and no NAT gateway does. */
+function interruptedRun() {
+  ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
+  ec2Mock.on(DescribeInternetGatewaysCommand).resolves(igwAttached);
+  ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: VPC, CidrBlock: '10.0.0.0/16' }] });
+  ec2Mock.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: natGateway.subnetId, VpcId: VPC, CidrBlock: '10.0.2.0/24', AvailabilityZone: 'us-east-1a', Tags: ourTags }] });
+  ec2Mock.on(DescribeRouteTablesCommand).resolves({
+    RouteTables: [{ RouteTableId: RTB, Tags: ourTags, Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: network.internetGatewayId }], Associations: [{ SubnetId: natGateway.subnetId }] }],
+  });
+  ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: EIP, Tags: ourTags }] });
+}
+const tokens = () => ec2Mock.commandCalls(CreateNatGatewayCommand).map((c) => c.args[0].input.ClientToken);
 
 describe('Check NAT gateway (wait loop)', () => {
   it('stays pending with a growing poll for N checks, then reports available with the ledger kept', async () => {
@@ -86,10 +107,40 @@ describe('Check NAT gateway (wait loop)', () => {
     );
   });
 
-  it('throws NatGatewayFailedError when the NAT gateway was deleted or is gone', async () => {
-    ec2Mock.on(DescribeNatGatewaysCommand).resolvesOnce({ NatGateways: [nat('deleted')] }).rejectsOnce(Object.assign(new Error('The Nat Gateway was not found'), { name: 'NatGatewayNotFound' }));
-    await expect(checkNatGateway({ request: bookinfoRequest(), natGateway })).rejects.toThrow(new RegExp(`NAT gateway ${NAT} is deleted`));
-    await expect(checkNatGateway({ request: bookinfoRequest(), natGateway })).rejects.toThrow(NatGatewayFailedError);
+  it('throws NatGatewayFailedError when the NAT gateway is deleted, even on the first check', async () => {
+    ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [nat('deleted')] });
+    const err = await checkNatGateway({ request: bookinfoRequest(), natGateway }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NatGatewayFailedError);
+    expect((err as Error).message).toMatch(new RegExp(`NAT gateway ${NAT} is deleted`));
+  });
+
+  it('reports a NAT gateway this run just made that AWS does not list yet as ResourceNotReadyError', async () => {
+    ec2Mock
+      .on(DescribeNatGatewaysCommand)
+      .rejectsOnce(notFound('NatGatewayNotFound', `NAT gateway ${NAT} was not found`))
+      .resolvesOnce({ NatGateways: [] })
+      .resolves({ NatGateways: [nat('pending')] });
+    const state = { request: bookinfoRequest(), natGateway };
+
+    const first = await checkNatGatewayHandler(state, {} as Context).catch((e: unknown) => e);
+    const second = await checkNatGateway(state).catch((e: unknown) => e);
+    const third = await checkNatGateway(state);
+
+    expect(first).toBeInstanceOf(ResourceNotReadyError);
+    expect((first as Error).name).toBe('ResourceNotReadyError');
+    expect((first as Error).message).toMatch(new RegExp(`NAT gateway ${NAT} was just created`));
+    expect(second).toBeInstanceOf(ResourceNotReadyError);
+    expect(third.state).toBe('pending');
+  });
+
+  it('reports a NAT gateway gone after the grace period, or one it did not make, as deleted', async () => {
+    ec2Mock.on(DescribeNatGatewaysCommand).rejects(notFound('NatGatewayNotFound', `NAT gateway ${NAT} was not found`));
+    const longAgo = new Date(Date.now() - (NOT_FOUND_GRACE_SECONDS + 1) * 1000).toISOString();
+    const late = { ...natGateway, poll: { attempt: 6, startedAt: longAgo, deadline: new Date(Date.now() + 300_000).toISOString(), nextWaitSeconds: 30 } };
+    const reused: NatGatewayResult = { ...natGateway, ledger: [{ kind: 'nat-gateway', id: NAT, created: false }] };
+
+    await expect(checkNatGateway({ request: bookinfoRequest(), natGateway: late })).rejects.toThrow(new RegExp(`NAT gateway ${NAT} is deleted`));
+    await expect(checkNatGateway({ request: bookinfoRequest(), natGateway: reused })).rejects.toThrow(NatGatewayFailedError);
   });
 
   it('throws WaitDeadlineExceededError naming the NAT gateway and its state once the deadline passed', async () => {
@@ -144,22 +195,7 @@ describe('Ensure NAT gateway (AWS states moto never shows)', () => {
   });
 
   it('returns pending when AWS creates the NAT gateway pending', async () => {
-    ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
-    ec2Mock.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [{ InternetGatewayId: network.internetGatewayId, Attachments: [{ VpcId: VPC, State: 'available' as never }] }] });
-    ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: VPC, CidrBlock: '10.0.0.0/16' }] });
-    // Our NAT subnet, route table and Elastic IP already exist (an earlier run was interrupted).
-    ec2Mock.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: natGateway.subnetId, VpcId: VPC, CidrBlock: '10.0.2.0/24', AvailabilityZone: 'us-east-1a', Tags: ourTags }] });
-    ec2Mock.on(DescribeRouteTablesCommand).resolves({
-      RouteTables: [
-        {
-          RouteTableId: 'rtb-0a1b2c3d4e5f60718',
-          Tags: ourTags,
-          Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: network.internetGatewayId }],
-          Associations: [{ SubnetId: natGateway.subnetId }],
-        },
-      ],
-    });
-    ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: 'eipalloc-0a1b2c3d4e5f60718', Tags: ourTags }] });
+    interruptedRun();
     ec2Mock.on(CreateNatGatewayCommand).resolves({ NatGateway: nat('pending') });
 
     const r = await ensureNatGateway({ request: bookinfoRequest(), network });
@@ -173,5 +209,128 @@ describe('Ensure NAT gateway (AWS states moto never shows)', () => {
     ]);
     expect(ec2Mock).toHaveReceivedCommandWith(CreateNatGatewayCommand, { SubnetId: natGateway.subnetId, AllocationId: 'eipalloc-0a1b2c3d4e5f60718' });
     expect(ec2Mock).not.toHaveReceivedCommand(CreateSubnetCommand);
+  });
+
+  it('passes over a private NAT gateway, one without a public IP and one whose subnet has no internet gateway route', async () => {
+    interruptedRun();
+    const privateSubnet = 'subnet-0c0c0c0c0c0c0c0c0';
+    const foreign = [
+      nat('available', { NatGatewayId: 'nat-0000000000000000a', ConnectivityType: 'private', NatGatewayAddresses: [{ PrivateIp: '10.0.5.9' }] }),
+      nat('available', { NatGatewayId: 'nat-0000000000000000b', ConnectivityType: 'public', NatGatewayAddresses: [{ PrivateIp: '10.0.5.10' }] }),
+      nat('available', { NatGatewayId: 'nat-0000000000000000c', SubnetId: privateSubnet, NatGatewayAddresses: [{ PublicIp: '203.0.113.7' }] }),
+    ];
+    ec2Mock.on(DescribeNatGatewaysCommand).callsFake((input: DescribeNatGatewaysCommandInput) => ({ NatGateways: stateFilter(input).includes('available') ? foreign : [] }));
+    ec2Mock.on(DescribeRouteTablesCommand, { Filters: [{ Name: 'association.subnet-id', Values: [privateSubnet] }] }).resolves({
+      RouteTables: [{ RouteTableId: 'rtb-0c0c0c0c0c0c0c0c0', Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-0000000000000000d' }], Associations: [{ SubnetId: privateSubnet }] }],
+    });
+    ec2Mock.on(CreateNatGatewayCommand).resolves({ NatGateway: nat('pending') });
+
+    const r = await ensureNatGateway({ request: bookinfoRequest(), network });
+
+    expect(r.natGatewayId).toBe(NAT);
+    expect(r.ledger).toContainEqual({ kind: 'nat-gateway', id: NAT, created: true });
+    expect(ec2Mock).toHaveReceivedCommandTimes(CreateNatGatewayCommand, 1);
+  });
+
+  it('reuses a public NAT gateway with a public IP whose subnet routes to the internet gateway, ours without a route look-up', async () => {
+    const publicSubnet = 'subnet-0d0d0d0d0d0d0d0d0';
+    const theirs = nat('available', { NatGatewayId: 'nat-0000000000000000e', SubnetId: publicSubnet, NatGatewayAddresses: [{ PublicIp: '203.0.113.8' }] });
+    ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [theirs] });
+    ec2Mock.on(DescribeRouteTablesCommand).resolves({
+      RouteTables: [{ RouteTableId: 'rtb-0d0d0d0d0d0d0d0d0', Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: network.internetGatewayId, State: 'active' }], Associations: [{ SubnetId: publicSubnet }] }],
+    });
+    expect(await ensureNatGateway({ request: bookinfoRequest(), network })).toMatchObject({ natGatewayId: 'nat-0000000000000000e', ledger: [{ created: false }] });
+
+    ec2Mock.reset();
+    ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [theirs, nat('available', { Tags: ourTags, NatGatewayAddresses: [{ PublicIp: '203.0.113.9' }] })] });
+    expect(await ensureNatGateway({ request: bookinfoRequest(), network })).toMatchObject({ natGatewayId: NAT });
+    expect(ec2Mock).not.toHaveReceivedCommand(DescribeRouteTablesCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateNatGatewayCommand);
+  });
+
+  it('keeps the ClientToken across retries of one attempt and changes it once the user deleted our failed NAT gateway', async () => {
+    interruptedRun();
+    ec2Mock.on(CreateNatGatewayCommand).resolves({ NatGateway: nat('pending') });
+    await ensureNatGateway({ request: bookinfoRequest(), network });
+    await ensureNatGateway({ request: bookinfoRequest(), network });
+    const deletedOne = nat('deleted', { NatGatewayId: 'nat-0000000000000000f', Tags: ourTags });
+    ec2Mock.on(DescribeNatGatewaysCommand).callsFake((input: DescribeNatGatewaysCommandInput) => ({ NatGateways: stateFilter(input).includes('deleted') ? [deletedOne] : [] }));
+    await ensureNatGateway({ request: bookinfoRequest(), network });
+    await ensureNatGateway({ request: bookinfoRequest(), network });
+
+    const [t1, t2, t3, t4] = tokens();
+    expect(t1).toMatch(/^mesh-onboarding-[0-9a-f]{32}$/);
+    expect(t2).toBe(t1);
+    expect(t3).not.toBe(t1);
+    expect(t4).toBe(t3);
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeNatGatewaysCommand, {
+      Filter: expect.arrayContaining([
+        { Name: 'state', Values: ['pending', 'failed', 'deleting', 'deleted'] },
+        { Name: `tag:${TAG_MANAGED_BY}`, Values: [TOOL_NAME] },
+      ]) as never,
+    });
+  });
+
+  it('asks again with a new ClientToken when AWS answers with a deleted NAT gateway the token still names', async () => {
+    interruptedRun();
+    ec2Mock
+      .on(CreateNatGatewayCommand)
+      .resolvesOnce({ NatGateway: nat('deleted', { NatGatewayId: 'nat-0000000000000001a' }) })
+      .resolves({ NatGateway: nat('pending') });
+
+    const r = await ensureNatGateway({ request: bookinfoRequest(), network });
+
+    expect(r).toMatchObject({ natGatewayId: NAT, state: 'pending' });
+    const [t1, t2] = tokens();
+    expect(t2).toBeDefined();
+    expect(t2).not.toBe(t1);
+  });
+
+  it('reports an Elastic IP or subnet AWS does not list yet (just made) as ResourceNotReadyError', async () => {
+    interruptedRun();
+    ec2Mock.on(CreateNatGatewayCommand).rejects(notFound('InvalidAllocationID.NotFound', `The allocation ID '${EIP}' does not exist`));
+    const err = await ensureNatGatewayHandler({ request: bookinfoRequest(), network }, {} as Context).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceNotReadyError);
+    expect((err as Error).name).toBe('ResourceNotReadyError');
+  });
+});
+
+describe('NAT Elastic IP race (two runs in one VPC)', () => {
+  const EIP_A = 'eipalloc-0000000000000000a';
+  const EIP_B = 'eipalloc-0000000000000000b';
+
+  it.each([
+    { mine: EIP_B, keep: EIP_A, release: EIP_B, created: false },
+    { mine: EIP_A, keep: EIP_A, release: EIP_B, created: true },
+  ])('both runs keep the lowest allocation id and release the other (this run allocated $mine)', async ({ mine, keep, release, created }) => {
+    interruptedRun();
+    ec2Mock.on(DescribeAddressesCommand).resolvesOnce({ Addresses: [] }).resolves({ Addresses: [{ AllocationId: EIP_B, Tags: ourTags }, { AllocationId: EIP_A, Tags: ourTags }] });
+    ec2Mock.on(AllocateAddressCommand).resolves({ AllocationId: mine });
+    ec2Mock.on(ReleaseAddressCommand).resolves({});
+    ec2Mock.on(CreateNatGatewayCommand).resolves({ NatGateway: nat('pending') });
+
+    const r = await ensureNatGateway({ request: bookinfoRequest(), network });
+
+    expect(ec2Mock).toHaveReceivedCommandTimes(ReleaseAddressCommand, 1);
+    expect(ec2Mock).toHaveReceivedCommandWith(ReleaseAddressCommand, { AllocationId: release });
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateNatGatewayCommand, { AllocationId: keep });
+    expect(r.ledger).toContainEqual({ kind: 'elastic-ip', id: keep, created });
+  });
+
+  it('releases its own Elastic IP and waits when the other run already gave its address to a NAT gateway', async () => {
+    interruptedRun();
+    ec2Mock
+      .on(DescribeAddressesCommand)
+      .resolvesOnce({ Addresses: [] })
+      .resolves({ Addresses: [{ AllocationId: EIP_A, AssociationId: 'eipassoc-0000000000000000a', Tags: ourTags }, { AllocationId: EIP_B, Tags: ourTags }] });
+    ec2Mock.on(AllocateAddressCommand).resolves({ AllocationId: EIP_B });
+    ec2Mock.on(ReleaseAddressCommand).resolves({});
+
+    const err = await ensureNatGateway({ request: bookinfoRequest(), network }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceNotReadyError);
+    expect(ec2Mock).toHaveReceivedCommandWith(ReleaseAddressCommand, { AllocationId: EIP_B });
+    expect(ec2Mock).toHaveReceivedCommandTimes(ReleaseAddressCommand, 1);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateNatGatewayCommand);
   });
 });

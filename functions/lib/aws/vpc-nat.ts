@@ -3,44 +3,125 @@
  * and its Elastic IP. Both are found by our tags before anything is allocated.
  */
 import { createHash } from 'node:crypto';
-import { AllocateAddressCommand, CreateNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysCommand, type NatGateway } from '@aws-sdk/client-ec2';
+import {
+  AllocateAddressCommand,
+  CreateNatGatewayCommand,
+  DescribeAddressesCommand,
+  DescribeNatGatewaysCommand,
+  ReleaseAddressCommand,
+  type Address,
+  type NatGateway,
+} from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
-import { isAwsError, NatGatewayFailedError } from '../errors.ts';
+import { isAwsError, NatGatewayFailedError, ResourceNotReadyError } from '../errors.ts';
 import { names } from '../naming.ts';
 import type { OnboardingRequest } from '../request.ts';
-import { ourFilters, tagSpec } from './network.ts';
+import { defaultRoute, effectiveRouteTable, ourFilters, tagSpec } from './network.ts';
 
 type Req = Pick<OnboardingRequest, 'workloadGroup'>;
 
 export const NAT_ROLES = { subnet: 'nat-subnet', routeTable: 'nat-route-table', eip: 'nat-eip', natGateway: 'nat-gateway' } as const;
 
-/** Finds our Elastic IP for the VPC's NAT gateway or allocates it. */
+/** NAT gateway states after which it never serves traffic again. */
+export const DEAD_NAT_STATES = ['failed', 'deleting', 'deleted'] as const;
+
+const isDead = (nat: NatGateway) => (DEAD_NAT_STATES as readonly string[]).includes(nat.State ?? '');
+
+/** Our Elastic IPs for the VPC's NAT gateway, sorted by allocation id (every run orders them alike). */
+async function ourNatEips(name: string): Promise<Address[]> {
+  const { Addresses } = await ec2().send(new DescribeAddressesCommand({ Filters: ourFilters({ role: NAT_ROLES.eip, name }) }));
+  return (Addresses ?? []).filter((a) => a.AllocationId).sort((a, b) => a.AllocationId!.localeCompare(b.AllocationId!));
+}
+
+async function releaseEip(allocationId: string): Promise<void> {
+  try {
+    await ec2().send(new ReleaseAddressCommand({ AllocationId: allocationId }));
+  } catch (e) {
+    // The concurrent run that saw the same pair released it first.
+    if (!isAwsError(e, 'InvalidAllocationID.NotFound')) throw e;
+  }
+}
+
+/**
+ * Finds our free Elastic IP for the VPC's NAT gateway or allocates it; ResourceNotReadyError
+ * while ours is still held by a NAT gateway being deleted. When a concurrent run allocated
+ * one too, both keep the lowest allocation id and release the rest, so the race leaks none.
+ */
 export async function ensureNatElasticIp(request: Req, vpcId: string): Promise<{ allocationId: string; created: boolean }> {
   const name = names.natEip(vpcId);
-  const { Addresses } = await ec2().send(new DescribeAddressesCommand({ Filters: ourFilters({ role: NAT_ROLES.eip, name }) }));
-  const found = Addresses?.find((a) => a.AllocationId);
-  if (found?.AllocationId) return { allocationId: found.AllocationId, created: false };
+  const found = await ourNatEips(name);
+  const free = found.find((a) => !a.AssociationId);
+  if (free) return { allocationId: free.AllocationId!, created: false };
+  const held = found[0];
+  if (held) {
+    // AWS frees a NAT gateway's address only once it is deleted; a second address would leak when it is.
+    throw new ResourceNotReadyError(
+      `Elastic IP ${held.AllocationId} (${held.PublicIp ?? 'no public IP'}) for the NAT gateway of ${vpcId} is still associated (${held.AssociationId}), usually with our NAT gateway that is being deleted; run again once it is deleted`,
+    );
+  }
   const made = await ec2().send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: tagSpec('elastic-ip', request, NAT_ROLES.eip, name) }));
-  return { allocationId: made.AllocationId!, created: true };
+  const mine = made.AllocationId!;
+
+  const after = await ourNatEips(name);
+  const holder = after.find((a) => a.AssociationId);
+  if (holder) {
+    // Another run's NAT gateway already holds its address: drop ours and let the retry find that NAT gateway.
+    await releaseEip(mine);
+    throw new ResourceNotReadyError(`Elastic IP ${holder.AllocationId} for the NAT gateway of ${vpcId} was taken by a concurrent run; its NAT gateway is being made`);
+  }
+  const [keep, ...extra] = [...new Set([mine, ...after.map((a) => a.AllocationId!)])].sort();
+  for (const id of extra) await releaseEip(id);
+  return { allocationId: keep!, created: keep === mine };
 }
 
-/** Creates the NAT gateway; the ClientToken is derived from its inputs so an AWS-side retry returns the same one. */
-export async function createNatGateway(request: Req, vpcId: string, subnetId: string, allocationId: string): Promise<NatGateway> {
-  const token = createHash('sha256').update(`${vpcId}/${subnetId}/${allocationId}`).digest('hex').slice(0, 32);
-  const { NatGateway: nat } = await ec2().send(
-    new CreateNatGatewayCommand({
-      SubnetId: subnetId,
-      AllocationId: allocationId,
-      ConnectivityType: 'public',
-      ClientToken: `mesh-onboarding-${token}`,
-      TagSpecifications: tagSpec('natgateway', request, NAT_ROLES.natGateway, names.natGateway(vpcId)),
-    }),
-  );
-  if (!nat?.NatGatewayId) throw new Error(`CreateNatGateway returned no id in ${subnetId}`);
-  return nat;
+function clientToken(vpcId: string, subnetId: string, allocationId: string, deadIds: readonly string[]): string {
+  const generation = [...new Set(deadIds)].sort().join(',');
+  return `mesh-onboarding-${createHash('sha256').update(`${vpcId}/${subnetId}/${allocationId}/${generation}`).digest('hex').slice(0, 32)}`;
 }
 
-/** One NAT gateway by id; undefined when AWS no longer knows it. */
+/**
+ * Creates the NAT gateway. Its ClientToken hashes its inputs and the ids of our dead (failed,
+ * deleting, deleted) NAT gateways in the VPC: a retry of one attempt returns the same NAT
+ * gateway, while a run after the user deleted a failed one gets a new token and a new NAT
+ * gateway. When AWS still answers a token with a dead one (the dead list forgot it), the
+ * token is renewed with that id.
+ */
+export async function createNatGateway(request: Req, vpcId: string, subnetId: string, allocationId: string, deadNatGatewayIds: readonly string[] = []): Promise<NatGateway> {
+  const dead = [...deadNatGatewayIds];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { NatGateway: nat } = await ec2().send(
+      new CreateNatGatewayCommand({
+        SubnetId: subnetId,
+        AllocationId: allocationId,
+        ConnectivityType: 'public',
+        ClientToken: clientToken(vpcId, subnetId, allocationId, dead),
+        TagSpecifications: tagSpec('natgateway', request, NAT_ROLES.natGateway, names.natGateway(vpcId)),
+      }),
+    );
+    if (!nat?.NatGatewayId) throw new Error(`CreateNatGateway returned no id in ${subnetId}`);
+    if (!isDead(nat) || dead.includes(nat.NatGatewayId)) return nat;
+    dead.push(nat.NatGatewayId);
+  }
+  throw new ResourceNotReadyError(`CreateNatGateway in ${subnetId} kept returning NAT gateways that are failed or deleted (${dead.join(', ')})`);
+}
+
+/**
+ * True when a NAT gateway gives a subnet routed through it a path to the internet: public
+ * (moto leaves ConnectivityType out), with a public IP, in a subnet whose route table sends
+ * 0.0.0.0/0 to an internet gateway. `checkRoute` false skips the route look-up (our own NAT
+ * gateway sits in our NAT subnet, whose route this tool made).
+ */
+export async function natGatewayReachesInternet(vpcId: string, nat: NatGateway, checkRoute = true): Promise<boolean> {
+  if (nat.ConnectivityType === 'private') return false;
+  if (!nat.NatGatewayAddresses?.some((a) => a.PublicIp)) return false;
+  if (!checkRoute) return true;
+  if (!nat.SubnetId) return false;
+  const { table } = await effectiveRouteTable(vpcId, nat.SubnetId);
+  const route = defaultRoute(table);
+  return !!route?.GatewayId?.startsWith('igw-') && route.State !== 'blackhole';
+}
+
+/** One NAT gateway by id; undefined when AWS does not know it (yet, or any more). */
 export async function describeNatGateway(natGatewayId: string): Promise<NatGateway | undefined> {
   try {
     const { NatGateways } = await ec2().send(new DescribeNatGatewaysCommand({ NatGatewayIds: [natGatewayId] }));

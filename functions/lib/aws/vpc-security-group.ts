@@ -13,7 +13,7 @@ import {
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
-import { isAwsError, NetworkConfigurationError } from '../errors.ts';
+import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { isManagedByUs, workloadKey } from '../tags.ts';
 import { pickOurs, tagSpec } from './network.ts';
@@ -52,7 +52,7 @@ export async function findOrCreateSecurityGroup(request: Req, vpcId: string, nam
     // A concurrent run made it between our lookup and create: use that one.
     if (!isAwsError(e, 'InvalidGroup.Duplicate')) throw e;
     const raced = await findGroup(vpcId, name);
-    if (!raced?.GroupId) throw e;
+    if (!raced?.GroupId) throw new ResourceNotReadyError(`security group "${name}" in ${vpcId} was just made by a concurrent run and is not listed yet`, { cause: e });
     return { groupId: raced.GroupId, created: false };
   }
 }
@@ -77,7 +77,23 @@ function permission(port: number, source: string, description: string): IpPermis
     : { ...base, IpRanges: [{ CidrIp: source, Description: description }] };
 }
 
-async function authorize(request: Req, groupId: string, port: number, source: string, role: string, description: string): Promise<void> {
+/** True when AWS does not know the security group `groupId` at all. */
+async function groupMissing(groupId: string): Promise<boolean> {
+  try {
+    const { SecurityGroups } = await ec2().send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    return !SecurityGroups?.some((g) => g.GroupId === groupId);
+  } catch (e) {
+    if (isAwsError(e, 'InvalidGroup.NotFound', 'InvalidGroupId.Malformed')) return true;
+    throw e;
+  }
+}
+
+/**
+ * Allows TCP `port` from `source` into `groupId`. A missing group is terminal only when it is
+ * the sg- source the user gave (`userSource`); the group this step just made or the EKS
+ * cluster's may not be visible yet (eventual consistency), so that is ResourceNotReadyError.
+ */
+async function authorize(request: Req, groupId: string, port: number, source: string, role: string, description: string, userSource: boolean): Promise<void> {
   try {
     await ec2().send(
       new AuthorizeSecurityGroupIngressCommand({
@@ -88,8 +104,11 @@ async function authorize(request: Req, groupId: string, port: number, source: st
     );
   } catch (e) {
     if (isAwsError(e, 'InvalidPermission.Duplicate')) return;
-    if (isAwsError(e, 'InvalidGroup.NotFound', 'InvalidGroupId.NotFound', 'InvalidGroupId.Malformed')) {
-      throw new NetworkConfigurationError(`cannot allow TCP ${port} from ${source} into ${groupId}: ${(e as Error).message}`, { cause: e });
+    if (userSource && source.startsWith('sg-') && isAwsError(e, 'InvalidGroup.NotFound', 'InvalidGroupId.Malformed') && (await groupMissing(source))) {
+      throw new NetworkConfigurationError(`network.ingressSources: security group ${source} was not found, so TCP ${port} from it cannot be allowed into ${groupId}`, { cause: e });
+    }
+    if (isAwsError(e, 'InvalidGroup.NotFound')) {
+      throw new ResourceNotReadyError(`cannot allow TCP ${port} from ${source} into ${groupId} yet: ${(e as Error).message}`, { cause: e });
     }
     throw e;
   }
@@ -103,7 +122,7 @@ export async function convergeAppIngress(request: Req, groupId: string, port: nu
   const rules = await portIngressRules(groupId, port);
   const present = new Set(rules.map(ruleSource));
   const added = [...new Set(sources)].filter((s) => !present.has(s));
-  for (const source of added) await authorize(request, groupId, port, source, SG_ROLES.appIngress, `mesh-onboarding: ${workloadKey(request)} app port`);
+  for (const source of added) await authorize(request, groupId, port, source, SG_ROLES.appIngress, `mesh-onboarding: ${workloadKey(request)} app port`, true);
   const stale = rules.filter((r) => isManagedByUs(r.Tags) && !sources.includes(ruleSource(r) ?? ''));
   if (stale.length > 0) {
     await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: stale.map((r) => r.SecurityGroupRuleId!) }));
@@ -115,6 +134,6 @@ export async function convergeAppIngress(request: Req, groupId: string, port: nu
 export async function ensureIngressFromGroup(request: Req, targetGroupId: string, port: number, fromGroupId: string): Promise<boolean> {
   const rules = await portIngressRules(targetGroupId, port);
   if (rules.some((r) => r.ReferencedGroupInfo?.GroupId === fromGroupId)) return false;
-  await authorize(request, targetGroupId, port, fromGroupId, SG_ROLES.eksIngress, `mesh-onboarding: ${workloadKey(request)} ECS tasks to app port`);
+  await authorize(request, targetGroupId, port, fromGroupId, SG_ROLES.eksIngress, `mesh-onboarding: ${workloadKey(request)} ECS tasks to app port`, false);
   return true;
 }

@@ -13,7 +13,7 @@ import {
   type RouteTable,
 } from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
-import { isAwsError, NetworkConfigurationError } from '../errors.ts';
+import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
 import type { OnboardingRequest } from '../request.ts';
 import type { SubnetInfo } from '../workflow.ts';
 import { defaultRoute, describeSubnets, pickOurs, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
@@ -33,7 +33,10 @@ export interface TaggedSubnetSpec {
   chooseAz?: (existing: SubnetInfo[]) => string | undefined;
 }
 
-/** Finds our subnet named `spec.name` in the VPC or creates it. */
+/**
+ * Finds our subnet named `spec.name` in the VPC or creates it. The block is chosen from the
+ * subnets listed on each call, so a retry after a concurrent run took it chooses anew.
+ */
 export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subnet: SubnetInfo; created: boolean }> {
   const named = await describeSubnets([
     { Name: 'vpc-id', Values: [spec.vpcId] },
@@ -56,7 +59,11 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
     );
     return { subnet: subnetInfo(made.Subnet!), created: true };
   } catch (e) {
-    if (isAwsError(e, 'InvalidSubnet.Conflict', 'InvalidSubnet.Range')) {
+    // A concurrent run took the block after we listed the subnets: the next attempt lists them and chooses again.
+    if (isAwsError(e, 'InvalidSubnet.Conflict')) {
+      throw new ResourceNotReadyError(`subnet block ${cidr} for "${spec.name}" in ${spec.vpcId} was taken meanwhile: ${(e as Error).message}`, { cause: e });
+    }
+    if (isAwsError(e, 'InvalidSubnet.Range')) {
       throw new NetworkConfigurationError(`cannot create subnet "${spec.name}" with ${cidr} in ${spec.vpcId}: ${(e as Error).message}`, { cause: e });
     }
     throw e;
