@@ -80,3 +80,37 @@ describe('local onboarding API', () => {
     expect(list).toHaveLength(1);
   });
 });
+
+describe('local onboarding API: a failed onboarding, fixed and submitted again', () => {
+  it('reports the failed step and cause, then resumes under a new execution once the mesh is fixed', async () => {
+    const request = { ...bookinfoInput(), workloadGroup: { namespace: 'bookinfo', name: 'reviews' }, ecs: { ...bookinfoInput().ecs, service: 'reviews', family: 'bookinfo_reviews' } };
+    const waitDone = (location: string) =>
+      eventually(async () => {
+        const v = (await call('GET', location)).json as unknown as ExecutionView;
+        if (v.status === 'RUNNING') throw new Error(`still running at ${v.currentStep}`);
+        return v;
+      }, 60_000, 200);
+
+    const first = await call('POST', '/onboardings', request);
+    expect(first.status).toBe(202);
+    const failed = await waitDone(String(first.json.location));
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatchObject({ error: 'MeshPrerequisiteError', resourcesSoFar: [] });
+    expect(failed.error?.cause).toMatch(/^Pre-flight mesh: .*WorkloadGroup bookinfo\/reviews does not exist/s);
+    expect(failed.steps.find((s) => s.state === 'Pre-flight mesh')).toMatchObject({ status: 'failed', error: 'MeshPrerequisiteError' });
+
+    // The mesh operator applies the WorkloadGroup the error printed.
+    sandbox().kube.store.put({
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'WorkloadGroup',
+      metadata: { name: 'reviews', namespace: 'bookinfo', labels: { app: 'reviews' } },
+      spec: { template: { labels: { app: 'reviews', class: 'ecs', cloud: 'aws' }, serviceAccount: 'bookinfo-reviews' } },
+    } as never);
+
+    const again = await call('POST', '/onboardings', request);
+    expect(again.status).toBe(202);
+    expect(again.json.executionId).toBe(`${String(first.json.executionId)}-r2`);
+    const resumed = await waitDone(String(again.json.location));
+    expect(resumed.status, JSON.stringify(resumed.error)).toBe('SUCCEEDED');
+  });
+});
