@@ -82,7 +82,8 @@ const request = parseRequest(input);
 console.log(`Starting the local sandbox (moto_server, Kubernetes API stand-in, simulated Fargate and onboarding plane)...`);
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
-  sandbox = await startSandbox();
+  // moto reports services running with this count (it cannot count real tasks): match the request's.
+  sandbox = await startSandbox({ ecsServiceRunning: Math.max(1, request.ecs.desiredCount) });
 } catch (e) {
   console.error(`The sandbox could not start: ${(e as Error).message}`);
   process.exit(3);
