@@ -2,7 +2,7 @@ import type { LogConfiguration, RegisterTaskDefinitionCommandInput } from '@aws-
 import { ensureTaskDefinition } from '#lib/aws/task-definition.ts';
 import { wrap } from '#lib/middleware.ts';
 import { onboardingConfigJson } from '#lib/onboarding-config.ts';
-import { AGENT_CONTAINER_NAME } from '#lib/settings.ts';
+import { AGENT_CONTAINER_NAME, LOG_STREAM_PREFIX } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import { ecsTags } from '#lib/tags.ts';
 import type { TaskDefinitionResult, WorkflowState, With } from '#lib/workflow.ts';
@@ -17,7 +17,7 @@ export function taskDefinitionInput(state: TaskDefinitionState): RegisterTaskDef
   const { request, preflight, taskRole, executionRole, caSecret, logGroup } = state;
   const logs: LogConfiguration = {
     logDriver: 'awslogs',
-    options: { 'awslogs-group': logGroup.logGroupName, 'awslogs-region': preflight.region, 'awslogs-stream-prefix': 'ecs' },
+    options: { 'awslogs-group': logGroup.logGroupName, 'awslogs-region': preflight.region, 'awslogs-stream-prefix': LOG_STREAM_PREFIX },
   };
   return {
     family: request.ecs.family,

@@ -2,12 +2,10 @@ import { FilterLogEventsCommand, type FilteredLogEvent } from '@aws-sdk/client-c
 import { logs } from '#lib/clients.ts';
 import { isAwsError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
-import { AGENT_CONTAINER_NAME } from '#lib/settings.ts';
+import { AGENT_CONTAINER_NAME, LOG_STREAM_PREFIX } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { TrafficEvidenceResult, WorkflowState } from '#lib/workflow.ts';
 
-/** The task definition's `awslogs-stream-prefix` (register-task-definition.ts): streams are `<prefix>/<container>/<taskId>`. */
-const STREAM_PREFIX = 'ecs';
 export const TRAFFIC_WINDOW_MS = 15 * 60_000;
 export const MAX_PAGES = 10;
 export const MAX_EVENTS = 1000;
@@ -42,7 +40,7 @@ export async function trafficEvidence(state: WorkflowState, now = new Date()): P
   const { request, logGroup, readiness } = need(state, 'logGroup', 'readiness');
   const end = now.getTime();
   const start = end - TRAFFIC_WINDOW_MS;
-  const logStreams = readiness.tasks.slice(0, MAX_STREAMS).map((t) => `${STREAM_PREFIX}/${AGENT_CONTAINER_NAME}/${t.taskId}`);
+  const logStreams = readiness.tasks.slice(0, MAX_STREAMS).map((t) => `${LOG_STREAM_PREFIX}/${AGENT_CONTAINER_NAME}/${t.taskId}`);
   const inbound = { total: 0, byStatusClass: {} as Record<string, number> };
   const outbound = { total: 0, byStatusClass: {} as Record<string, number> };
   const samples: string[] = [];

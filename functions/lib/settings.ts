@@ -29,6 +29,9 @@ export const DEFAULTS = {
 /** The container name of the onboarding agent sidecar in the task definition. */
 export const AGENT_CONTAINER_NAME = 'onboarding-agent';
 
+/** `awslogs-stream-prefix` of both containers (the seed's `ecs`): streams are `<prefix>/<container>/<taskId>`. */
+export const LOG_STREAM_PREFIX = 'ecs';
+
 /** Settings read once at start-up from the environment (Lambda or local sandbox). */
 export const runtimeSettings = {
   region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
