@@ -111,6 +111,11 @@ progress.finish();
 
 if (outcome.status !== 'SUCCEEDED') {
   console.error(`\nOnboarding FAILED: ${outcome.error}\n  ${outcome.cause}`);
+  const made = (outcome.failureRecord as { resourcesSoFar?: { kind: string; id: string }[] } | undefined)?.resourcesSoFar ?? [];
+  if (made.length > 0) {
+    console.error(`\nMade before the failure (a re-run with the same request reuses them):`);
+    for (const r of made) console.error(`  ${r.kind.padEnd(24)} ${r.id}`);
+  }
   await shutdown(1);
 }
 
