@@ -7,33 +7,46 @@
 /** Errors the state machine retries with backoff. */
 export abstract class RetryableError extends Error {
   readonly retryable = true;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
 }
 
 /** Errors that end the run: retrying cannot help. */
 export abstract class TerminalError extends Error {
   readonly retryable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
 }
+
+// Each class names itself with a string literal, never `new.target.name` or `constructor.name`:
+// Lambda runs minified bundles, where class names are mangled, and the literal is the contract
+// with the ASL's ErrorEquals (test/unit/error-names-bundle.test.ts checks it on a bundle).
 
 // ---- retryable -------------------------------------------------------------
 
 /** AWS throttled us (Throttling, RequestLimitExceeded, TooManyRequests...). */
-export class AwsThrottledError extends RetryableError {}
-/** IAM eventual consistency: a role just made "cannot be assumed" or is not visible yet. */
-export class IamPropagationError extends RetryableError {}
+export class AwsThrottledError extends RetryableError {
+  override readonly name = 'AwsThrottledError';
+}
+/** IAM eventual consistency: a role just made "cannot be assumed", is not visible yet, or NoSuchEntity right after CreateRole. */
+export class IamPropagationError extends RetryableError {
+  override readonly name = 'IamPropagationError';
+}
 /** AWS answered 5xx: a passing fault on its side. */
-export class AwsTransientError extends RetryableError {}
+export class AwsTransientError extends RetryableError {
+  override readonly name = 'AwsTransientError';
+}
 /** A resource exists but is not usable yet (dependency still being created). */
-export class ResourceNotReadyError extends RetryableError {}
+export class ResourceNotReadyError extends RetryableError {
+  override readonly name = 'ResourceNotReadyError';
+}
 /** The Kubernetes API could not be reached or answered 5xx/429. */
-export class KubernetesUnavailableError extends RetryableError {}
+export class KubernetesUnavailableError extends RetryableError {
+  override readonly name = 'KubernetesUnavailableError';
+}
+/**
+ * A same-named resource is still being deleted (an ECS service DRAINING until INACTIVE takes
+ * minutes): retried on a slow, bounded schedule of its own, longer than the other retries.
+ */
+export class ResourceDrainingError extends RetryableError {
+  override readonly name = 'ResourceDrainingError';
+}
 
 // ---- terminal --------------------------------------------------------------
 
@@ -45,57 +58,87 @@ export interface Problem {
 
 /** The request failed validation; `problems` lists every issue with its path. */
 export class InvalidRequestError extends TerminalError {
+  override readonly name = 'InvalidRequestError';
   readonly problems: Problem[];
   constructor(problems: Problem[]) {
     super(`Invalid onboarding request: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
     this.problems = problems;
   }
 }
-/** A resource with our deterministic name exists but is not tagged as ours. */
-export class ResourceConflictError extends TerminalError {}
+/** A resource with our deterministic name exists but is not tagged as ours (or as this workload's). */
+export class ResourceConflictError extends TerminalError {
+  override readonly name = 'ResourceConflictError';
+}
 /** An AWS service quota or limit was reached. */
-export class QuotaExceededError extends TerminalError {}
+export class QuotaExceededError extends TerminalError {
+  override readonly name = 'QuotaExceededError';
+}
 /** A resource reached a failed state (NAT gateway `failed`, ...). */
-export class ResourceFailedError extends TerminalError {}
+export class ResourceFailedError extends TerminalError {
+  override readonly name = 'ResourceFailedError';
+}
 /** The NAT gateway went to `failed`; the message carries AWS's failure code and message. */
-export class NatGatewayFailedError extends TerminalError {}
+export class NatGatewayFailedError extends TerminalError {
+  override readonly name = 'NatGatewayFailedError';
+}
 /** The VPC cannot host the workload as asked (no internet gateway, subnet outside the VPC, no free CIDR...). */
-export class NetworkConfigurationError extends TerminalError {}
+export class NetworkConfigurationError extends TerminalError {
+  override readonly name = 'NetworkConfigurationError';
+}
 /** A task of the service stopped; the message carries `stoppedReason` and container exit codes. */
-export class TaskStoppedError extends TerminalError {}
+export class TaskStoppedError extends TerminalError {
+  override readonly name = 'TaskStoppedError';
+}
 /** A bounded wait ran out; the message names what was still not ready. */
-export class WaitDeadlineExceededError extends TerminalError {}
-/** AWS refused the call for lack of permission. */
-export class AwsAccessDeniedError extends TerminalError {}
+export class WaitDeadlineExceededError extends TerminalError {
+  override readonly name = 'WaitDeadlineExceededError';
+}
+/** AWS refused the call for lack of permission; the message says which permission to add. */
+export class AwsAccessDeniedError extends TerminalError {
+  override readonly name = 'AwsAccessDeniedError';
+}
 /** A mesh prerequisite is missing or denies the workload (namespace, WorkloadGroup, OnboardingPolicy, operator). */
-export class MeshPrerequisiteError extends TerminalError {}
+export class MeshPrerequisiteError extends TerminalError {
+  override readonly name = 'MeshPrerequisiteError';
+}
 /** The Kubernetes API answered 401/403: the message says which access entry and RBAC to add. */
-export class KubernetesAccessDeniedError extends TerminalError {}
+export class KubernetesAccessDeniedError extends TerminalError {
+  override readonly name = 'KubernetesAccessDeniedError';
+}
 /** Something failed that no rule above covers; kept terminal so it is looked at, not retried forever. */
-export class UnexpectedError extends TerminalError {}
+export class UnexpectedError extends TerminalError {
+  override readonly name = 'UnexpectedError';
+}
 
-export const RETRYABLE_ERROR_NAMES = [
-  'AwsThrottledError',
-  'IamPropagationError',
-  'AwsTransientError',
-  'ResourceNotReadyError',
-  'KubernetesUnavailableError',
+/** Every retryable class: the state machine's Retry lists are built from these names. */
+export const RETRYABLE_ERRORS = [AwsThrottledError, IamPropagationError, AwsTransientError, ResourceNotReadyError, KubernetesUnavailableError, ResourceDrainingError] as const;
+/** Every terminal class: never retried. */
+export const TERMINAL_ERRORS = [
+  InvalidRequestError,
+  ResourceConflictError,
+  QuotaExceededError,
+  ResourceFailedError,
+  NatGatewayFailedError,
+  NetworkConfigurationError,
+  TaskStoppedError,
+  WaitDeadlineExceededError,
+  AwsAccessDeniedError,
+  MeshPrerequisiteError,
+  KubernetesAccessDeniedError,
+  UnexpectedError,
 ] as const;
 
-export const TERMINAL_ERROR_NAMES = [
-  'InvalidRequestError',
-  'ResourceConflictError',
-  'QuotaExceededError',
-  'ResourceFailedError',
-  'NatGatewayFailedError',
-  'NetworkConfigurationError',
-  'TaskStoppedError',
-  'WaitDeadlineExceededError',
-  'AwsAccessDeniedError',
-  'MeshPrerequisiteError',
-  'KubernetesAccessDeniedError',
-  'UnexpectedError',
-] as const;
+export type RetryableErrorName = InstanceType<(typeof RETRYABLE_ERRORS)[number]>['name'];
+export type TerminalErrorName = InstanceType<(typeof TERMINAL_ERRORS)[number]>['name'];
+
+/** The `name` an instance of `cls` carries (read off an instance: the literal, not the mangled class name). */
+export function errorNameOf(cls: abstract new (...args: never[]) => Error): string {
+  const C = cls as unknown as new (m: string | Problem[]) => Error;
+  return new C(cls === InvalidRequestError ? [] : '').name;
+}
+
+export const RETRYABLE_ERROR_NAMES = RETRYABLE_ERRORS.map(errorNameOf) as RetryableErrorName[];
+export const TERMINAL_ERROR_NAMES = TERMINAL_ERRORS.map(errorNameOf) as TerminalErrorName[];
 
 const THROTTLING = new Set([
   'Throttling',

@@ -15,9 +15,15 @@ export function fitName(name: string, max: number): string {
 
 type Req = Pick<OnboardingRequest, 'workloadGroup' | 'ecs'>;
 
-function base(r: Req): string {
-  return `${r.workloadGroup.namespace}-${r.workloadGroup.name}`;
+/**
+ * `<namespace>.<name>`: injective, because "." cannot appear in a DNS-1123 label, so
+ * `a-b/c` and `a/b-c` (which "-" would both turn into `a-b-c`) get different names and
+ * never share a task role (their mesh identity), a policy or a security group.
+ */
+export function workloadBase(r: Pick<OnboardingRequest, 'workloadGroup'>): string {
+  return `${r.workloadGroup.namespace}.${r.workloadGroup.name}`;
 }
+const base = workloadBase;
 
 export const names = {
   /** IAM role names: at most 64 characters. */
@@ -35,8 +41,14 @@ export const names = {
   /** Name tag of the private subnet the ECS cluster's tasks run in (the seed's `<cluster>-ecs-subnet`). */
   taskSubnet: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet`, 255),
   taskRouteTable: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet-rt`, 255),
-  /** Security group names: at most 255 characters, unique per VPC. */
-  securityGroup: (r: Req) => fitName(`${base(r)}-ecs-sg`, 255),
-  /** Step Functions execution names: at most 80 characters of [A-Za-z0-9-_]. */
-  execution: (r: Req, requestHash: string) => fitName(`onboard-${base(r)}-${requestHash.slice(0, 16)}`.replace(/[^A-Za-z0-9_-]/g, '-'), 80),
+  /**
+   * Security group names: at most 255 characters, unique per VPC, and never starting with
+   * `sg-` (EC2 rejects those), which a namespace like `sg-apps` would otherwise cause.
+   */
+  securityGroup: (r: Req) => fitName(`ecs-${base(r)}`, 255),
+  /**
+   * Step Functions execution names: at most 80 characters of [A-Za-z0-9-_]; "_" separates
+   * namespace and name (it cannot appear in a DNS label), keeping the name injective.
+   */
+  execution: (r: Req, requestHash: string) => fitName(`onboard-${r.workloadGroup.namespace}_${r.workloadGroup.name}-${requestHash.slice(0, 16)}`, 80),
 };

@@ -1,5 +1,6 @@
 import { TAG_MANAGED_BY, TAG_ROLE, TAG_WORKLOAD, TOOL_NAME } from './settings.ts';
 import type { OnboardingRequest } from './request.ts';
+import { ResourceConflictError } from './errors.ts';
 
 export interface Tag {
   Key: string;
@@ -42,4 +43,44 @@ export function isManagedByUs(tags: readonly { Key?: string; Value?: string; key
 export function tagValue(tags: readonly { Key?: string; Value?: string; key?: string; value?: string }[] | undefined, key: string): string | undefined {
   const t = tags?.find((x) => (x.Key ?? x.key) === key);
   return t ? (t.Value ?? t.value) : undefined;
+}
+
+/**
+ * Who a per-workload resource belongs to, from its tags: `ours` (this tool, this workload),
+ * `other-workload` (this tool, another workload: the name collided), `foreign` (not this tool).
+ */
+export type Ownership = { owner: 'ours' } | { owner: 'other-workload'; workload: string } | { owner: 'foreign' };
+
+export function ownershipOf(
+  tags: readonly { Key?: string; Value?: string; key?: string; value?: string }[] | Record<string, string> | undefined,
+  request: Pick<OnboardingRequest, 'workloadGroup'>,
+): Ownership {
+  if (!isManagedByUs(tags)) return { owner: 'foreign' };
+  const workload = Array.isArray(tags) ? tagValue(tags, TAG_WORKLOAD) : (tags as Record<string, string> | undefined)?.[TAG_WORKLOAD];
+  return workload === workloadKey(request) ? { owner: 'ours' } : { owner: 'other-workload', workload: workload ?? '(none)' };
+}
+
+/**
+ * Throws ResourceConflictError unless a per-workload resource is this workload's: `what`
+ * names the resource ("IAM role \"x\""), `fix` says what the user can do.
+ */
+export function assertOwnedByWorkload(
+  tags: Parameters<typeof ownershipOf>[0],
+  request: Pick<OnboardingRequest, 'workloadGroup'>,
+  what: string,
+  fix = 'delete or rename it, or choose another name',
+): void {
+  const o = ownershipOf(tags, request);
+  if (o.owner === 'ours') return;
+  if (o.owner === 'other-workload') {
+    throw new ResourceConflictError(`${what} belongs to workload ${o.workload} (tag ${TAG_WORKLOAD}), not ${workloadKey(request)}; two workloads must not share it: ${fix}`);
+  }
+  throw new ResourceConflictError(`${what} exists but was not made by this tool (no ${TAG_MANAGED_BY}=${TOOL_NAME} tag): ${fix}`);
+}
+
+/** The tags of a resource shared by every workload of a VPC or cluster: no workload tag (the ledger records its users). */
+export function sharedTags(role?: string): Tag[] {
+  const tags: Tag[] = [{ Key: TAG_MANAGED_BY, Value: TOOL_NAME }];
+  if (role) tags.push({ Key: TAG_ROLE, Value: role });
+  return tags;
 }

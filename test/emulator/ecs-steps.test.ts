@@ -24,8 +24,8 @@ const emu = useEmulator({ env: { MOTO_ECS_SERVICE_RUNNING: '1' } });
 const ACCOUNT = '123456789012';
 const AGENT_IMAGE = 'registry.example/tetrate/onboarding-agent:1.11.0';
 const SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:mesh-onboarding/bookinfo/ratings/root-ca-AbCdEf`;
-const TASK_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/bookinfo-ratings-ecs-task-role`;
-const EXEC_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/bookinfo-ratings-ecs-exec-role`;
+const TASK_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/bookinfo.ratings-ecs-task-role`;
+const EXEC_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/bookinfo.ratings-ecs-exec-role`;
 
 const preflight = bookinfoPreflight({ account: ACCOUNT, agentImage: AGENT_IMAGE, onboardingPolicy: 'allow-ecs-bookinfo' });
 
@@ -36,14 +36,14 @@ async function baseState(ec2: EC2Client): Promise<WorkflowState> {
   // moto's RunTask fails (500) in a VPC without DNS host names.
   await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }));
   const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.0.3.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet?.SubnetId ?? '';
-  const groupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'bookinfo-ratings-ecs-sg', Description: 'test' }))).GroupId ?? '';
+  const groupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'ecs-bookinfo.ratings', Description: 'test' }))).GroupId ?? '';
   const cluster = await ensureCluster({ request });
   return {
     request,
     preflight,
     cluster,
-    taskRole: { roleName: 'bookinfo-ratings-ecs-task-role', roleArn: TASK_ROLE_ARN, ledger: [] },
-    executionRole: { roleName: 'bookinfo-ratings-ecs-exec-role', roleArn: EXEC_ROLE_ARN, ledger: [] },
+    taskRole: { roleName: 'bookinfo.ratings-ecs-task-role', roleArn: TASK_ROLE_ARN, ledger: [] },
+    executionRole: { roleName: 'bookinfo.ratings-ecs-exec-role', roleArn: EXEC_ROLE_ARN, ledger: [] },
     caSecret: { secretName: 'mesh-onboarding/bookinfo/ratings/root-ca', secretArn: SECRET_ARN, updated: false, ledger: [] },
     logGroup: { logGroupName: '/ecs/bookinfo_ratings', retentionDays: 30, ledger: [] },
     taskSubnet: { subnetId, cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a', routeTableId: 'rtb-0123456789abcdef0', ledger: [] },

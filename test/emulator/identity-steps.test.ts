@@ -62,10 +62,10 @@ describe('Ensure task role (emulator)', () => {
     const first = await ensureTaskRole({ request });
     const second = await ensureTaskRole({ request });
 
-    expect(first.roleName).toBe('bookinfo-ratings-ecs-task-role');
+    expect(first.roleName).toBe('bookinfo.ratings-ecs-task-role');
     expect(first.ledger).toEqual([
       { kind: 'iam-role', id: first.roleName, arn: first.roleArn, created: true },
-      { kind: 'iam-role-policy', id: 'bookinfo-ratings-ecs-task-role/ecs-exec-ssmmessages', created: true },
+      { kind: 'iam-role-policy', id: 'bookinfo.ratings-ecs-task-role/ecs-exec-ssmmessages', created: true },
     ]);
     expect(second.roleArn).toBe(first.roleArn);
     expect(second.ledger.map((e) => e.created)).toEqual([false, false]);
@@ -106,17 +106,17 @@ describe('Ensure task role (emulator)', () => {
     const request = bookinfoRequest({ workloadGroup: { name: 'foreign' } });
     await iam.send(
       new CreateRoleCommand({
-        RoleName: 'bookinfo-foreign-ecs-task-role',
+        RoleName: 'bookinfo.foreign-ecs-task-role',
         AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
         Tags: [{ Key: 'owner', Value: 'someone-else' }],
       }),
     );
     const err = await ensureTaskRole({ request }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResourceConflictError);
-    expect((err as Error).message).toContain('bookinfo-foreign-ecs-task-role');
+    expect((err as Error).message).toContain('bookinfo.foreign-ecs-task-role');
     // The foreign role is left as it was.
-    expect((await trustOf('bookinfo-foreign-ecs-task-role')).trust.Statement[0]?.Principal).toEqual({ Service: 'ec2.amazonaws.com' });
-    expect(await inlinePolicies('bookinfo-foreign-ecs-task-role')).toEqual([]);
+    expect((await trustOf('bookinfo.foreign-ecs-task-role')).trust.Statement[0]?.Principal).toEqual({ Service: 'ec2.amazonaws.com' });
+    expect(await inlinePolicies('bookinfo.foreign-ecs-task-role')).toEqual([]);
   });
 });
 
@@ -126,10 +126,10 @@ describe('Ensure execution role (emulator)', () => {
     const first = await ensureExecutionRole({ request });
     const second = await ensureExecutionRole({ request });
 
-    expect(first.roleName).toBe('bookinfo-ratings-ecs-exec-role');
+    expect(first.roleName).toBe('bookinfo.ratings-ecs-exec-role');
     expect(first.ledger).toEqual([
       { kind: 'iam-role', id: first.roleName, arn: first.roleArn, created: true },
-      { kind: 'iam-role-policy', id: 'bookinfo-ratings-ecs-exec-role/read-root-ca-secret', created: true },
+      { kind: 'iam-role-policy', id: 'bookinfo.ratings-ecs-exec-role/read-root-ca-secret', created: true },
     ]);
     expect(second.roleArn).toBe(first.roleArn);
     expect(second.ledger.map((e) => e.created)).toEqual([false, false]);
@@ -158,7 +158,7 @@ describe('Ensure execution role (emulator)', () => {
 
   it('puts a drifted trust policy back', async () => {
     const request = bookinfoRequest();
-    const name = 'bookinfo-ratings-ecs-exec-role';
+    const name = 'bookinfo.ratings-ecs-exec-role';
     await iam.send(
       new UpdateAssumeRolePolicyCommand({
         RoleName: name,

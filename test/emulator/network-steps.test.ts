@@ -174,7 +174,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
       { kind: 'security-group', id: sg1.groupId, created: false },
       { kind: 'security-group-ingress', id: ingressId, created: false },
     ]);
-    const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [...byVpc(vpc.vpcId), { Name: 'group-name', Values: ['bookinfo-ratings-ecs-sg'] }] }))).SecurityGroups;
+    const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [...byVpc(vpc.vpcId), { Name: 'group-name', Values: ['ecs-bookinfo.ratings'] }] }))).SecurityGroups;
     expect(groups?.map((g) => g.GroupId)).toEqual([sg1.groupId]);
     expect(groups?.[0]?.IpPermissionsEgress).toContainEqual(expect.objectContaining({ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }));
     const ours = (await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [sg1.groupId] }] }))).SecurityGroupRules ?? [];

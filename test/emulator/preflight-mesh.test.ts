@@ -114,14 +114,14 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
     expect(e.message).toContain('kind: OnboardingPolicy');
     expect(e.message).toContain('accounts: ["123456789012"]');
     expect(e.message).toContain('clusters: ["bookinfo"]');
-    expect(e.message).toContain('iamRoleNames: ["bookinfo-ratings-ecs-task-role"]');
+    expect(e.message).toContain('iamRoleNames: ["bookinfo.ratings-ecs-task-role"]');
     expect(e.message).toContain('matchLabels:\n          app: "ratings"');
   });
 
   it.each([
     ['another account', { accounts: ['111111111111'], ecs: {} }, {}, 'aws.accounts ["111111111111"] does not include "123456789012"'],
     ['another ECS cluster', { accounts: ['123456789012'], ecs: { clusters: ['other'] } }, {}, 'aws.ecs.clusters ["other"] does not include "bookinfo"'],
-    ['another task role', { accounts: ['123456789012'], ecs: { iamRoleNames: ['bookinfoECSTaskRole'] } }, {}, 'aws.ecs.iamRoleNames ["bookinfoECSTaskRole"] does not include the task role "bookinfo-ratings-ecs-task-role"'],
+    ['another task role', { accounts: ['123456789012'], ecs: { iamRoleNames: ['bookinfoECSTaskRole'] } }, {}, 'aws.ecs.iamRoleNames ["bookinfoECSTaskRole"] does not include the task role "bookinfo.ratings-ecs-task-role"'],
     ['a selector not matching the WorkloadGroup', { accounts: ['123456789012'], ecs: {} }, { matchLabels: { app: 'reviews' } }, 'does not select a WorkloadGroup with labels {"app":"ratings"}'],
   ])('reports a policy for %s, naming the field that did not match', async (_what, aws, selector, reason) => {
     kube.standin.store.delete('OnboardingPolicy', 'bookinfo', 'allow-ecs');

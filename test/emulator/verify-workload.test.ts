@@ -138,8 +138,8 @@ describe('Verify workload with the simulated onboarding plane on emulator tasks'
         requiresCompatibilities: ['FARGATE'],
         cpu: '256',
         memory: '512',
-        taskRoleArn: 'arn:aws:iam::123456789012:role/bookinfo-ratings-ecs-task-role',
-        executionRoleArn: 'arn:aws:iam::123456789012:role/bookinfo-ratings-ecs-exec-role',
+        taskRoleArn: 'arn:aws:iam::123456789012:role/bookinfo.ratings-ecs-task-role',
+        executionRoleArn: 'arn:aws:iam::123456789012:role/bookinfo.ratings-ecs-exec-role',
         containerDefinitions: [
           { name: 'onboarding-agent', image: 'registry.example/tetrate/onboarding-agent:1.11.0', memoryReservation: 128, user: '0', environment: [{ name: 'ONBOARDING_CONFIG', value: onboardingConfigJson(request) }] },
           { name: 'ratings', image: request.app.image, memoryReservation: 256, essential: true },
@@ -197,7 +197,7 @@ describe('Verify workload with the simulated onboarding plane on emulator tasks'
     expect(reg.connectedTo).toMatch(/^vmgateway-/);
 
     const war = kube.standin.store.get<WorkloadAutoRegistration>('WorkloadAutoRegistration', 'bookinfo', reg.warName!);
-    expect(war?.spec.identity?.aws?.ecs).toEqual({ taskId: t.taskId, cluster: 'bookinfo', iamRole: { name: 'bookinfo-ratings-ecs-task-role' } });
+    expect(war?.spec.identity?.aws?.ecs).toEqual({ taskId: t.taskId, cluster: 'bookinfo', iamRole: { name: 'bookinfo.ratings-ecs-task-role' } });
     expect(war?.spec.registration?.workload?.labels).toEqual({ version: 'v5', app: 'ratings', class: 'ecs', cloud: 'aws' });
     expect(war?.spec.registration?.agent?.version).toBe('1.11.0');
     expect(war?.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'WorkloadGroup', name: 'ratings', controller: true });

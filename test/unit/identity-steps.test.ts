@@ -29,7 +29,7 @@ const ACCOUNT = '111122223333';
 const preflight = bookinfoPreflight({ account: ACCOUNT, agentImage: 'registry.example/onboarding-agent:1' });
 const state = (enableExecuteCommand = true): WorkflowState => ({ request: bookinfoRequest({ ecs: { enableExecuteCommand } }), preflight });
 const ourTags = [{ Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' }];
-const roleArn = `arn:aws:iam::${ACCOUNT}:role/bookinfo-ratings-ecs-task-role`;
+const roleArn = `arn:aws:iam::${ACCOUNT}:role/bookinfo.ratings-ecs-task-role`;
 
 function awsError(name: string, message: string, httpStatusCode = 400): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode } });
@@ -49,13 +49,13 @@ describe('identity steps: errors the emulator cannot produce', () => {
   });
 
   it('surfaces "Invalid principal" right after a create as IamPropagationError', async () => {
-    iamMock.on(GetRoleCommand).rejects(awsError('NoSuchEntity', 'The role with name bookinfo-ratings-ecs-exec-role cannot be found.', 404));
+    iamMock.on(GetRoleCommand).rejects(awsError('NoSuchEntity', 'The role with name bookinfo.ratings-ecs-exec-role cannot be found.', 404));
     iamMock.on(CreateRoleCommand).rejects(awsError('MalformedPolicyDocument', 'Invalid principal in policy: "SERVICE":"ecs-tasks.amazonaws.com"'));
 
     const err = await executionRoleHandler(state(), {} as Context).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(IamPropagationError);
-    expect((err as Error).message).toContain('bookinfo-ratings-ecs-exec-role');
+    expect((err as Error).message).toContain('bookinfo.ratings-ecs-exec-role');
   });
 
   it('surfaces a role that "cannot be assumed" as IamPropagationError', async () => {
@@ -92,14 +92,14 @@ describe('identity steps: errors the emulator cannot produce', () => {
       .on(GetRoleCommand)
       .rejectsOnce(awsError('NoSuchEntity', 'not found', 404))
       .resolves({ Role: existing });
-    iamMock.on(CreateRoleCommand).rejects(awsError('EntityAlreadyExists', 'Role with name bookinfo-ratings-ecs-task-role already exists.', 409));
+    iamMock.on(CreateRoleCommand).rejects(awsError('EntityAlreadyExists', 'Role with name bookinfo.ratings-ecs-task-role already exists.', 409));
     iamMock.on(DeleteRolePolicyCommand).rejects(awsError('NoSuchEntity', 'no such policy', 404));
 
     const r = await ensureTaskRole(state(false));
 
-    expect(r).toEqual({ roleName: 'bookinfo-ratings-ecs-task-role', roleArn, ledger: [{ kind: 'iam-role', id: 'bookinfo-ratings-ecs-task-role', arn: roleArn, created: false }] });
+    expect(r).toEqual({ roleName: 'bookinfo.ratings-ecs-task-role', roleArn, ledger: [{ kind: 'iam-role', id: 'bookinfo.ratings-ecs-task-role', arn: roleArn, created: false }] });
     expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 2);
-    expect(iamMock).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'bookinfo-ratings-ecs-task-role', PolicyName: EXEC_POLICY_NAME });
+    expect(iamMock).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'bookinfo.ratings-ecs-task-role', PolicyName: EXEC_POLICY_NAME });
   });
 });
 

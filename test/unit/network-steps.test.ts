@@ -83,7 +83,7 @@ describe('Ensure security group (eventual consistency)', () => {
   });
 
   it('reports ResourceNotReadyError when a concurrent run made the group but it is not listed yet', async () => {
-    ec2Mock.on(CreateSecurityGroupCommand).rejects(awsError('InvalidGroup.Duplicate', "The security group 'bookinfo-ratings-ecs-sg' already exists for VPC"));
+    ec2Mock.on(CreateSecurityGroupCommand).rejects(awsError('InvalidGroup.Duplicate', "The security group 'ecs-bookinfo.ratings' already exists for VPC"));
     const err = await run(ensureSecurityGroupHandler, { request: bookinfoRequest(), network });
     expect(err).toBeInstanceOf(ResourceNotReadyError);
     expect((err as Error).message).toMatch(/made by a concurrent run and is not listed yet/);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { OnboardingPolicy } from '../../functions/lib/kube/resources.ts';
 import { evaluatePolicy, findAllowingPolicy, selectorMatches, type EcsWorkloadIdentity } from '../../functions/lib/onboarding-policy.ts';
 
-const task: EcsWorkloadIdentity = { partition: 'aws', account: '123456789012', region: 'us-east-1', zone: 'us-east-1a', ecs: { cluster: 'bookinfo', iamRoleName: 'bookinfo-ratings-ecs-task-role' } };
+const task: EcsWorkloadIdentity = { partition: 'aws', account: '123456789012', region: 'us-east-1', zone: 'us-east-1a', ecs: { cluster: 'bookinfo', iamRoleName: 'bookinfo.ratings-ecs-task-role' } };
 const wgLabels = { app: 'ratings' };
 
 function policy(allow: NonNullable<OnboardingPolicy['spec']['allow']>, name = 'p'): OnboardingPolicy {
@@ -60,7 +60,7 @@ describe('evaluatePolicy', () => {
     [{ regions: ['eu-west-1'], ecs: {} }, 'workloads[0].aws.regions ["eu-west-1"] does not include "us-east-1"'],
     [{ zones: ['us-east-1b'], ecs: {} }, 'workloads[0].aws.zones ["us-east-1b"] does not include "us-east-1a"'],
     [{ ecs: { clusters: ['other'] } }, 'workloads[0].aws.ecs.clusters ["other"] does not include "bookinfo"'],
-    [{ ecs: { iamRoleNames: ['otherRole'] } }, 'workloads[0].aws.ecs.iamRoleNames ["otherRole"] does not include the task role "bookinfo-ratings-ecs-task-role"'],
+    [{ ecs: { iamRoleNames: ['otherRole'] } }, 'workloads[0].aws.ecs.iamRoleNames ["otherRole"] does not include the task role "bookinfo.ratings-ecs-task-role"'],
     [{ accounts: ['123456789012'] }, 'workloads[0].aws.ecs is absent, so ECS tasks are not allowed'],
   ])('denies %j naming the field', (aws, reason) => {
     const d = evaluatePolicy(policy([{ workloads: [{ aws }], onboardTo: any }]), task, wgLabels);
