@@ -13,10 +13,12 @@ export async function ensureCaSecret(state: WorkflowState): Promise<CaSecretResu
     value: caBundle.pem,
     tags: workloadTags(request),
     description: `Root CA of the mesh onboarding endpoint for workload ${workloadKey(request)}`,
+    owner: request,
   });
   return {
     secretName: s.secretName,
     secretArn: s.secretArn,
+    versionId: s.versionId,
     updated: s.updated,
     ledger: [{ kind: 'secret', id: s.secretName, arn: s.secretArn, created: s.created }],
   };

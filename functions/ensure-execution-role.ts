@@ -15,7 +15,10 @@ export function executionManagedPolicyArn(partition: string): string {
 /**
  * Grants GetSecretValue on this workload's CA secret only. The secret's ARN is not known
  * yet (it is made in a parallel branch), so it is matched by name plus the 6 random
- * characters Secrets Manager appends.
+ * characters Secrets Manager appends. The task definition pins a version
+ * (`<arn>:::<version-id>`), but the resource ECS reads is still the secret's ARN: the version
+ * is a GetSecretValue parameter (condition key secretsmanager:VersionId), so this still matches
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html).
  */
 export function caSecretPolicy(ctx: AwsContext, secretName: string): PolicyDocument {
   return {
@@ -40,6 +43,7 @@ export async function ensureExecutionRole(state: WorkflowState): Promise<RoleRes
     trust: ecsTasksTrustPolicy(ctx.account),
     tags: workloadTags(request),
     description: `ECS task execution role of workload ${workloadKey(request)}`,
+    owner: request,
   });
   await attachManagedPolicy(role.roleName, executionManagedPolicyArn(ctx.partition));
   const outcome = await putInlinePolicy(role.roleName, CA_SECRET_POLICY_NAME, caSecretPolicy(ctx, names.caSecret(request)));

@@ -7,7 +7,7 @@ import type { LogGroupResult, WorkflowState } from '#lib/workflow.ts';
 /** Ensure log group: `/ecs/<family>`, where both containers' awslogs drivers write. */
 export async function ensureLogGroup(state: WorkflowState): Promise<LogGroupResult> {
   const { request } = state;
-  const g = await ensureGroup({ name: names.logGroup(request), retentionDays: request.logRetentionDays, tags: tagMap(request) });
+  const g = await ensureGroup({ name: names.logGroup(request), retentionDays: request.logRetentionDays, tags: tagMap(request), owner: request });
   return {
     logGroupName: g.logGroupName,
     retentionDays: g.retentionDays,

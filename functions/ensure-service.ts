@@ -17,6 +17,7 @@ export async function ensureService(state: WorkflowState): Promise<ServiceResult
     securityGroups: [securityGroup.groupId],
     enableExecuteCommand: request.ecs.enableExecuteCommand,
     tags: ecsTags(request),
+    owner: request,
   });
   return { serviceArn, serviceName, clusterName: cluster.clusterName, updated, ledger: [{ kind: 'ecs-service', id: serviceArn, arn: serviceArn, created }] };
 }

@@ -29,6 +29,7 @@ export async function ensureTaskRole(state: WorkflowState): Promise<RoleResult> 
     trust: ecsTasksTrustPolicy(account),
     tags: workloadTags(request),
     description: `ECS task role (mesh identity) of workload ${workloadKey(request)}`,
+    owner: request,
   });
   const ledger: LedgerEntry[] = [{ kind: 'iam-role', id: role.roleName, arn: role.roleArn, created: role.created }];
   if (request.ecs.enableExecuteCommand) {

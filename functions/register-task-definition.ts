@@ -5,12 +5,25 @@ import { onboardingConfigJson } from '#lib/onboarding-config.ts';
 import { AGENT_CONTAINER_NAME, LOG_STREAM_PREFIX } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import { ecsTags } from '#lib/tags.ts';
-import type { TaskDefinitionResult, WorkflowState, With } from '#lib/workflow.ts';
+import type { CaSecretResult, TaskDefinitionResult, WorkflowState, With } from '#lib/workflow.ts';
 
 /** Memory (MiB) reserved for the agent; the app container gets the rest of the task's memory. */
 export const AGENT_MEMORY_RESERVATION_MIB = 128;
 
 type TaskDefinitionState = With<'preflight' | 'taskRole' | 'executionRole' | 'caSecret' | 'logGroup'>;
+
+/**
+ * The CA secret pinned to its current version: `<secret ARN>:<json-key>:<version-stage>:<version-id>`
+ * with the key and stage left empty
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html).
+ * ECS reads a secret only when a container starts, so with the bare ARN a new CA would never
+ * reach running tasks; with the version in it, a new CA is a new task definition revision and
+ * Ensure service rolls a deployment. Needs Fargate platform 1.4.0+ (the service asks for LATEST).
+ * Without a version id (a state from before it was recorded) the bare ARN is used.
+ */
+export function caSecretValueFrom(caSecret: Pick<CaSecretResult, 'secretArn' | 'versionId'>): string {
+  return caSecret.versionId ? `${caSecret.secretArn}:::${caSecret.versionId}` : caSecret.secretArn;
+}
 
 /** The task definition for a workload: the onboarding agent sidecar plus the app container. */
 export function taskDefinitionInput(state: TaskDefinitionState): RegisterTaskDefinitionCommandInput & { family: string } {
@@ -38,7 +51,7 @@ export function taskDefinitionInput(state: TaskDefinitionState): RegisterTaskDef
         memoryReservation: AGENT_MEMORY_RESERVATION_MIB,
         environment: [{ name: 'ONBOARDING_CONFIG', value: onboardingConfigJson(request) }],
         // The CA comes from Secrets Manager, never as a plain environment value in the task definition.
-        secrets: [{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: caSecret.secretArn }],
+        secrets: [{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: caSecretValueFrom(caSecret) }],
         logConfiguration: logs,
       },
       {
@@ -57,7 +70,7 @@ export function taskDefinitionInput(state: TaskDefinitionState): RegisterTaskDef
 /** Register task definition: a new revision only when the content changed. */
 export async function registerTaskDefinition(state: WorkflowState): Promise<TaskDefinitionResult> {
   const s = need(state, 'preflight', 'taskRole', 'executionRole', 'caSecret', 'logGroup');
-  const { created, ...td } = await ensureTaskDefinition(taskDefinitionInput(s));
+  const { created, ...td } = await ensureTaskDefinition(taskDefinitionInput(s), s.request);
   return { ...td, ledger: [{ kind: 'task-definition', id: td.taskDefinitionArn, arn: td.taskDefinitionArn, created }] };
 }
 

@@ -177,8 +177,11 @@ export function classifyError(err: unknown): RetryableError | TerminalError {
   const message = err instanceof Error ? err.message : String(err);
   const text = `${name}: ${message}`;
   if (THROTTLING.has(name)) return new AwsThrottledError(text, { cause: err });
-  // IAM eventual consistency before access denied: a role made seconds ago is often "not
-  // authorized" for iam:PassRole or "not valid" to ECS until it has propagated.
+  // The orchestrator's own role lacks iam:PassRole: a missing grant, not propagation, so it always recurs.
+  const passRole = ACCESS_DENIED.has(name) ? PASS_ROLE_DENIED.exec(message) : null;
+  if (passRole) return new AwsAccessDeniedError(`${text}. ${passRoleFix(passRole[1] ?? '?', passRole[2] ?? '?')}`, { cause: err });
+  // IAM eventual consistency before access denied: a role made seconds ago is "not valid" to
+  // ECS, or "cannot be assumed", until it has propagated.
   if (IAM_PROPAGATION.test(message)) return new IamPropagationError(text, { cause: err });
   if (QUOTA.has(name)) return new QuotaExceededError(text, { cause: err });
   if (ACCESS_DENIED.has(name)) return new AwsAccessDeniedError(text, { cause: err });
@@ -191,8 +194,30 @@ export function classifyError(err: unknown): RetryableError | TerminalError {
   return new UnexpectedError(text, { cause: err });
 }
 
+/**
+ * Symptoms of a role that exists but has not propagated yet: ECS RegisterTaskDefinition's
+ * ClientException "Role is not valid", ECS's "unable to assume the role ... provided for this
+ * task", "cannot be assumed", IAM's "Invalid principal in policy". iam:PassRole is not here: AWS
+ * words a caller's missing grant "User: <caller> is not authorized to perform: iam:PassRole on
+ * resource: <role>" (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html),
+ * which recurs until someone grants it (PASS_ROLE_DENIED).
+ */
 const IAM_PROPAGATION =
-  /cannot be assumed|role .* (is )?(not )?valid|Role is not valid|not authorized to perform: (sts:AssumeRole|iam:PassRole)|ECS was unable to assume the role|Unable to assume the service linked role|Invalid principal in policy/i;
+  /cannot be assumed|role .* (is )?(not )?valid|Role is not valid|not authorized to perform: sts:AssumeRole|ECS was unable to assume the role|Unable to assume the service linked role|Invalid principal in policy/i;
+
+/** AccessDenied for iam:PassRole: group 1 is the caller, group 2 the role it may not pass. */
+const PASS_ROLE_DENIED = /User: (\S+) is not authorized to perform: iam:PassRole on resource: ([^\s,;]+)/i;
+
+/**
+ * What to grant: ECS needs the caller to pass the task and execution roles to ecs-tasks
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html,
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html).
+ */
+function passRoleFix(caller: string, role: string): string {
+  const assumed = /^arn:[^:]+:sts::\d+:assumed-role\/([^/]+)\//.exec(caller);
+  const who = assumed ? `the orchestrator's role "${assumed[1]}"` : `the orchestrator's principal ${caller}`;
+  return `Fix: grant ${who} iam:PassRole on ${role} with the condition StringEquals iam:PassedToService = ecs-tasks.amazonaws.com; retrying will not help until then`;
+}
 
 /**
  * EC2/ECS/Logs "not found" codes seen right after a create (eventual consistency). Steps that

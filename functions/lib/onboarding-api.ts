@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { names } from './naming.ts';
-import { requestProblems, OnboardingRequestSchema, type OnboardingRequest } from './request.ts';
+import { MAX_EXECUTION_INPUT_BYTES, requestProblems, OnboardingRequestSchema, type OnboardingRequest } from './request.ts';
 import type { Problem } from './errors.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
@@ -36,7 +36,7 @@ export interface ExecutionView {
 
 /** Where executions run (local engine or Step Functions). */
 export interface ExecutionBackend {
-  /** Starts `name` unless an execution of that name exists; returns whether it started one. */
+  /** Starts `name` unless an execution of that name exists; returns whether it started one. The execution input is `executionInputOf(request)`. */
   start(name: string, request: OnboardingRequest): Promise<{ started: boolean }>;
   describe(executionId: string): Promise<ExecutionView | undefined>;
   list(): Promise<ExecutionView[]>;
@@ -69,6 +69,19 @@ export function executionNameFor(request: OnboardingRequest): string {
   return names.execution(request, hash);
 }
 
+/** The execution input a backend sends to StartExecution for `request`: the validated request, defaults applied, as compact JSON. */
+export function executionInputOf(request: OnboardingRequest): string {
+  return JSON.stringify(request);
+}
+
+/** The 413 answer for a body or execution input over Step Functions' input limit: nothing is started. */
+function tooLarge(what: string, bytes: number): ApiResponse {
+  return json(413, {
+    message: `The onboarding request is too large: ${what} is ${bytes} bytes, and Step Functions accepts an execution input of at most ${MAX_EXECUTION_INPUT_BYTES} bytes (UTF-8). Nothing was started.`,
+    limitBytes: MAX_EXECUTION_INPUT_BYTES,
+  });
+}
+
 /** The next attempt's name after `name` ended without success: `<name>-r2`, `-r3`... (a resume). */
 export function retryNameOf(name: string, attempt: number): string {
   return `${name.slice(0, 80 - `-r${attempt}`.length)}-r${attempt}`;
@@ -91,6 +104,9 @@ export async function handleApiRequest(req: ApiRequest, backend: ExecutionBacken
 }
 
 async function submit(body: string | undefined, backend: ExecutionBackend): Promise<ApiResponse> {
+  // Checked before parsing, and again on what StartExecution would receive: AWS would refuse it only after the API answered 202.
+  const bodyBytes = Buffer.byteLength(body ?? '', 'utf8');
+  if (bodyBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the body', bodyBytes);
   let input: unknown;
   try {
     input = JSON.parse(body ?? '');
@@ -100,6 +116,8 @@ async function submit(body: string | undefined, backend: ExecutionBackend): Prom
   const problems = requestProblems(input);
   if (problems.length > 0) return invalid(problems);
   const request = OnboardingRequestSchema.parse(input);
+  const inputBytes = Buffer.byteLength(executionInputOf(request), 'utf8');
+  if (inputBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the execution input (the request with defaults applied)', inputBytes);
   let name = executionNameFor(request);
   // A request whose last execution failed resumes under a new name (finished steps are no-ops).
   for (let attempt = 2; ; attempt++) {

@@ -93,21 +93,46 @@ const ingressSource = z
 
 const CLOUDWATCH_RETENTION = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
+/**
+ * Secrets Manager stores at most 65536 bytes of SecretString
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html#SecretsManager-CreateSecret-request-SecretString):
+ * a larger bundle would pass every earlier step and fail at Ensure CA secret.
+ */
+export const MAX_ROOT_CA_PEM_BYTES = 65536;
+/**
+ * Step Functions refuses an execution input over 262144 bytes of UTF-8
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html, "Maximum input or
+ * output size for a task, state, or execution"): the API checks it before starting anything.
+ */
+export const MAX_EXECUTION_INPUT_BYTES = 262144;
+
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-const rootCaPem = z.string().superRefine((pem, ctx) => {
-  const blocks = pem.match(PEM_BLOCK) ?? [];
-  if (blocks.length === 0) {
-    ctx.addIssue({ code: 'custom', message: 'must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----)' });
-    return;
-  }
-  blocks.forEach((b, i) => {
-    try {
-      new X509Certificate(b);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `certificate ${i + 1} of ${blocks.length} does not parse as X.509` });
+const tooLargeForSecret = (bytes: number) =>
+  `is ${bytes} bytes; Secrets Manager stores at most ${MAX_ROOT_CA_PEM_BYTES} bytes (UTF-8) in a secret: keep only the CA(s) that sign the onboarding endpoint`;
+// maxLength (characters) publishes the limit in the JSON Schema; the byte count is the real rule.
+const rootCaPem = z
+  .string()
+  .max(MAX_ROOT_CA_PEM_BYTES, { error: (i) => tooLargeForSecret(Buffer.byteLength(String(i.input), 'utf8')) })
+  .superRefine((pem, ctx) => {
+    const bytes = Buffer.byteLength(pem, 'utf8');
+    if (bytes > MAX_ROOT_CA_PEM_BYTES) {
+      // Reported once (by max, or here for multi-byte text within maxLength); parsing a bundle that cannot be stored is wasted work.
+      if (pem.length <= MAX_ROOT_CA_PEM_BYTES) ctx.addIssue({ code: 'custom', message: tooLargeForSecret(bytes) });
+      return;
     }
+    const blocks = pem.match(PEM_BLOCK) ?? [];
+    if (blocks.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----)' });
+      return;
+    }
+    blocks.forEach((b, i) => {
+      try {
+        new X509Certificate(b);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `certificate ${i + 1} of ${blocks.length} does not parse as X.509` });
+      }
+    });
   });
-});
 
 const timeoutSeconds = z.number().int('must be an integer').min(30, 'must be at least 30 seconds').max(7200, 'must be at most 7200 seconds');
 
@@ -124,7 +149,7 @@ export const OnboardingRequestSchema = z
         sni: hostname.optional().describe("TLS SNI; the server certificate is checked against it."),
       })
       .describe('Where the onboarding agent registers the workload.'),
-    rootCaPem: rootCaPem.describe('PEM of the CA(s) that signed the onboarding endpoint certificate; stored in Secrets Manager.'),
+    rootCaPem: rootCaPem.describe('PEM of the CA(s) that signed the onboarding endpoint certificate; stored in Secrets Manager (at most 65536 bytes).'),
     agentImage: image.optional().describe("Onboarding agent image; default: derived from deployment/onboarding-operator in istio-system."),
     ecs: z
       .strictObject({
@@ -135,6 +160,12 @@ export const OnboardingRequestSchema = z
         cpu: units.describe('Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384.'),
         memory: units.describe('Fargate memory (MiB), valid for the cpu.'),
         enableExecuteCommand: z.boolean().default(false).describe('ECS Exec (adds the ssmmessages policy to the task role).'),
+        containerInsights: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Turn on CloudWatch Container Insights when this run creates the cluster (it bills CloudWatch custom metrics and logs per task). Off: the account default applies. An existing cluster is shared with other workloads and keeps its setting.',
+          ),
       })
       .describe('The ECS Fargate service to create or update.'),
     app: z

@@ -64,6 +64,8 @@ export interface CaSecretResult extends StepResult {
   secretArn: string;
   /** True when the stored value was replaced because `rootCaPem` changed. */
   updated: boolean;
+  /** The secret's AWSCURRENT version (the one holding this run's PEM): the task definition references it, so a new CA rolls the tasks. */
+  versionId?: string;
 }
 
 export interface LogGroupResult extends StepResult {

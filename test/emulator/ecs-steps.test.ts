@@ -8,8 +8,10 @@ import {
   RunTaskCommand,
   type ContainerDefinition,
 } from '@aws-sdk/client-ecs';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkServiceReadiness } from '../../functions/check-service-readiness.ts';
+import { ensureCaSecret } from '../../functions/ensure-ca-secret.ts';
 import { ensureCluster } from '../../functions/ensure-cluster.ts';
 import { ensureService } from '../../functions/ensure-service.ts';
 import { registerTaskDefinition } from '../../functions/register-task-definition.ts';
@@ -127,6 +129,27 @@ describe('ECS steps (emulator)', () => {
     expect(td?.revision).toBe(1);
   });
 
+  it("refuses a task definition family registered by this tool for another workload, naming it", async () => {
+    await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'reviews_family',
+        containerDefinitions: [{ name: 'x', image: 'busybox', memory: 128 }],
+        tags: [
+          { key: 'mesh-onboarding/managed-by', value: 'ecs-mesh-onboarding' },
+          { key: 'mesh-onboarding/workload', value: 'bookinfo/reviews' },
+        ],
+      }),
+    );
+    const request = bookinfoRequest({ ecs: { family: 'reviews_family' } });
+
+    const err = await registerTaskDefinition({ ...state, request }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('bookinfo/reviews');
+    const { taskDefinition: td } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'reviews_family' }));
+    expect(td?.revision).toBe(1);
+  });
+
   it('creates the service once, reuses it, and updates it when desiredCount changes', async () => {
     const first = await ensureService(state);
     const second = await ensureService(state);
@@ -189,5 +212,46 @@ describe('ECS steps (emulator)', () => {
       expect(t.privateIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
       expect(t.taskArn).toContain(t.taskId);
     }
+  });
+});
+
+describe('CA rotation through the steps (emulator)', () => {
+  // A workload of its own in the same emulator: its own secret, family and service.
+  const SECOND_PEM = readFileSync(new URL('../fixtures/second-root-ca.pem', import.meta.url), 'utf8');
+  const request = (rootCaPem?: string) => bookinfoRequest({ workloadGroup: { name: 'details' }, ecs: { service: 'details', family: 'bookinfo_details' }, ...(rootCaPem ? { rootCaPem } : {}) });
+
+  /** Ensure CA secret → Register task definition → Ensure service, as the workflow runs them. */
+  async function runSteps(base: WorkflowState, rootCaPem?: string): Promise<WorkflowState> {
+    const r = request(rootCaPem);
+    let s: WorkflowState = { ...base, request: r, caBundle: { pem: r.rootCaPem } };
+    s = { ...s, caSecret: await ensureCaSecret(s) };
+    s = { ...s, taskDefinition: await registerTaskDefinition(s) };
+    return { ...s, service: await ensureService(s) };
+  }
+
+  it('a new rootCaPem gives a new secret version, a new task definition revision pinned to it, and an UpdateService', async () => {
+    const ecs = new ECSClient({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 });
+    const base = await baseState(new EC2Client({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 }));
+    const agentSecrets = async (arn: string | undefined) =>
+      (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition?.containerDefinitions?.find((c) => c.name === 'onboarding-agent')?.secrets;
+
+    // Act: the first CA, the same again (a re-run), then a rotated CA.
+    const first = await runSteps(base);
+    const rerun = await runSteps(base);
+    const rotated = await runSteps(base, SECOND_PEM);
+
+    // Assess: the re-run changed nothing.
+    expect(rerun.caSecret?.versionId).toBe(first.caSecret?.versionId);
+    expect(rerun.taskDefinition?.taskDefinitionArn).toBe(first.taskDefinition?.taskDefinitionArn);
+    expect(rerun.service?.updated).toBe(false);
+    // The rotation: a new version, a new revision referencing it, and the service moved onto it.
+    expect(rotated.caSecret).toMatchObject({ secretArn: first.caSecret?.secretArn, updated: true });
+    expect(rotated.caSecret?.versionId).not.toBe(first.caSecret?.versionId);
+    expect(rotated.taskDefinition?.revision).toBe((first.taskDefinition?.revision ?? 0) + 1);
+    expect(await agentSecrets(first.taskDefinition?.taskDefinitionArn)).toEqual([{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: `${first.caSecret?.secretArn}:::${first.caSecret?.versionId}` }]);
+    expect(await agentSecrets(rotated.taskDefinition?.taskDefinitionArn)).toEqual([{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: `${first.caSecret?.secretArn}:::${rotated.caSecret?.versionId}` }]);
+    expect(rotated.service).toMatchObject({ serviceArn: first.service?.serviceArn, updated: true });
+    const { services } = await ecs.send(new DescribeServicesCommand({ cluster: 'bookinfo', services: ['details'] }));
+    expect(services?.[0]?.taskDefinition).toBe(rotated.taskDefinition?.taskDefinitionArn);
   });
 });

@@ -7,6 +7,7 @@ import { ensureCaSecret } from '../../functions/ensure-ca-secret.ts';
 import { ensureExecutionRole } from '../../functions/ensure-execution-role.ts';
 import { ensureLogGroup } from '../../functions/ensure-log-group.ts';
 import { ensureTaskRole } from '../../functions/ensure-task-role.ts';
+import { ecsTasksTrustPolicy } from '../../functions/lib/aws/iam-role.ts';
 import { ResourceConflictError } from '../../functions/lib/errors.ts';
 import type { PreflightResult } from '../../functions/lib/workflow.ts';
 import { useEmulator } from '../support/emulator.ts';
@@ -176,14 +177,21 @@ describe('Ensure CA secret (emulator)', () => {
   const request = bookinfoRequest();
   const secretName = 'mesh-onboarding/bookinfo/ratings/root-ca';
   const valueOf = async () => (await sm.send(new GetSecretValueCommand({ SecretId: secretName }))).SecretString;
+  const currentVersionId = async () => {
+    const { VersionIdsToStages } = await sm.send(new DescribeSecretCommand({ SecretId: secretName }));
+    return Object.entries(VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  };
 
   it('stores the PEM once and reuses the secret on the second run, never returning the PEM', async () => {
     const first = await ensureCaSecret({ request, caBundle: { pem: request.rootCaPem } });
     const second = await ensureCaSecret({ request, caBundle: { pem: request.rootCaPem } });
 
-    expect(first).toEqual({ secretName, secretArn: first.secretArn, updated: false, ledger: [{ kind: 'secret', id: secretName, arn: first.secretArn, created: true }] });
+    expect(first).toEqual({ secretName, secretArn: first.secretArn, versionId: first.versionId, updated: false, ledger: [{ kind: 'secret', id: secretName, arn: first.secretArn, created: true }] });
     expect(first.secretArn).toMatch(/^arn:aws:secretsmanager:us-east-1:123456789012:secret:mesh-onboarding\/bookinfo\/ratings\/root-ca-.{6}$/);
     expect(second.secretArn).toBe(first.secretArn);
+    // The version that holds the PEM, as Secrets Manager labels it AWSCURRENT; unchanged on a re-run.
+    expect(first.versionId).toBe(await currentVersionId());
+    expect(second.versionId).toBe(first.versionId);
     expect(second.updated).toBe(false);
     expect(second.ledger[0]?.created).toBe(false);
     expect(JSON.stringify([first, second])).not.toContain('BEGIN CERTIFICATE');
@@ -194,16 +202,20 @@ describe('Ensure CA secret (emulator)', () => {
     expect(described.Tags).toContainEqual({ Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' });
   });
 
-  it('replaces the value only when the PEM changes', async () => {
+  it('replaces the value only when the PEM changes, returning the new version', async () => {
     expect(SECOND_PEM).not.toBe(request.rootCaPem);
+    const before = await currentVersionId();
     const changed = bookinfoRequest({ rootCaPem: SECOND_PEM });
     const first = await ensureCaSecret({ request: changed, caBundle: { pem: changed.rootCaPem } });
     expect(first.updated).toBe(true);
     expect(await valueOf()).toBe(SECOND_PEM);
+    expect(first.versionId).not.toBe(before);
+    expect(first.versionId).toBe(await currentVersionId());
 
     const again = await ensureCaSecret({ request: changed, caBundle: { pem: changed.rootCaPem } });
     expect(again.updated).toBe(false);
     expect(again.secretArn).toBe(first.secretArn);
+    expect(again.versionId).toBe(first.versionId);
   });
 
   it('restores a secret scheduled for deletion and writes the current PEM', async () => {
@@ -264,5 +276,61 @@ describe('Ensure log group (emulator)', () => {
     expect(err).toBeInstanceOf(ResourceConflictError);
     expect((err as Error).message).toContain('/ecs/foreign_family');
     expect((await describeGroup('/ecs/foreign_family'))?.retentionInDays).toBeUndefined();
+  });
+});
+
+// Names are per workload, but a tag is what proves it: a resource with this tool's managed-by
+// tag and another workload's tag (renamed, restored, or an ecs.family two workloads share) is
+// never adopted, so two workloads never share a mesh identity, a CA secret or a log group.
+describe('per-workload ownership (emulator)', () => {
+  const theirs = [
+    { Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' },
+    { Key: 'mesh-onboarding/workload', Value: 'payments/ledger' },
+  ];
+
+  it("refuses a task role with this tool's tag that belongs to another workload, naming it, and leaves it alone", async () => {
+    const request = bookinfoRequest({ workloadGroup: { name: 'borrowed' }, ecs: { enableExecuteCommand: true } });
+    await iam.send(new CreateRoleCommand({ RoleName: 'bookinfo.borrowed-ecs-task-role', AssumeRolePolicyDocument: JSON.stringify(ecsTasksTrustPolicy(ACCOUNT)), Tags: theirs }));
+
+    const err = await ensureTaskRole({ request }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('payments/ledger');
+    expect((err as Error).message).toContain('bookinfo.borrowed-ecs-task-role');
+    expect(await inlinePolicies('bookinfo.borrowed-ecs-task-role')).toEqual([]);
+  });
+
+  it("refuses an execution role with this tool's tag that belongs to another workload", async () => {
+    const request = bookinfoRequest({ workloadGroup: { name: 'borrowed' } });
+    await iam.send(new CreateRoleCommand({ RoleName: 'bookinfo.borrowed-ecs-exec-role', AssumeRolePolicyDocument: JSON.stringify(ecsTasksTrustPolicy(ACCOUNT)), Tags: theirs }));
+
+    const err = await ensureExecutionRole({ request }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('payments/ledger');
+    expect((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: 'bookinfo.borrowed-ecs-exec-role' }))).AttachedPolicies).toEqual([]);
+  });
+
+  it("refuses a CA secret with this tool's tag that belongs to another workload, without touching its value", async () => {
+    const name = 'mesh-onboarding/bookinfo/borrowed/root-ca';
+    await sm.send(new CreateSecretCommand({ Name: name, SecretString: 'their CA', Tags: theirs }));
+    const request = bookinfoRequest({ workloadGroup: { name: 'borrowed' } });
+
+    const err = await ensureCaSecret({ request, caBundle: { pem: request.rootCaPem } }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('payments/ledger');
+    expect((err as Error).message).not.toContain('BEGIN CERTIFICATE');
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe('their CA');
+  });
+
+  it('refuses the log group of another workload that uses the same ecs.family, naming it', async () => {
+    await ensureLogGroup({ request: bookinfoRequest({ ecs: { family: 'shared_family' } }) });
+
+    const err = await ensureLogGroup({ request: bookinfoRequest({ workloadGroup: { name: 'details' }, ecs: { family: 'shared_family' } }) }).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('/ecs/shared_family');
+    expect((err as Error).message).toContain('bookinfo/ratings');
   });
 });

@@ -54,6 +54,16 @@ describe('local onboarding API', () => {
     expect((await call('GET', '/onboardings/does-not-exist')).status).toBe(404);
   });
 
+  it('answers 400 naming $.rootCaPem to a CA bundle over the Secrets Manager limit, before anything runs', async () => {
+    // SecretString is at most 65536 bytes (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html):
+    // refused at the edge rather than at Ensure CA secret, after the network was built.
+    const pem = bookinfoInput().rootCaPem;
+    const r = await call('POST', '/onboardings', { ...bookinfoInput(), rootCaPem: pem.repeat(Math.ceil(65537 / pem.length)) });
+    expect(r.status).toBe(400);
+    expect(r.json.problems).toEqual([{ path: '$.rootCaPem', message: expect.stringContaining('Secrets Manager stores at most 65536 bytes') as string }]);
+    expect(await call('GET', '/onboardings')).toMatchObject({ status: 200, json: { onboardings: [] } });
+  });
+
   it('accepts a request with 202 and a Location, then reports the run until it succeeds', async () => {
     const r = await call('POST', '/onboardings', bookinfoInput());
     expect(r.status).toBe(202);

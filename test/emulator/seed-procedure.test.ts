@@ -113,7 +113,9 @@ describe("the seed's procedure through the handlers (emulator)", () => {
       workload: { labels: { version: 'v5' } },
       workloadGroup: { name: 'ratings', namespace: 'bookinfo' },
     });
-    expect(agent?.secrets).toEqual([{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: first.caSecret?.secretArn }]);
+    // Pinned to the secret's current version, so a new CA is a new revision (and a new deployment).
+    expect(first.caSecret?.versionId).toMatch(/\S/);
+    expect(agent?.secrets).toEqual([{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: `${first.caSecret?.secretArn}:::${first.caSecret?.versionId}` }]);
     expect(JSON.stringify(td)).not.toContain('BEGIN CERTIFICATE');
     expect(app).toMatchObject({ image: 'docker.io/tetrate/tetrate-examples-bookinfo-ratings-localhost-v1:1.16.4', essential: true, portMappings: [expect.objectContaining({ containerPort: 9080 })] });
     for (const c of [agent, app]) expect(c?.logConfiguration).toMatchObject({ logDriver: 'awslogs', options: { 'awslogs-group': '/ecs/bookinfo_ratings', 'awslogs-stream-prefix': 'ecs' } });

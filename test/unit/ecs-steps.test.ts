@@ -1,5 +1,7 @@
 import {
+  CreateClusterCommand,
   CreateServiceCommand,
+  DescribeClustersCommand,
   DescribeServicesCommand,
   DescribeTasksCommand,
   ECSClient,
@@ -13,10 +15,20 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkServiceReadiness, handler as readinessHandler } from '../../functions/check-service-readiness.ts';
+import { ensureCluster, handler as ensureClusterHandler } from '../../functions/ensure-cluster.ts';
 import { ensureService, handler as ensureServiceHandler } from '../../functions/ensure-service.ts';
 import { taskDefinitionInput } from '../../functions/register-task-definition.ts';
 import { taskDefinitionFingerprint } from '../../functions/lib/aws/task-definition.ts';
-import { AwsThrottledError, ResourceConflictError, ResourceFailedError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import {
+  AwsThrottledError,
+  ResourceConflictError,
+  ResourceDrainingError,
+  ResourceFailedError,
+  ResourceNotReadyError,
+  TaskStoppedError,
+  UnexpectedError,
+  WaitDeadlineExceededError,
+} from '../../functions/lib/errors.ts';
 import { nextPoll, type Poll } from '../../functions/lib/poll.ts';
 import { need } from '../../functions/lib/state.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
@@ -32,7 +44,10 @@ const TD_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:task-definition/bookinfo_rating
 const OLD_TD_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:task-definition/bookinfo_ratings:2`;
 const SERVICE_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:service/bookinfo/ratings`;
 const TASK_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:task/bookinfo/3a151358f03a4e32bf8cd401c1c74653`;
-const ourTags = [{ key: 'mesh-onboarding/managed-by', value: 'ecs-mesh-onboarding' }];
+const ourTags = [
+  { key: 'mesh-onboarding/managed-by', value: 'ecs-mesh-onboarding' },
+  { key: 'mesh-onboarding/workload', value: 'bookinfo/ratings' },
+];
 const DEPLOYED_AT = new Date('2026-01-01T10:00:00Z');
 
 const preflight = bookinfoPreflight({ account: ACCOUNT, agentImage: 'registry.example/onboarding-agent:1' });
@@ -354,10 +369,14 @@ describe('Ensure service: paths the emulator cannot show', () => {
     expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
   });
 
-  it('waits (retryable) for a DRAINING service instead of making a second one', async () => {
+  it('waits on the slow draining schedule (ResourceDrainingError) for a DRAINING service instead of making a second one', async () => {
     ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ status: 'DRAINING' })] });
 
-    await expect(ensureService(state())).rejects.toThrow(ResourceNotReadyError);
+    const err = await ensureServiceHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceDrainingError);
+    expect((err as Error).name).toBe('ResourceDrainingError');
+    expect((err as Error).message).toMatch(/"ratings".*DRAINING/);
     expect(ecsMock).not.toHaveReceivedCommand(CreateServiceCommand);
   });
 
@@ -445,5 +464,180 @@ describe('Register task definition: comparison with what AWS returns', () => {
     expect(taskDefinitionFingerprint(described)).toBe(taskDefinitionFingerprint(sent));
     const newImage = { ...described, containerDefinitions: described.containerDefinitions?.map((c) => (c.name === 'ratings' ? { ...c, image: 'repo/ratings:2' } : c)) };
     expect(taskDefinitionFingerprint(newImage)).not.toBe(taskDefinitionFingerprint(sent));
+  });
+});
+
+// Real ECS answers, which moto does not give: CreateService while a same-named service is
+// DRAINING, and a client token ECS already saw. "If you attempt to create a new service with the
+// same name as an existing service in either ACTIVE or DRAINING status, you receive an error":
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html
+// Client tokens: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html
+describe('Ensure service: creating it again after a delete (contract with real ECS answers)', () => {
+  const DELETED_AT = new Date('2026-01-01T09:00:00Z');
+  const tokens = () => ecsMock.commandCalls(CreateServiceCommand).map((c) => c.args[0].input.clientToken);
+
+  it.each([
+    ['Creation of service was not idempotent.'],
+    ['Unable to Start a service that is still Draining.'],
+  ])('maps InvalidParameterException "%s" to ResourceDrainingError', async (message) => {
+    // Prepare: DescribeServices already shows the old one INACTIVE (or not at all), CreateService still refuses.
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [], failures: [{ arn: SERVICE_ARN, reason: 'MISSING' }] });
+    ecsMock.on(CreateServiceCommand).rejects(awsError('InvalidParameterException', message));
+
+    // Act
+    const err = await ensureServiceHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(ResourceDrainingError);
+    expect((err as Error).name).toBe('ResourceDrainingError');
+    expect((err as Error).message).toContain(message);
+  });
+
+  it('gives the client token a generation: a re-creation after a delete never reuses the first token', async () => {
+    ecsMock.on(CreateServiceCommand).resolves({ service: service() });
+
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [] });
+    await ensureService(state());
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ status: 'INACTIVE', createdAt: DELETED_AT })] });
+    await ensureService(state());
+    await ensureService(state());
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ status: 'INACTIVE', createdAt: new Date('2026-01-02T09:00:00Z') })] });
+    await ensureService(state());
+
+    const [first, afterDelete, retried, afterSecondDelete] = tokens();
+    expect(first).toMatch(/^[0-9a-f]{32}$/);
+    expect(afterDelete).not.toBe(first);
+    expect(retried).toBe(afterDelete);
+    expect(new Set([first, afterDelete, afterSecondDelete]).size).toBe(3);
+  });
+
+  it('does not report as created a deleted service that CreateService hands back for a token it saw, and tries a fresh token', async () => {
+    // Prepare: the INACTIVE record is gone (purged), so the token is the first one again and ECS answers with the deleted service.
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [] });
+    ecsMock
+      .on(CreateServiceCommand)
+      .resolvesOnce({ service: service({ status: 'INACTIVE', createdAt: DELETED_AT, desiredCount: 0 }) })
+      .resolves({ service: service({ createdAt: DEPLOYED_AT }) });
+
+    // Act
+    const result = await ensureService(state());
+
+    // Assess
+    expect(result).toMatchObject({ serviceArn: SERVICE_ARN, ledger: [{ kind: 'ecs-service', created: true }] });
+    expect(ecsMock).toHaveReceivedCommandTimes(CreateServiceCommand, 2);
+    const [stale, fresh] = tokens();
+    expect(fresh).not.toBe(stale);
+  });
+
+  it('waits (ResourceDrainingError) when CreateService hands back a DRAINING service, and never reports it created', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [] });
+    ecsMock.on(CreateServiceCommand).resolves({ service: service({ status: 'DRAINING', createdAt: DELETED_AT }) });
+
+    const err = await ensureServiceHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceDrainingError);
+    expect(ecsMock).toHaveReceivedCommandTimes(CreateServiceCommand, 1);
+  });
+
+  it('gives up, unretried, when CreateService keeps handing back deleted services', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [] });
+    let n = 0;
+    ecsMock.on(CreateServiceCommand).callsFake(() => ({ service: service({ status: 'INACTIVE', createdAt: new Date(DELETED_AT.getTime() - ++n * 60_000) }) }));
+
+    const err = await ensureServiceHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(UnexpectedError);
+    expect((err as Error).message).toContain('kept handing back deleted services');
+    expect(new Set(tokens()).size).toBe(tokens().length);
+  });
+});
+
+describe('Ensure service: one workload per service', () => {
+  it("refuses a service with this tool's tag that belongs to another workload, naming it", async () => {
+    const theirs = [
+      { key: 'mesh-onboarding/managed-by', value: 'ecs-mesh-onboarding' },
+      { key: 'mesh-onboarding/workload', value: 'bookinfo/reviews' },
+    ];
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ tags: theirs, taskDefinition: OLD_TD_ARN })] });
+
+    const err = await ensureServiceHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('bookinfo/reviews');
+    expect(ecsMock).not.toHaveReceivedCommand(UpdateServiceCommand);
+    expect(ecsMock).not.toHaveReceivedCommand(CreateServiceCommand);
+  });
+});
+
+describe('CA rotation: the task definition pins the secret version', () => {
+  const SECRET_ARN = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ca-AbCdEf`;
+  const V1 = 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE';
+  const V2 = 'EXAMPLE2-90ab-cdef-fedc-ba987EXAMPLE';
+  const withVersion = (versionId?: string) => need(state({ caSecret: { secretName: 'ca', secretArn: SECRET_ARN, versionId, updated: false, ledger: [] } }), 'preflight', 'taskRole', 'executionRole', 'caSecret', 'logGroup');
+  const agentSecrets = (versionId?: string) => taskDefinitionInput(withVersion(versionId)).containerDefinitions?.find((c) => c.name === 'onboarding-agent')?.secrets;
+
+  it('references <secret ARN>:::<version id>, so a new CA version is new task definition content', () => {
+    // ECS's valueFrom form arn:...:secret:name-AbCdEf:json-key:version-stage:version-id:
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
+    expect(agentSecrets(V1)).toEqual([{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: `${SECRET_ARN}:::${V1}` }]);
+    expect(taskDefinitionFingerprint(taskDefinitionInput(withVersion(V2)))).not.toBe(taskDefinitionFingerprint(taskDefinitionInput(withVersion(V1))));
+    expect(taskDefinitionFingerprint(taskDefinitionInput(withVersion(V1)))).toBe(taskDefinitionFingerprint(taskDefinitionInput(withVersion(V1))));
+    // A state recorded before versions were: the bare ARN, as before.
+    expect(agentSecrets(undefined)).toEqual([{ name: 'ONBOARDING_AGENT_ROOT_CERTS', valueFrom: SECRET_ARN }]);
+  });
+
+  it('rolls the service onto the revision of the new CA (UpdateService with the new task definition)', async () => {
+    // Prepare: the service runs revision 2 (old CA); the new CA's revision is 3.
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ taskDefinition: OLD_TD_ARN })] });
+    ecsMock.on(UpdateServiceCommand).resolves({ service: service() });
+
+    // Act
+    const result = await ensureService(state());
+
+    // Assess
+    expect(result.updated).toBe(true);
+    expect(ecsMock).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'bookinfo', service: 'ratings', taskDefinition: TD_ARN });
+  });
+});
+
+describe('Ensure cluster: shared by every workload of the cluster (contract)', () => {
+  const CLUSTER_ARN = `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/bookinfo`;
+
+  it('creates a cluster again over an INACTIVE (deleted) one of the same name, whoever made that', async () => {
+    // DeleteCluster leaves it INACTIVE, "discoverable in your account for a period of time":
+    // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCluster.html
+    ecsMock.on(DescribeClustersCommand).resolves({ clusters: [{ clusterName: 'bookinfo', clusterArn: CLUSTER_ARN, status: 'INACTIVE', tags: [{ key: 'team', value: 'payments' }] }] });
+    ecsMock.on(CreateClusterCommand).resolves({ cluster: { clusterName: 'bookinfo', clusterArn: CLUSTER_ARN, status: 'ACTIVE' } });
+
+    const result = await ensureClusterHandler({ request: bookinfoRequest() }, {} as Context);
+
+    expect(result.ledger).toEqual([{ kind: 'ecs-cluster', id: 'bookinfo', arn: CLUSTER_ARN, created: true }]);
+    expect(ecsMock).toHaveReceivedCommandTimes(CreateClusterCommand, 1);
+  });
+
+  it('tags a new cluster managed-by only (no workload: it is shared) and leaves Container Insights to the account unless asked', async () => {
+    ecsMock.on(DescribeClustersCommand).resolves({ clusters: [], failures: [{ arn: CLUSTER_ARN, reason: 'MISSING' }] });
+    ecsMock.on(CreateClusterCommand).resolves({ cluster: { clusterName: 'bookinfo', clusterArn: CLUSTER_ARN, status: 'ACTIVE' } });
+
+    await ensureCluster({ request: bookinfoRequest() });
+    await ensureCluster({ request: bookinfoRequest({ ecs: { containerInsights: true } }) });
+
+    const [plain, insights] = ecsMock.commandCalls(CreateClusterCommand).map((c) => c.args[0].input);
+    expect(plain?.tags).toEqual([{ key: 'mesh-onboarding/managed-by', value: 'ecs-mesh-onboarding' }]);
+    expect(plain?.settings).toBeUndefined();
+    expect(plain?.capacityProviders).toEqual(['FARGATE']);
+    // ClusterSetting: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ClusterSetting.html
+    expect(insights?.settings).toEqual([{ name: 'containerInsights', value: 'enabled' }]);
+  });
+
+  it('reuses an ACTIVE cluster whatever its tags and settings, and changes nothing on it', async () => {
+    ecsMock.on(DescribeClustersCommand).resolves({
+      clusters: [{ clusterName: 'bookinfo', clusterArn: CLUSTER_ARN, status: 'ACTIVE', tags: [{ key: 'team', value: 'payments' }], settings: [{ name: 'containerInsights', value: 'disabled' }] }],
+    });
+
+    const result = await ensureCluster({ request: bookinfoRequest({ ecs: { containerInsights: true } }) });
+
+    expect(result).toMatchObject({ clusterArn: CLUSTER_ARN, ledger: [{ created: false }] });
+    expect(ecsMock).not.toHaveReceivedCommand(CreateClusterCommand);
   });
 });

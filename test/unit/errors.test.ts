@@ -7,8 +7,9 @@ describe('classifyError: AWS errors → the ASL vocabulary', () => {
   it.each([
     ['ThrottlingException', 'Rate exceeded', 'AwsThrottledError'],
     ['RequestLimitExceeded', 'Request limit exceeded.', 'AwsThrottledError'],
-    ['AccessDeniedException', 'User: arn:aws:sts::1:assumed-role/x is not authorized to perform: iam:PassRole on resource: arn:aws:iam::1:role/r', 'IamPropagationError'],
+    ['AccessDeniedException', 'User: arn:aws:sts::1:assumed-role/x is not authorized to perform: iam:PassRole on resource: arn:aws:iam::1:role/r', 'AwsAccessDeniedError'],
     ['ClientException', 'Role is not valid', 'IamPropagationError'],
+    ['InvalidParameterException', 'Role arn:aws:iam::1:role/r cannot be assumed by ecs-tasks.amazonaws.com', 'IamPropagationError'],
     ['InvalidParameterException', 'Unable to assume the service linked role. Please verify that the ECS service linked role exists.', 'IamPropagationError'],
     ['InvalidParameterException', 'ECS was unable to assume the role arn:aws:iam::1:role/r that was provided for this task.', 'IamPropagationError'],
     ['AccessDeniedException', 'User is not authorized to perform: ecs:CreateCluster', 'AwsAccessDeniedError'],
@@ -23,6 +24,32 @@ describe('classifyError: AWS errors → the ASL vocabulary', () => {
     const typed = classifyError(aws(name, message));
     expect(typed.name).toBe(expected);
     expect(typed.message).toContain(message);
+  });
+
+  // AWS's access-denied format: "User: <caller> is not authorized to perform: <action> on resource: <arn> because no <type> policy allows the <action> action"
+  // (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html). A missing iam:PassRole on the
+  // orchestrator's own role recurs until someone grants it: terminal, with the grant in the message.
+  it.each([
+    ['RegisterTaskDefinition', 'User: arn:aws:sts::111122223333:assumed-role/mesh-onboarding-orchestrator/register-task-definition is not authorized to perform: iam:PassRole on resource: arn:aws:iam::111122223333:role/bookinfo.ratings-ecs-task-role because no identity-based policy allows the iam:PassRole action'],
+    ['CreateService', 'User: arn:aws:sts::111122223333:assumed-role/mesh-onboarding-orchestrator/ensure-service is not authorized to perform: iam:PassRole on resource: arn:aws:iam::111122223333:role/bookinfo.ratings-ecs-task-role'],
+  ])('classifies a missing iam:PassRole (%s) as AwsAccessDeniedError naming the grant', (_call, message) => {
+    const typed = classifyError(aws('AccessDeniedException', message));
+
+    expect(typed.name).toBe('AwsAccessDeniedError');
+    expect(typed.retryable).toBe(false);
+    expect(typed.message).toContain(message);
+    expect(typed.message).toContain(`grant the orchestrator's role "mesh-onboarding-orchestrator" iam:PassRole on arn:aws:iam::111122223333:role/bookinfo.ratings-ecs-task-role`);
+    expect(typed.message).toContain('iam:PassedToService = ecs-tasks.amazonaws.com');
+  });
+
+  it('still treats the genuine propagation symptoms of a new role as IamPropagationError', () => {
+    // ECS RegisterTaskDefinition right after CreateRole; a task whose role is not assumable yet (service event / stoppedReason).
+    for (const [name, message] of [
+      ['ClientException', 'Role is not valid'],
+      ['InvalidParameterException', 'ECS was unable to assume the role arn:aws:iam::111122223333:role/bookinfo.ratings-ecs-exec-role that was provided for this task. Please verify that the role being passed has the proper trust relationship and permissions and that your IAM user has permissions to pass this role.'],
+    ] as const) {
+      expect(classifyError(aws(name, message)).name).toBe('IamPropagationError');
+    }
   });
 
   it('treats AWS 5xx as transient and keeps typed errors as they are', () => {

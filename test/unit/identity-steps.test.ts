@@ -1,4 +1,14 @@
-import { CreateRoleCommand, GetRoleCommand, GetRolePolicyCommand, IAMClient, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand, DeleteRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  AttachRolePolicyCommand,
+  CreateRoleCommand,
+  DeleteRolePolicyCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { CloudWatchLogsClient, CreateLogGroupCommand, DescribeLogGroupsCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -10,7 +20,7 @@ import { handler as executionRoleHandler } from '../../functions/ensure-executio
 import { handler as logGroupHandler } from '../../functions/ensure-log-group.ts';
 import { EXEC_POLICY_NAME, handler as taskRoleHandler, ensureTaskRole } from '../../functions/ensure-task-role.ts';
 import { ecsTasksTrustPolicy } from '../../functions/lib/aws/iam-role.ts';
-import { AwsThrottledError, IamPropagationError, ResourceNotReadyError } from '../../functions/lib/errors.ts';
+import { AwsThrottledError, IamPropagationError, ResourceNotReadyError, UnexpectedError } from '../../functions/lib/errors.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import { bookinfoPreflight, bookinfoRequest } from '../support/requests.ts';
 
@@ -28,7 +38,10 @@ afterEach(() => {
 const ACCOUNT = '111122223333';
 const preflight = bookinfoPreflight({ account: ACCOUNT, agentImage: 'registry.example/onboarding-agent:1' });
 const state = (enableExecuteCommand = true): WorkflowState => ({ request: bookinfoRequest({ ecs: { enableExecuteCommand } }), preflight });
-const ourTags = [{ Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' }];
+const ourTags = [
+  { Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' },
+  { Key: 'mesh-onboarding/workload', Value: 'bookinfo/ratings' },
+];
 const roleArn = `arn:aws:iam::${ACCOUNT}:role/bookinfo.ratings-ecs-task-role`;
 
 function awsError(name: string, message: string, httpStatusCode = 400): Error {
@@ -100,6 +113,58 @@ describe('identity steps: errors the emulator cannot produce', () => {
     expect(r).toEqual({ roleName: 'bookinfo.ratings-ecs-task-role', roleArn, ledger: [{ kind: 'iam-role', id: 'bookinfo.ratings-ecs-task-role', arn: roleArn, created: false }] });
     expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 2);
     expect(iamMock).toHaveReceivedCommandWith(DeleteRolePolicyCommand, { RoleName: 'bookinfo.ratings-ecs-task-role', PolicyName: EXEC_POLICY_NAME });
+  });
+});
+
+// IAM is eventually consistent: a role CreateRole just returned can be NoSuchEntity to the next call
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+// AWS's words for it: "The role with name <name> cannot be found." (moto never lags).
+describe('identity steps: a role CreateRole just made is not visible yet (contract)', () => {
+  const madeRole = (name: string) => ({ Role: { RoleName: name, Arn: `arn:aws:iam::${ACCOUNT}:role/${name}`, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags } });
+  const notFound = (name: string) => awsError('NoSuchEntity', `The role with name ${name} cannot be found.`, 404);
+
+  it('surfaces NoSuchEntity from PutRolePolicy right after CreateRole as IamPropagationError', async () => {
+    // Prepare
+    const name = 'bookinfo.ratings-ecs-task-role';
+    iamMock.on(GetRoleCommand).rejects(notFound(name));
+    iamMock.on(CreateRoleCommand).resolves(madeRole(name));
+    iamMock.on(GetRolePolicyCommand).rejects(notFound(name));
+    iamMock.on(PutRolePolicyCommand).rejects(notFound(name));
+
+    // Act
+    const err = await taskRoleHandler(state(true), {} as Context).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(IamPropagationError);
+    expect((err as Error).name).toBe('IamPropagationError');
+    expect((err as Error).message).toContain(`PutRolePolicy ${name}/${EXEC_POLICY_NAME}`);
+  });
+
+  it('surfaces NoSuchEntity from ListAttachedRolePolicies or AttachRolePolicy right after CreateRole as IamPropagationError', async () => {
+    const name = 'bookinfo.ratings-ecs-exec-role';
+    iamMock.on(GetRoleCommand).rejects(notFound(name));
+    iamMock.on(CreateRoleCommand).resolves(madeRole(name));
+    iamMock.on(ListAttachedRolePoliciesCommand).rejectsOnce(notFound(name)).resolves({ AttachedPolicies: [] });
+    iamMock.on(AttachRolePolicyCommand).rejects(notFound(name));
+
+    const listing = await executionRoleHandler(state(), {} as Context).catch((e: unknown) => e);
+    const attaching = await executionRoleHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(listing).toBeInstanceOf(IamPropagationError);
+    expect(attaching).toBeInstanceOf(IamPropagationError);
+    expect((attaching as Error).message).toContain(`AttachRolePolicy ${name}`);
+  });
+
+  it('keeps a missing managed policy (NoSuchEntity naming the policy) terminal: retrying cannot create it', async () => {
+    const name = 'bookinfo.ratings-ecs-exec-role';
+    iamMock.on(GetRoleCommand).rejects(notFound(name));
+    iamMock.on(CreateRoleCommand).resolves(madeRole(name));
+    iamMock.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
+    iamMock.on(AttachRolePolicyCommand).rejects(awsError('NoSuchEntity', 'Policy arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy does not exist or is not attachable.', 404));
+
+    const err = await executionRoleHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(UnexpectedError);
   });
 });
 

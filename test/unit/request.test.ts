@@ -25,6 +25,12 @@ function variant(change: (r: Mutable) => void): unknown {
 
 const NOT_A_CERT = '-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
 
+/** The example's CA bundle repeated until it is over `bytes` bytes. */
+function bundleOver(bytes: number): string {
+  const pem = bookinfoInput().rootCaPem;
+  return pem.repeat(Math.ceil((bytes + 1) / Buffer.byteLength(pem)));
+}
+
 // [description, mutation, path the problem must name, words the message must contain]
 const invalid: [string, (r: Mutable) => void, string, RegExp][] = [
   ['missing workloadGroup', (r) => delete (r as Obj).workloadGroup, '$.workloadGroup', /required/],
@@ -44,6 +50,8 @@ const invalid: [string, (r: Mutable) => void, string, RegExp][] = [
   ['rootCaPem not PEM', (r) => (r.rootCaPem = 'hello'), '$.rootCaPem', /PEM certificates/],
   ['rootCaPem PEM that is not X.509', (r) => (r.rootCaPem = NOT_A_CERT), '$.rootCaPem', /does not parse as X\.509/],
   ['second certificate broken', (r) => (r.rootCaPem = `${r.rootCaPem as string}\n${NOT_A_CERT}`), '$.rootCaPem', /certificate 2 of 2/],
+  // SecretString is at most 65536: https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html
+  ['rootCaPem over the Secrets Manager limit', (r) => (r.rootCaPem = bundleOver(65536)), '$.rootCaPem', /bytes; Secrets Manager stores at most 65536 bytes/],
   ['agent image with spaces', (r) => (r.agentImage = 'registry/agent image:1'), '$.agentImage', /image reference/],
   ['missing ecs', (r) => delete (r as Obj).ecs, '$.ecs', /required/],
   ['cluster name with a slash', (r) => (r.ecs.cluster = 'book/info'), '$.ecs.cluster', /letters, digits/],
@@ -56,6 +64,7 @@ const invalid: [string, (r: Mutable) => void, string, RegExp][] = [
   ['memory not valid for the cpu', (r) => (r.ecs.memory = '4096'), '$.ecs.memory', /not a valid Fargate memory size for cpu 256/],
   ['memory with a unit', (r) => (r.ecs.memory = '512MiB'), '$.ecs.memory', /whole number/],
   ['enableExecuteCommand as text', (r) => (r.ecs.enableExecuteCommand = 'yes'), '$.ecs.enableExecuteCommand', /boolean/],
+  ['containerInsights as text', (r) => (r.ecs.containerInsights = 'enabled'), '$.ecs.containerInsights', /boolean/],
   ['app named like the agent', (r) => (r.app.name = 'onboarding-agent'), '$.app.name', /agent container/],
   ['app port above 65535', (r) => (r.app.port = 70000), '$.app.port', /1-65535/],
   ['app image missing', (r) => delete r.app.image, '$.app.image', /required/],
@@ -130,6 +139,25 @@ describe('onboarding request validation', () => {
     expect(err.name).toBe('InvalidRequestError');
     expect(err.message).toContain('$.ecs.cpu');
     expect(err.message).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  it('counts the CA bundle in UTF-8 bytes, reports an oversized one once, and accepts exactly 65536 bytes', () => {
+    const pem = bookinfoInput().rootCaPem;
+    // Within 65536 characters but over 65536 bytes: "é" is two bytes in UTF-8.
+    const multiByte = `${pem}${'é'.repeat(Math.ceil((65536 - pem.length) / 2) + 1)}`;
+    expect(multiByte.length).toBeLessThanOrEqual(65536);
+    const problems = requestProblems(variant((r) => (r.rootCaPem = multiByte)));
+    expect(problems).toEqual([{ path: '$.rootCaPem', message: expect.stringMatching(/^is \d+ bytes; Secrets Manager stores at most 65536 bytes/) as string }]);
+    expect(requestProblems(variant((r) => (r.rootCaPem = bundleOver(65536)))).filter((p) => p.path === '$.rootCaPem')).toHaveLength(1);
+
+    const exactly = pem + '\n'.repeat(65536 - Buffer.byteLength(pem));
+    expect(Buffer.byteLength(exactly)).toBe(65536);
+    expect(requestProblems(variant((r) => (r.rootCaPem = exactly)))).toEqual([]);
+  });
+
+  it('leaves Container Insights off unless the request asks for it', () => {
+    expect(parseRequest(bookinfoInput()).ecs.containerInsights).toBe(false);
+    expect(parseRequest(variant((r) => (r.ecs.containerInsights = true))).ecs.containerInsights).toBe(true);
   });
 
   it('applies defaults and accepts numbers or strings for cpu/memory', () => {

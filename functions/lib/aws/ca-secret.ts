@@ -7,8 +7,9 @@ import {
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
 import { secrets } from '../clients.ts';
-import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
-import { isManagedByUs, type Tag } from '../tags.ts';
+import { isAwsError, ResourceNotReadyError } from '../errors.ts';
+import type { OnboardingRequest } from '../request.ts';
+import { assertOwnedByWorkload, type Tag } from '../tags.ts';
 
 export interface CaSecretSpec {
   name: string;
@@ -16,11 +17,15 @@ export interface CaSecretSpec {
   value: string;
   tags: Tag[];
   description: string;
+  /** The workload the secret belongs to: an existing secret must carry its tag. */
+  owner: Pick<OnboardingRequest, 'workloadGroup'>;
 }
 
 export interface EnsuredSecret {
   secretName: string;
   secretArn: string;
+  /** The AWSCURRENT version, which holds `value` (from CreateSecret, PutSecretValue or GetSecretValue). */
+  versionId: string;
   created: boolean;
   /** True when an existing secret's value was replaced. */
   updated: boolean;
@@ -38,17 +43,18 @@ async function describe(name: string): Promise<DescribeSecretResponse | undefine
 }
 
 /**
- * Finds the secret by name or creates it holding `value`. An existing secret must carry
- * our managed-by tag; one scheduled for deletion is restored; the value is rewritten
- * only when it differs.
+ * Finds the secret by name or creates it holding `value`. An existing secret must carry this
+ * workload's tags (ResourceConflictError naming the owner otherwise); one scheduled for deletion
+ * is restored; the value is rewritten only when it differs. Returns the version that holds
+ * `value`, so the task definition can pin it.
  */
 export async function ensureCaSecret(spec: CaSecretSpec): Promise<EnsuredSecret> {
   let found = await describe(spec.name);
   if (!found) {
     try {
       const made = await secrets().send(new CreateSecretCommand({ Name: spec.name, SecretString: spec.value, Description: spec.description, Tags: spec.tags }));
-      if (!made.ARN) throw new Error(`CreateSecret returned no ARN for ${spec.name}`);
-      return { secretName: spec.name, secretArn: made.ARN, created: true, updated: false, restored: false };
+      if (!made.ARN || !made.VersionId) throw new Error(`CreateSecret returned no ARN or VersionId for ${spec.name}`);
+      return { secretName: spec.name, secretArn: made.ARN, versionId: made.VersionId, created: true, updated: false, restored: false };
     } catch (err) {
       // Another run created it between our DescribeSecret and CreateSecret: check it like any existing secret.
       if (!isAwsError(err, 'ResourceExistsException')) throw err;
@@ -58,22 +64,29 @@ export async function ensureCaSecret(spec: CaSecretSpec): Promise<EnsuredSecret>
     }
   }
   if (!found.ARN) throw new Error(`DescribeSecret returned no ARN for ${spec.name}`);
-  if (!isManagedByUs(found.Tags)) {
-    throw new ResourceConflictError(`Secrets Manager secret "${spec.name}" exists but was not made by this tool (no managed-by tag); delete it or choose another workload name`);
-  }
+  assertOwnedByWorkload(found.Tags, spec.owner, `Secrets Manager secret "${spec.name}"`, 'delete it or choose another workload name');
   const arn = found.ARN;
   const restored = found.DeletedDate !== undefined;
   // A secret pending deletion cannot be read or written until it is restored.
   if (restored) await secrets().send(new RestoreSecretCommand({ SecretId: arn }));
-  const current = await currentValue(arn);
-  if (current === spec.value) return { secretName: spec.name, secretArn: arn, created: false, updated: false, restored };
-  await secrets().send(new PutSecretValueCommand({ SecretId: arn, SecretString: spec.value }));
-  return { secretName: spec.name, secretArn: arn, created: false, updated: true, restored };
+  const current = await currentVersion(arn);
+  // GetSecretValue's VersionId is the very version compared; DescribeSecret's AWSCURRENT is the fallback.
+  const currentId = current?.versionId ?? awsCurrentOf(found);
+  if (current?.value === spec.value && currentId) return { secretName: spec.name, secretArn: arn, versionId: currentId, created: false, updated: false, restored };
+  const put = await secrets().send(new PutSecretValueCommand({ SecretId: arn, SecretString: spec.value }));
+  if (!put.VersionId) throw new Error(`PutSecretValue returned no VersionId for ${spec.name}`);
+  return { secretName: spec.name, secretArn: arn, versionId: put.VersionId, created: false, updated: true, restored };
 }
 
-async function currentValue(arn: string): Promise<string | undefined> {
+/** The version id DescribeSecret lists with the AWSCURRENT label. */
+function awsCurrentOf(d: DescribeSecretResponse): string | undefined {
+  return Object.entries(d.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+}
+
+async function currentVersion(arn: string): Promise<{ value: string | undefined; versionId: string | undefined } | undefined> {
   try {
-    return (await secrets().send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
+    const out = await secrets().send(new GetSecretValueCommand({ SecretId: arn }));
+    return { value: out.SecretString, versionId: out.VersionId };
   } catch (err) {
     // A secret made without a value (e.g. by a failed earlier create) has no AWSCURRENT version.
     if (isAwsError(err, 'ResourceNotFoundException')) return undefined;

@@ -1,29 +1,45 @@
-import { CreateClusterCommand, DescribeClustersCommand } from '@aws-sdk/client-ecs';
+import { CreateClusterCommand, DescribeClustersCommand, type ClusterSetting } from '@aws-sdk/client-ecs';
 import { ecs } from '../clients.ts';
-import { ResourceConflictError } from '../errors.ts';
-import { isManagedByUs } from '../tags.ts';
+import { sharedTags } from '../tags.ts';
+
+export interface ClusterSpec {
+  name: string;
+  /** Turn on CloudWatch Container Insights, only when this call creates the cluster (it bills CloudWatch metrics). */
+  containerInsights: boolean;
+}
 
 /**
- * Finds the ECS cluster by name or creates it with the FARGATE capacity provider.
- * An existing ACTIVE cluster is reused even when another tool made it (clusters are
- * commonly shared); only an INACTIVE one we did not make is a conflict.
+ * The tags of the ECS cluster in ECS's lower-case shape: managed-by only, never a workload,
+ * because every workload of that cluster shares it (the ledger records who uses it).
  */
-export async function ensureEcsCluster(name: string, tags: { key: string; value: string }[]): Promise<{ clusterName: string; clusterArn: string; created: boolean }> {
-  const found = await ecs().send(new DescribeClustersCommand({ clusters: [name], include: ['TAGS'] }));
+export function clusterTags(): { key: string; value: string }[] {
+  return sharedTags().map((t) => ({ key: t.Key, value: t.Value }));
+}
+
+/**
+ * Finds the ECS cluster by name or creates it with the FARGATE capacity provider. An ACTIVE
+ * cluster is reused whoever made it and whatever its tags and settings (clusters are shared);
+ * an INACTIVE one is a deleted cluster, not a conflict: CreateCluster with its name makes a new
+ * cluster (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCluster.html:
+ * INACTIVE clusters "might remain discoverable ... for a period of time").
+ */
+export async function ensureEcsCluster(spec: ClusterSpec): Promise<{ clusterName: string; clusterArn: string; created: boolean }> {
+  const { name } = spec;
+  const found = await ecs().send(new DescribeClustersCommand({ clusters: [name] }));
   const existing = found.clusters?.find((c) => c.clusterName === name && c.status !== 'INACTIVE');
   if (existing?.clusterArn) return { clusterName: name, clusterArn: existing.clusterArn, created: false };
-  const inactive = found.clusters?.find((c) => c.clusterName === name && c.status === 'INACTIVE');
-  if (inactive && !isManagedByUs(inactive.tags)) {
-    throw new ResourceConflictError(`ECS cluster "${name}" exists in state INACTIVE and was not made by this tool; delete it or choose another ecs.cluster`);
-  }
+  // Only when asked: a cluster value overrides the account's containerInsights default
+  // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ClusterSetting.html), so
+  // leaving it out keeps whatever the account chose instead of switching the cost on.
+  const settings: ClusterSetting[] | undefined = spec.containerInsights ? [{ name: 'containerInsights', value: 'enabled' }] : undefined;
   // CreateCluster is idempotent on AWS for the same name and settings.
   const made = await ecs().send(
     new CreateClusterCommand({
       clusterName: name,
       capacityProviders: ['FARGATE'],
       defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }],
-      settings: [{ name: 'containerInsights', value: 'enabled' }],
-      tags,
+      settings,
+      tags: clusterTags(),
     }),
   );
   if (!made.cluster?.clusterArn) throw new Error(`CreateCluster returned no ARN for ${name}`);

@@ -12,8 +12,9 @@ import {
   type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
 import { ecs } from '../clients.ts';
-import { ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
-import { isManagedByUs } from '../tags.ts';
+import { isAwsError, ResourceDrainingError } from '../errors.ts';
+import type { OnboardingRequest } from '../request.ts';
+import { assertOwnedByWorkload } from '../tags.ts';
 
 /** What the service should look like. */
 export interface WantedService {
@@ -25,6 +26,8 @@ export interface WantedService {
   securityGroups: string[];
   enableExecuteCommand: boolean;
   tags: { key: string; value: string }[];
+  /** The workload the service belongs to: an existing service must carry its tag. */
+  owner: Pick<OnboardingRequest, 'workloadGroup'>;
 }
 
 /** The service by name (with its tags), or undefined when ECS does not know it. */
@@ -63,8 +66,27 @@ function networkConfiguration(w: WantedService): NonNullable<CreateServiceComman
   return { awsvpcConfiguration: { subnets: w.subnets, securityGroups: w.securityGroups, assignPublicIp: 'DISABLED' } };
 }
 
-/** CreateService input; the client token is a hash of the rest, so a retried create is idempotent on AWS. */
-export function createServiceInput(w: WantedService): CreateServiceCommandInput {
+/**
+ * An earlier service of the same name (DRAINING or INACTIVE): its ARN and creation time tell
+ * one incarnation of the name from the next (the ARN alone does not: a re-created service gets
+ * the same `service/<cluster>/<name>` ARN).
+ */
+export type ServiceGeneration = Pick<Service, 'serviceArn' | 'createdAt'>;
+
+function generationKey(g: ServiceGeneration | undefined): string {
+  return g ? `${g.serviceArn ?? '?'}@${g.createdAt?.toISOString() ?? '?'}` : 'first';
+}
+
+/**
+ * CreateService input. The client token hashes the input plus the generation: ECS answers a
+ * retried create with the same token with the service it made the first time
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html), so a bare
+ * hash of the input would, after the service was deleted and is created again with the same
+ * settings, name the deleted one. With the last incarnation seen in the token, each new
+ * incarnation has a token of its own, while a retry of the same create (SDK retry, or the step
+ * re-run before DescribeServices shows the new service) keeps it. ECS allows 36 characters.
+ */
+export function createServiceInput(w: WantedService, previous?: ServiceGeneration): CreateServiceCommandInput {
   const input: CreateServiceCommandInput = {
     cluster: w.cluster,
     serviceName: w.serviceName,
@@ -78,32 +100,73 @@ export function createServiceInput(w: WantedService): CreateServiceCommandInput 
     propagateTags: 'TASK_DEFINITION',
     tags: w.tags,
   };
-  return { ...input, clientToken: createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 32) };
+  const token = createHash('sha256').update(JSON.stringify(input)).update(generationKey(previous)).digest('hex').slice(0, 32);
+  return { ...input, clientToken: token };
+}
+
+/**
+ * ECS refuses to create a service while one of the same name is DRAINING
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html: "If you
+ * attempt to create a new service with the same name as an existing service in either ACTIVE or
+ * DRAINING status, you receive an error"). It words it InvalidParameterException "Creation of
+ * service was not idempotent." or "Unable to Start a service that is still Draining."
+ */
+const DRAINING_ON_CREATE = /Creation of service was not idempotent|still Draining/i;
+
+const UNTIL_INACTIVE = 'a service of that name is still being deleted (DRAINING until its tasks stop) and can be created again once it is INACTIVE';
+
+function draining(w: WantedService, why: string, cause?: unknown): ResourceDrainingError {
+  return new ResourceDrainingError(`ECS service "${w.serviceName}" in cluster "${w.cluster}": ${why}`, cause === undefined ? undefined : { cause });
+}
+
+/** Incarnations CreateService may hand back for reused tokens before the step gives up. */
+const MAX_STALE_HANDBACKS = 3;
+
+/**
+ * CreateService, checking that what comes back is a live service: for a token it has seen, ECS
+ * returns the service of the first call even when that one was deleted since. A handed-back
+ * DRAINING or INACTIVE service is itself an earlier incarnation: the next try puts it in the token.
+ */
+async function createService(w: WantedService, previous: ServiceGeneration | undefined): Promise<Service & { serviceArn: string }> {
+  let generation = previous;
+  for (let attempt = 0; attempt <= MAX_STALE_HANDBACKS; attempt++) {
+    let made: Service | undefined;
+    try {
+      made = (await ecs().send(new CreateServiceCommand(createServiceInput(w, generation)))).service;
+    } catch (err) {
+      if (isAwsError(err, 'InvalidParameterException') && DRAINING_ON_CREATE.test((err as Error).message)) {
+        // Also the answer when another run created it a moment ago with other settings: the next attempt describes it again.
+        throw draining(w, `CreateService answered InvalidParameterException "${(err as Error).message}": ${UNTIL_INACTIVE}, or another run has just created it`, err);
+      }
+      throw err;
+    }
+    if (!made?.serviceArn) throw new Error(`CreateService returned no ARN for ${w.serviceName}`);
+    if (made.status === undefined || made.status === 'ACTIVE') return { ...made, serviceArn: made.serviceArn };
+    if (made.status === 'DRAINING') throw draining(w, `CreateService handed back the earlier service, which is DRAINING: ${UNTIL_INACTIVE}`);
+    generation = { serviceArn: made.serviceArn, createdAt: made.createdAt };
+  }
+  throw new Error(`CreateService for ECS service "${w.serviceName}" in cluster "${w.cluster}" kept handing back deleted services (${MAX_STALE_HANDBACKS + 1} tries); not reporting one of them as created`);
 }
 
 /**
  * Creates the service when missing (or INACTIVE), updates it only when something we set
- * differs (or its primary deployment FAILED), and never makes a second one. An ACTIVE service with the name that is not
- * tagged as ours is a ResourceConflictError; a DRAINING one must finish deleting first.
+ * differs (or its primary deployment FAILED), and never makes a second one. A live service
+ * with the name must be this workload's (ResourceConflictError naming the owner otherwise); a
+ * DRAINING one must finish deleting first (ResourceDrainingError, retried on a slow schedule).
  */
 export async function ensureEcsService(w: WantedService): Promise<{ serviceArn: string; created: boolean; updated: boolean }> {
   const existing = await describeService(w.cluster, w.serviceName);
-  if (existing?.status === 'DRAINING') {
-    throw new ResourceNotReadyError(`ECS service "${w.serviceName}" in cluster "${w.cluster}" is DRAINING (being deleted); it can be created again once it is INACTIVE`);
-  }
+  if (existing?.status === 'DRAINING') throw draining(w, `DescribeServices reports it DRAINING: ${UNTIL_INACTIVE}`);
   if (existing && existing.status !== 'INACTIVE') {
-    if (!isManagedByUs(existing.tags)) {
-      throw new ResourceConflictError(`ECS service "${w.serviceName}" exists in cluster "${w.cluster}" and was not made by this tool; delete it or choose another ecs.service`);
-    }
+    assertOwnedByWorkload(existing.tags, w.owner, `ECS service "${w.serviceName}" in cluster "${w.cluster}"`, 'delete it or choose another ecs.service');
     if (!existing.serviceArn) throw new Error(`DescribeServices returned no ARN for ${w.serviceName}`);
     const changes = serviceChanges(existing, w);
     if (Object.keys(changes).length === 0) return { serviceArn: existing.serviceArn, created: false, updated: false };
     await ecs().send(new UpdateServiceCommand({ cluster: w.cluster, service: w.serviceName, ...changes }));
     return { serviceArn: existing.serviceArn, created: false, updated: true };
   }
-  const made = await ecs().send(new CreateServiceCommand(createServiceInput(w)));
-  if (!made.service?.serviceArn) throw new Error(`CreateService returned no ARN for ${w.serviceName}`);
-  return { serviceArn: made.service.serviceArn, created: true, updated: false };
+  const made = await createService(w, existing);
+  return { serviceArn: made.serviceArn, created: true, updated: false };
 }
 
 /**

@@ -11,8 +11,9 @@ import {
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { iam, sts } from '../clients.ts';
-import { IamPropagationError, isAwsError, ResourceConflictError } from '../errors.ts';
-import { isManagedByUs, type Tag } from '../tags.ts';
+import { IamPropagationError, isAwsError } from '../errors.ts';
+import type { OnboardingRequest } from '../request.ts';
+import { assertOwnedByWorkload, type Tag } from '../tags.ts';
 import type { AwsContext } from '../workflow.ts';
 
 /** An IAM policy document, kept loose: we only write our own and compare parsed JSON. */
@@ -26,6 +27,8 @@ export interface RoleSpec {
   trust: PolicyDocument;
   tags: Tag[];
   description: string;
+  /** The workload the role belongs to (a task role is its mesh identity): an existing role must carry its tag. */
+  owner: Pick<OnboardingRequest, 'workloadGroup'>;
 }
 
 export interface EnsuredRole {
@@ -83,14 +86,31 @@ export function samePolicy(stored: string | undefined, wanted: PolicyDocument): 
   return JSON.stringify(canonical(parsePolicyDocument(stored))) === JSON.stringify(canonical(wanted));
 }
 
-/** Runs an IAM call, turning the "just made, not visible yet" symptoms into IamPropagationError. */
+/**
+ * IAM's NoSuchEntity for a role ("The role with name X cannot be found."), as opposed to a
+ * missing policy ("Policy arn:... does not exist or is not attachable.", which recurs).
+ */
+const ROLE_NOT_FOUND = /role with name .* cannot be found/i;
+
+/**
+ * Runs an IAM call, turning the "just made, not visible yet" symptoms into IamPropagationError.
+ * IAM is eventually consistent: a role CreateRole just returned can be NoSuchEntity to the next
+ * PutRolePolicy or AttachRolePolicy
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+ * Calls on a role are only made after GetRole or CreateRole found or made it, so its absence is
+ * propagation (or a deletion a moment ago, which the retry's GetRole sees and repairs).
+ */
 async function iamCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
+    const message = (err as Error).message;
     // A principal made seconds ago is rejected as "Invalid principal" until IAM propagates it.
-    if (isAwsError(err, 'MalformedPolicyDocument', 'MalformedPolicyDocumentException') && /invalid principal/i.test((err as Error).message)) {
-      throw new IamPropagationError(`${what}: ${(err as Error).message}`, { cause: err });
+    if (isAwsError(err, 'MalformedPolicyDocument', 'MalformedPolicyDocumentException') && /invalid principal/i.test(message)) {
+      throw new IamPropagationError(`${what}: ${message}`, { cause: err });
+    }
+    if (isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException') && ROLE_NOT_FOUND.test(message)) {
+      throw new IamPropagationError(`${what}: ${message} (IAM has not propagated the role yet)`, { cause: err });
     }
     throw err;
   }
@@ -106,8 +126,9 @@ async function getRole(name: string): Promise<Role | undefined> {
 }
 
 /**
- * Finds the role by name or creates it. An existing role must carry our managed-by tag
- * (else ResourceConflictError); its trust policy is rewritten when it drifted.
+ * Finds the role by name or creates it. An existing role must carry this workload's tags
+ * (else ResourceConflictError naming its owner: two workloads must never share a task role,
+ * their mesh identity); its trust policy is rewritten when it drifted.
  */
 export async function ensureRole(spec: RoleSpec): Promise<EnsuredRole> {
   let role = await getRole(spec.name);
@@ -133,9 +154,7 @@ export async function ensureRole(spec: RoleSpec): Promise<EnsuredRole> {
     }
   }
   if (!role?.Arn) throw new IamPropagationError(`IAM role "${spec.name}" is not visible yet after CreateRole`);
-  if (!created && !isManagedByUs(role.Tags)) {
-    throw new ResourceConflictError(`IAM role "${spec.name}" exists but was not made by this tool (no managed-by tag); delete or rename it, or choose another workload name`);
-  }
+  if (!created) assertOwnedByWorkload(role.Tags, spec.owner, `IAM role "${spec.name}"`, 'delete or rename it, or choose another workload name');
   let trustUpdated = false;
   if (!created && !samePolicy(role.AssumeRolePolicyDocument, spec.trust)) {
     await iamCall(`UpdateAssumeRolePolicy ${spec.name}`, () =>
@@ -155,6 +174,7 @@ export async function putInlinePolicy(roleName: string, policyName: string, doc:
     if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
   }
   if (stored !== undefined && samePolicy(stored, doc)) return 'unchanged';
+  // GetRolePolicy's NoSuchEntity does not tell a missing policy from a role not visible yet: PutRolePolicy does.
   await iamCall(`PutRolePolicy ${roleName}/${policyName}`, () =>
     iam().send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(doc) })),
   );
@@ -176,10 +196,10 @@ export async function deleteInlinePolicy(roleName: string, policyName: string): 
 export async function attachManagedPolicy(roleName: string, policyArn: string): Promise<boolean> {
   let marker: string | undefined;
   do {
-    const page = await iam().send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker }));
+    const page = await iamCall(`ListAttachedRolePolicies ${roleName}`, () => iam().send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker })));
     if (page.AttachedPolicies?.some((p) => p.PolicyArn === policyArn)) return false;
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
-  await iam().send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn }));
+  await iamCall(`AttachRolePolicy ${roleName} ${policyArn}`, () => iam().send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })));
   return true;
 }

@@ -1,12 +1,15 @@
 import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import { logs } from '../clients.ts';
-import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
-import { isManagedByUs } from '../tags.ts';
+import { isAwsError, ResourceNotReadyError } from '../errors.ts';
+import type { OnboardingRequest } from '../request.ts';
+import { assertOwnedByWorkload } from '../tags.ts';
 
 export interface LogGroupSpec {
   name: string;
   retentionDays: number;
   tags: Record<string, string>;
+  /** The workload the group belongs to: an existing group must carry its tag. */
+  owner: Pick<OnboardingRequest, 'workloadGroup'>;
 }
 
 export interface EnsuredLogGroup {
@@ -37,7 +40,8 @@ function arnOf(g: LogGroup): string {
 
 /**
  * Finds the log group by exact name or creates it with our tags, then sets the retention
- * when it differs. An existing group without our managed-by tag is a conflict.
+ * when it differs. An existing group must carry this workload's tags (two workloads with the
+ * same ecs.family would share `/ecs/<family>`): ResourceConflictError naming the owner otherwise.
  */
 export async function ensureLogGroup(spec: LogGroupSpec): Promise<EnsuredLogGroup> {
   let group = await find(spec.name);
@@ -57,9 +61,7 @@ export async function ensureLogGroup(spec: LogGroupSpec): Promise<EnsuredLogGrou
   const arn = arnOf(group);
   if (!created) {
     const { tags } = await logs().send(new ListTagsForResourceCommand({ resourceArn: arn }));
-    if (!isManagedByUs(tags ?? {})) {
-      throw new ResourceConflictError(`CloudWatch Logs group "${spec.name}" exists but was not made by this tool (no managed-by tag); delete it or choose another ecs.family`);
-    }
+    assertOwnedByWorkload(tags ?? {}, spec.owner, `CloudWatch Logs group "${spec.name}"`, 'delete it or choose another ecs.family');
   }
   if (group.retentionInDays !== spec.retentionDays) {
     await logs().send(new PutRetentionPolicyCommand({ logGroupName: spec.name, retentionInDays: spec.retentionDays }));

@@ -6,8 +6,9 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { ecs } from '../clients.ts';
-import { isAwsError, ResourceConflictError } from '../errors.ts';
-import { isManagedByUs } from '../tags.ts';
+import { isAwsError } from '../errors.ts';
+import type { OnboardingRequest } from '../request.ts';
+import { assertOwnedByWorkload } from '../tags.ts';
 
 /** The fields of a task definition this tool sets; both the request we send and AWS's answer fit it. */
 type TaskDefinitionContent = Pick<
@@ -71,18 +72,18 @@ async function latestRevision(family: string): Promise<{ td: TaskDefinition; tag
 
 /**
  * Registers `input` as a new revision only when it differs from the family's latest ACTIVE
- * revision; otherwise returns that revision. A family whose latest revision is not tagged
- * as ours belongs to someone else: ResourceConflictError.
+ * revision; otherwise returns that revision. A family whose latest revision is not tagged as
+ * `owner`'s belongs to someone else (another tool, or another workload whose ecs.family is the
+ * same): ResourceConflictError naming it.
  */
 export async function ensureTaskDefinition(
   input: RegisterTaskDefinitionCommandInput & { family: string },
+  owner: Pick<OnboardingRequest, 'workloadGroup'>,
 ): Promise<{ taskDefinitionArn: string; family: string; revision: number; created: boolean }> {
   const latest = await latestRevision(input.family);
   if (latest) {
     const { td, tags } = latest;
-    if (!isManagedByUs(tags)) {
-      throw new ResourceConflictError(`ECS task definition family "${input.family}" exists (revision ${td.revision}) and was not made by this tool; choose another ecs.family`);
-    }
+    assertOwnedByWorkload(tags, owner, `ECS task definition family "${input.family}" (revision ${td.revision})`, 'choose another ecs.family');
     if (td.taskDefinitionArn && td.revision !== undefined && taskDefinitionFingerprint(td) === taskDefinitionFingerprint(input)) {
       return { taskDefinitionArn: td.taskDefinitionArn, family: input.family, revision: td.revision, created: false };
     }
