@@ -3,29 +3,32 @@
  * (functions/lib/onboarding-api.ts), served by node:http on 127.0.0.1.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { handleApiRequest, type ExecutionBackend } from '../functions/lib/onboarding-api.ts';
+import { handleApiRequest, tooLarge, type ExecutionBackend } from '../functions/lib/onboarding-api.ts';
+import { MAX_EXECUTION_INPUT_BYTES } from '../functions/lib/request.ts';
 
-const MAX_BODY = 256 * 1024;
+/** Bodies over the limit are read to the end (so the client gets the 413, not a reset) but not kept; past this much the connection is cut. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
 export interface ApiServer {
   url: string;
   stop(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
+/** The body, or its size alone when it is over the API's limit (then nothing of it is kept). */
+function readBody(req: IncomingMessage): Promise<{ body: string } | { tooLargeBytes: number }> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('too large'));
+      if (size > MAX_DRAIN_BYTES) {
         req.destroy();
+        reject(new Error(`the body is larger than ${MAX_DRAIN_BYTES} bytes`));
         return;
       }
-      parts.push(c);
+      if (size <= MAX_EXECUTION_INPUT_BYTES) parts.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('end', () => resolve(size > MAX_EXECUTION_INPUT_BYTES ? { tooLargeBytes: size } : { body: Buffer.concat(parts).toString('utf8') }));
     req.on('error', reject);
   });
 }
@@ -38,14 +41,13 @@ export async function startApiServer(backend: ExecutionBackend, port = 0): Promi
     };
     void (async () => {
       try {
-        let body: string | undefined;
-        try {
-          body = await readBody(req);
-        } catch {
-          return send(413, { message: `the body is larger than ${MAX_BODY} bytes` });
+        const read = await readBody(req);
+        if ('tooLargeBytes' in read) {
+          const r = tooLarge('the body', read.tooLargeBytes);
+          return send(r.status, r.body, r.headers);
         }
         const url = new URL(req.url ?? '/', 'http://localhost');
-        const r = await handleApiRequest({ method: req.method ?? 'GET', path: url.pathname, body }, backend);
+        const r = await handleApiRequest({ method: req.method ?? 'GET', path: url.pathname, body: read.body }, backend);
         send(r.status, r.body, r.headers);
       } catch (e) {
         // The server keeps serving; the caller gets the error's name and message, never a stack.

@@ -75,7 +75,7 @@ export function executionInputOf(request: OnboardingRequest): string {
 }
 
 /** The 413 answer for a body or execution input over Step Functions' input limit: nothing is started. */
-function tooLarge(what: string, bytes: number): ApiResponse {
+export function tooLarge(what: string, bytes: number): ApiResponse {
   return json(413, {
     message: `The onboarding request is too large: ${what} is ${bytes} bytes, and Step Functions accepts an execution input of at most ${MAX_EXECUTION_INPUT_BYTES} bytes (UTF-8). Nothing was started.`,
     limitBytes: MAX_EXECUTION_INPUT_BYTES,

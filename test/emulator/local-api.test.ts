@@ -54,6 +54,15 @@ describe('local onboarding API', () => {
     expect((await call('GET', '/onboardings/does-not-exist')).status).toBe(404);
   });
 
+  it('answers 413 naming the limit to a 2 MB body, instead of resetting the connection, and keeps serving', async () => {
+    // Step Functions takes an execution input of at most 256 KiB (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+    const r = await call('POST', '/onboardings', JSON.stringify({ ...bookinfoInput(), padding: 'x'.repeat(2 * 1024 * 1024) }));
+    expect(r.status).toBe(413);
+    expect(r.json).toMatchObject({ limitBytes: 262144 });
+    expect(String(r.json.message)).toContain('Nothing was started');
+    expect((await call('GET', '/onboardings')).status).toBe(200);
+  });
+
   it('answers 400 naming $.rootCaPem to a CA bundle over the Secrets Manager limit, before anything runs', async () => {
     // SecretString is at most 65536 bytes (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html):
     // refused at the edge rather than at Ensure CA secret, after the network was built.
