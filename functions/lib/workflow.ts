@@ -163,6 +163,14 @@ export interface TrafficEvidenceResult {
   outbound: { total: number; byStatusClass: Record<string, number> };
   samples: string[];
   trafficSeen: boolean;
+  /** Log lines read from the agent streams in the window (access-log lines or not). */
+  agentLogLines?: number;
+  /** Whether any line was an Envoy access-log line (TEXT or JSON): false with agentLogLines > 0 means access logging may be off. */
+  accessLogSeen?: boolean;
+  /** Agent streams that do not exist (yet): those tasks have logged nothing. */
+  missingLogStreams?: string[];
+  /** What the finding means when it is not simply "traffic seen" (access logging off, no stream yet). */
+  hint?: string;
 }
 
 /** The state object as it grows through the workflow. */
