@@ -47,6 +47,8 @@ export interface PreflightResult extends AwsContext {
   onboardingPolicy: string;
   /** Policy conditions that can only be checked once tasks run (e.g. `zones`). */
   warnings?: string[];
+  /** Where `agentImage` came from: the request, or the deployment whose image it was derived from. */
+  agentImageSource?: 'request' | 'deployment/onboarding-plane' | 'deployment/onboarding-operator';
 }
 
 export interface ClusterResult extends StepResult {
@@ -143,8 +145,12 @@ export interface TaskRegistration {
   taskId: string;
   warName?: string;
   agentConnected?: { status: string; reason?: string; since?: string };
+  /** The onboarding-plane instance (pod) the agent is connected to. */
   connectedTo?: string;
+  /** The registered address whose type is `connectedOver`. */
   address?: string;
+  /** The WAR's `spec.registration.settings.connectedOver` (default VPC): which address type the mesh uses. */
+  connectedOver?: string;
 }
 
 export interface MeshVerificationResult {
