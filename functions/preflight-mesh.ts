@@ -3,7 +3,7 @@ import { sts } from '#lib/clients.ts';
 import { MeshPrerequisiteError } from '#lib/errors.ts';
 import { meshKube, type MeshKube } from '#lib/kube/client.ts';
 import { namespaceYaml, onboardingPolicyYaml, workloadGroupYaml } from '#lib/kube/mesh-yaml.ts';
-import { AGENT_IMAGE_SEGMENT, OPERATOR_CONTAINER, OPERATOR_DEPLOYMENT, OPERATOR_IMAGE_SEGMENT, OPERATOR_NAMESPACE } from '#lib/mesh-facts.ts';
+import { AGENT_IMAGE_NAMESPACE, AGENT_IMAGE_SEGMENT, AGENT_IMAGE_SOURCES, type AgentImageSource } from '#lib/mesh-facts.ts';
 import { logger, wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { findAllowingPolicy, type EcsWorkloadIdentity } from '#lib/onboarding-policy.ts';
@@ -19,30 +19,45 @@ export async function awsContext(): Promise<AwsContext> {
   return { account: id.Account, partition, region: runtimeSettings.region };
 }
 
-/** The agent image: the request's, or the onboarding-operator's image with the path segment swapped. */
-async function agentImage(request: WorkloadRequest, kube: MeshKube): Promise<{ image?: string; problem?: string }> {
-  if (request.agentImage) return { image: request.agentImage };
-  const where = `deployment ${OPERATOR_NAMESPACE}/${OPERATOR_DEPLOYMENT}`;
-  const dep = await kube.getDeployment(OPERATOR_NAMESPACE, OPERATOR_DEPLOYMENT);
-  if (!dep) {
-    return {
-      problem:
-        `${where} was not found, so the onboarding agent image cannot be derived: enable workload onboarding on the ` +
-        `ControlPlane (spec.meshExpansion.onboarding), or give "agentImage" in the request (e.g. <registry>/onboarding-agent:<version>).`,
-    };
+type ImageSource = NonNullable<PreflightResult['agentImageSource']>;
+type ImageFinding = { image: string; source: ImageSource } | { problem: string };
+
+/** The agent image derived from one deployment's image (docs.tetrate.io ECS guide / ECS quickstart), or why not. */
+async function imageFrom(kube: MeshKube, src: AgentImageSource): Promise<ImageFinding> {
+  const where = `deployment ${AGENT_IMAGE_NAMESPACE}/${src.deployment}`;
+  const dep = await kube.getDeployment(AGENT_IMAGE_NAMESPACE, src.deployment);
+  if (!dep) return { problem: `${where} was not found` };
+  const containers = dep.spec?.template?.spec?.containers ?? [];
+  const image = (src.container ? containers.find((c) => c.name === src.container) : containers[0])?.image;
+  if (!image) return { problem: `${where} has no ${src.container ? `container "${src.container}"` : 'container'} with an image` };
+  if (!image.includes(src.imageSegment)) return { problem: `the image "${image}" of ${where} does not contain "${src.imageSegment}"` };
+  return { image: image.replace(src.imageSegment, AGENT_IMAGE_SEGMENT), source: `deployment/${src.deployment}` as ImageSource };
+}
+
+/**
+ * The agent image: the request's, or derived from the first deployment that has it:
+ * onboarding-plane (ECS guide), then onboarding-operator (quickstart).
+ */
+async function agentImage(request: WorkloadRequest, kube: MeshKube): Promise<ImageFinding> {
+  if (request.agentImage) return { image: request.agentImage, source: 'request' };
+  const problems: string[] = [];
+  for (const src of AGENT_IMAGE_SOURCES) {
+    const found = await imageFrom(kube, src);
+    if ('image' in found) return found;
+    problems.push(found.problem);
   }
-  const image = dep.spec?.template?.spec?.containers?.find((c) => c.name === OPERATOR_CONTAINER)?.image;
-  if (!image) return { problem: `${where} has no container "${OPERATOR_CONTAINER}" with an image: give "agentImage" in the request.` };
-  if (!image.includes(OPERATOR_IMAGE_SEGMENT)) {
-    return { problem: `the image "${image}" of ${where} does not contain "${OPERATOR_IMAGE_SEGMENT}", so the agent image cannot be derived: give "agentImage" in the request.` };
-  }
-  return { image: image.replace(OPERATOR_IMAGE_SEGMENT, AGENT_IMAGE_SEGMENT) };
+  return {
+    problem:
+      `The onboarding agent image cannot be derived: ${problems.join('; ')}. Enable workload onboarding on the ControlPlane ` +
+      `(spec.meshExpansion.onboarding), or give "agentImage" in the request (e.g. <registry>/onboarding-agent:<version>, same registry and tag as the other TSB images).`,
+  };
 }
 
 /**
  * Pre-flight mesh: checks, before anything is made in AWS, that the mesh will accept the
- * workload (the agent would otherwise retry forever): namespace, WorkloadGroup, an
- * OnboardingPolicy allowing this account/region/cluster/task role, and the agent image.
+ * workload (the agent would otherwise retry forever): that the cluster serves the onboarding
+ * resource types (API discovery), namespace, WorkloadGroup, an OnboardingPolicy allowing this
+ * account/region/cluster/task role, and the agent image.
  * Reads only; every missing piece is a MeshPrerequisiteError carrying YAML to create it.
  */
 export async function preflightMesh(state: WorkflowState): Promise<PreflightResult> {
@@ -53,11 +68,13 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
   if (!eksClusterName) {
     throw new MeshPrerequisiteError(
       `network.eksClusterName is required for the mesh checks: the pre-flight reads the namespace "${namespace}", WorkloadGroup "${name}", ` +
-        `OnboardingPolicies and the onboarding-operator from the mesh's EKS cluster, and the verification reads the WorkloadAutoRegistrations there.`,
+        `OnboardingPolicies and the onboarding-plane/onboarding-operator deployment from the mesh's EKS cluster, and the verification reads the WorkloadAutoRegistrations there.`,
     );
   }
   const ctx = await awsContext();
   const kube = await meshKube(eksClusterName, { namespace });
+  // The resource types first: without them no other check means anything.
+  await kube.discoverMeshResources();
 
   if (!(await kube.getNamespace(namespace))) {
     throw new MeshPrerequisiteError(`Namespace "${namespace}" does not exist in EKS cluster "${eksClusterName}". Create it (kubectl apply -f -):\n${namespaceYaml(namespace)}`);
@@ -83,9 +100,9 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
   }
 
   const image = await agentImage(request, kube);
-  if (image.problem) problems.push(image.problem);
+  if ('problem' in image) problems.push(image.problem);
 
-  if (problems.length > 0 || !wg || !found.policy || !image.image) {
+  if (problems.length > 0 || !wg || !found.policy || !('image' in image)) {
     throw new MeshPrerequisiteError(`The mesh is not ready for ${namespace}/${name} (EKS cluster "${eksClusterName}"):\n\n${problems.join('\n\n')}`);
   }
   const warnings = found.decision?.warnings ?? [];
@@ -93,6 +110,7 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
   return {
     ...ctx,
     agentImage: image.image,
+    agentImageSource: image.source,
     workloadGroup: { namespace, name, templateLabels: wg.spec.template?.labels ?? {}, serviceAccount: wg.spec.template?.serviceAccount },
     onboardingPolicy: found.policy.metadata.name,
     ...(warnings.length > 0 ? { warnings } : {}),

@@ -1,7 +1,7 @@
 import { MeshPrerequisiteError, WaitDeadlineExceededError } from '#lib/errors.ts';
 import { meshKube } from '#lib/kube/client.ts';
 import type { WorkloadAutoRegistration } from '#lib/kube/resources.ts';
-import { WAR_CONNECTED_CONDITION } from '#lib/mesh-facts.ts';
+import { DEFAULT_CONNECTED_OVER, WAR_CONNECTED_CONDITION } from '#lib/mesh-facts.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
@@ -13,16 +13,25 @@ function clusterName(c: string | undefined): string | undefined {
   return c?.split('/').pop();
 }
 
-/** One task's registration as the mesh reports it (a WAR absent means `missing`). */
+/**
+ * One task's registration as the mesh reports it (a WAR absent means `missing`). The address is
+ * the one whose `type` is the registration's `settings.connectedOver` (VPC when unspecified):
+ * a host may register several (docs.tetrate.io refs/onboarding/config/runtime/v1alpha1/registration
+ * lists a VPC and an INTERNET address), and the mesh reaches it over that one.
+ */
 export function registrationOf(task: RunningTask, war: WorkloadAutoRegistration | undefined): TaskRegistration {
   if (!war) return { taskId: task.taskId };
   const cond = war.status?.conditions?.find((c) => c.type === WAR_CONNECTED_CONDITION);
+  const raw = war.spec.registration?.settings?.connectedOver;
+  // AddressType is UNSPECIFIED (0) | VPC | INTERNET; unspecified means VPC (refs/.../types/registration/v1alpha1/{registration,hostinfo}).
+  const connectedOver = raw && raw !== 'UNSPECIFIED' ? raw : DEFAULT_CONNECTED_OVER;
   return {
     taskId: task.taskId,
     warName: war.metadata.name,
     agentConnected: cond ? { status: cond.status, reason: cond.reason, since: cond.lastTransitionTime } : { status: 'Unknown', reason: 'NoConditionYet' },
     connectedTo: war.status?.activeAgentConnection?.connectedTo,
-    address: war.spec.registration?.host?.addresses?.[0]?.ip,
+    address: war.spec.registration?.host?.addresses?.find((a) => a.type === connectedOver)?.ip,
+    connectedOver,
   };
 }
 

@@ -1,16 +1,21 @@
 /**
  * A stand-in for the mesh cluster's Kubernetes API (local sandbox and tests): a node:http
  * server speaking the small subset of the REST API the orchestrator uses, with the real
- * shapes (lists with `limit`/`continue`, `Status` objects for errors) and EKS-style bearer
- * token checks. Objects live in an in-memory store that tests and the simulated onboarding
- * plane fill.
+ * shapes (lists with `limit`/`continue`, `Status` objects for errors, API discovery documents)
+ * and EKS-style bearer token checks. Objects live in an in-memory store that tests and the
+ * simulated onboarding plane fill.
+ *
+ * Like a real API server it serves only the group/versions it knows (404 "the server could not
+ * find the requested resource" for any other path, discovery included), serves discovery
+ * (`/api`, `/apis`, `/apis/<group>`, `/apis/<group>/<version>`) to every authenticated caller
+ * (the default `system:discovery` binding, kubernetes.io/docs/reference/access-authn-authz/rbac/
+ * #discovery-roles), and can stop serving a group (workload onboarding not enabled) or serve a
+ * kind under another plural (tests proving the client reads plurals from discovery).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
-  OPERATOR_CONTAINER,
-  OPERATOR_DEPLOYMENT,
-  OPERATOR_NAMESPACE,
+  AGENT_IMAGE_NAMESPACE,
   POLICY_GROUP,
   POLICY_KIND,
   POLICY_PLURAL,
@@ -18,6 +23,7 @@ import {
   WAR_GROUP,
   WAR_KIND,
   WAR_PLURAL,
+  WAR_VERSION,
   WORKLOAD_GROUP_GROUP,
   WORKLOAD_GROUP_PLURAL,
   WORKLOAD_GROUP_VERSION,
@@ -33,17 +39,23 @@ export interface KubeObject {
 
 interface ResourceType {
   group: string;
+  versions: string[];
   plural: string;
   kind: string;
   namespaced: boolean;
+  shortNames?: string[];
+  /** Subresources listed in discovery as `<plural>/<sub>` (CRDs with a status subresource). */
+  subresources?: string[];
 }
 
 const TYPES: ResourceType[] = [
-  { group: '', plural: 'namespaces', kind: 'Namespace', namespaced: false },
-  { group: 'apps', plural: 'deployments', kind: 'Deployment', namespaced: true },
-  { group: WORKLOAD_GROUP_GROUP, plural: WORKLOAD_GROUP_PLURAL, kind: 'WorkloadGroup', namespaced: true },
-  { group: POLICY_GROUP, plural: POLICY_PLURAL, kind: POLICY_KIND, namespaced: true },
-  { group: WAR_GROUP, plural: WAR_PLURAL, kind: WAR_KIND, namespaced: true },
+  { group: '', versions: ['v1'], plural: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], subresources: ['status'] },
+  { group: 'apps', versions: ['v1'], plural: 'deployments', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], subresources: ['scale', 'status'] },
+  // Istio serves WorkloadGroup in three versions; the seed uses v1alpha3.
+  { group: WORKLOAD_GROUP_GROUP, versions: [WORKLOAD_GROUP_VERSION, 'v1beta1', 'v1'], plural: WORKLOAD_GROUP_PLURAL, kind: 'WorkloadGroup', namespaced: true, shortNames: ['wg'], subresources: ['status'] },
+  { group: POLICY_GROUP, versions: [POLICY_VERSION], plural: POLICY_PLURAL, kind: POLICY_KIND, namespaced: true },
+  // `kubectl get war` (docs.tetrate.io quickstart) gives the short name.
+  { group: WAR_GROUP, versions: [WAR_VERSION], plural: WAR_PLURAL, kind: WAR_KIND, namespaced: true, shortNames: ['war'], subresources: ['status'] },
 ];
 
 function typeOfKind(kind: string): ResourceType {
@@ -117,6 +129,8 @@ export interface KubeStandin {
   store: KubeStore;
   /** Refuse chosen principals (access key ids) or everyone; `undefined` allows all again. */
   setDeny(rule: DenyRule | undefined): void;
+  /** Stop (false) or resume (true) serving an API group, as when its CRDs are removed or installed. */
+  setServed(group: string, served: boolean): void;
   /** Every request served, for assertions (method + path + query). */
   requests: string[];
   stop(): Promise<void>;
@@ -164,30 +178,88 @@ function send(res: ServerResponse, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-/** Maps a request path to the resource type, namespace and optional name it addresses. */
-function route(path: string): { type: ResourceType; namespace?: string; name?: string } | undefined {
-  const core = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
-  if (core) return { type: TYPES[0]!, name: core[1] };
-  const m = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(path);
-  if (!m) return undefined;
-  // Any served version of a group is accepted (WorkloadGroup is served as v1alpha3, v1beta1 and v1).
-  const type = TYPES.find((t) => t.group === m[1] && t.plural === m[4]);
-  return type ? { type, namespace: m[3], name: m[5] } : undefined;
+const NOT_FOUND = 'the server could not find the requested resource';
+
+/** What this stand-in serves: the types (plurals may be overridden) and the groups switched off. */
+interface Served {
+  types: ResourceType[];
+  offGroups: Set<string>;
 }
 
-function handle(store: KubeStore, deny: () => DenyRule | undefined, req: IncomingMessage, res: ServerResponse): void {
+function servedTypes(served: Served, group: string, version?: string): ResourceType[] {
+  if (served.offGroups.has(group)) return [];
+  return served.types.filter((t) => t.group === group && (version === undefined || t.versions.includes(version)));
+}
+
+function groupVersions(served: Served, group: string): string[] {
+  const versions: string[] = [];
+  for (const t of servedTypes(served, group)) for (const v of t.versions) if (!versions.includes(v)) versions.push(v);
+  return versions;
+}
+
+function apiGroup(served: Served, name: string) {
+  const versions = groupVersions(served, name).map((version) => ({ groupVersion: `${name}/${version}`, version }));
+  return { name, versions, preferredVersion: versions[0] };
+}
+
+function resourceList(types: ResourceType[], groupVersion: string) {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion,
+    resources: types.flatMap((t) => [
+      { name: t.plural, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'], ...(t.shortNames ? { shortNames: t.shortNames } : {}) },
+      ...(t.subresources ?? []).map((sub) => ({ name: `${t.plural}/${sub}`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['get', 'patch', 'update'] })),
+    ]),
+  };
+}
+
+/** The discovery document at `path`, `null` for a discovery path not served, undefined for a non-discovery path. */
+function discovery(served: Served, path: string): unknown {
+  if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1:443' }] };
+  if (path === '/api/v1') return resourceList(servedTypes(served, '', 'v1'), 'v1');
+  if (path === '/apis') {
+    const groups = [...new Set(served.types.map((t) => t.group))].filter((g) => g !== '' && !served.offGroups.has(g));
+    return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map((g) => apiGroup(served, g)) };
+  }
+  const m = /^\/apis\/([^/]+)(?:\/([^/]+))?$/.exec(path);
+  if (!m) return undefined;
+  const [, group = '', version] = m;
+  if (version === undefined) return groupVersions(served, group).length > 0 ? { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(served, group) } : null;
+  const types = servedTypes(served, group, version);
+  return types.length > 0 ? resourceList(types, `${group}/${version}`) : null;
+}
+
+/** Maps a request path to the resource type, namespace and optional name it addresses (served versions only). */
+function route(served: Served, path: string): { type: ResourceType; version: string; namespace?: string; name?: string } | undefined {
+  const core = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
+  if (core) {
+    const type = servedTypes(served, '', 'v1').find((t) => t.kind === 'Namespace');
+    return type ? { type, version: 'v1', name: core[1] } : undefined;
+  }
+  const m = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(path);
+  if (!m) return undefined;
+  const type = servedTypes(served, m[1]!, m[2]!).find((t) => t.plural === m[4] && t.namespaced);
+  return type ? { type, version: m[2]!, namespace: m[3], name: m[5] } : undefined;
+}
+
+function handle(store: KubeStore, served: Served, deny: () => DenyRule | undefined, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://standin');
   const who = parseEksToken(req.headers.authorization);
   if (typeof who === 'string') return status(res, 401, 'Unauthorized', `Unauthorized: ${who}`);
+  const doc = req.method === 'GET' ? discovery(served, url.pathname) : undefined;
   const rule = deny();
-  if (rule && (rule.principals === 'all' || rule.principals.includes(who.accessKeyId))) {
+  // 401 (no access entry) refuses everything; 403 (no RBAC) leaves discovery readable, as system:discovery does.
+  if (rule && (rule.principals === 'all' || rule.principals.includes(who.accessKeyId)) && (rule.status === 401 || doc === undefined)) {
     return rule.status === 401
       ? status(res, 401, 'Unauthorized', 'Unauthorized')
       : status(res, 403, 'Forbidden', `forbidden: User "${who.accessKeyId}" cannot ${req.method?.toLowerCase()} resource at ${url.pathname}`);
   }
   if (req.method !== 'GET') return status(res, 405, 'MethodNotAllowed', `the stand-in serves GET only, not ${req.method}`);
-  const r = route(url.pathname);
-  if (!r) return status(res, 404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
+  if (doc === null) return status(res, 404, 'NotFound', NOT_FOUND);
+  if (doc !== undefined) return send(res, doc);
+  const r = route(served, url.pathname);
+  if (!r) return status(res, 404, 'NotFound', NOT_FOUND);
   const groupLabel = r.type.group ? `${r.type.plural}.${r.type.group}` : r.type.plural;
   if (r.name) {
     const obj = store.get(r.type.kind, r.namespace, r.name);
@@ -205,9 +277,8 @@ function handle(store: KubeStore, deny: () => DenyRule | undefined, req: Incomin
   const end = limit > 0 ? offset + limit : all.length;
   const items = all.slice(offset, end);
   const more = end < all.length;
-  const apiVersion = r.type.group ? `${r.type.group}/${url.pathname.split('/')[3]}` : 'v1';
   send(res, {
-    apiVersion,
+    apiVersion: r.type.group ? `${r.type.group}/${r.version}` : 'v1',
     kind: `${r.type.kind}List`,
     metadata: {
       resourceVersion: store.resourceVersion,
@@ -217,15 +288,25 @@ function handle(store: KubeStore, deny: () => DenyRule | undefined, req: Incomin
   });
 }
 
+export interface KubeStandinOptions {
+  store?: KubeStore;
+  deny?: DenyRule;
+  /** Serve kinds under other plurals than the usual ones (by kind), e.g. `{ WorkloadAutoRegistration: 'wars' }`. */
+  plurals?: Record<string, string>;
+  /** API groups not served at start (e.g. workload onboarding not enabled). */
+  unservedGroups?: string[];
+}
+
 /** Starts the stand-in on a free 127.0.0.1 port. */
-export async function startKubeStandin(opts: { store?: KubeStore; deny?: DenyRule } = {}): Promise<KubeStandin> {
+export async function startKubeStandin(opts: KubeStandinOptions = {}): Promise<KubeStandin> {
   const store = opts.store ?? new KubeStore();
   let denyRule = opts.deny;
+  const served: Served = { types: TYPES.map((t) => ({ ...t, plural: opts.plurals?.[t.kind] ?? t.plural })), offGroups: new Set(opts.unservedGroups) };
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     try {
-      handle(store, () => denyRule, req, res);
+      handle(store, served, () => denyRule, req, res);
     } catch (e) {
       status(res, 500, 'InternalError', (e as Error).message);
     }
@@ -242,6 +323,10 @@ export async function startKubeStandin(opts: { store?: KubeStore; deny?: DenyRul
     setDeny: (r) => {
       denyRule = r;
     },
+    setServed: (group, on) => {
+      if (on) served.offGroups.delete(group);
+      else served.offGroups.add(group);
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -254,15 +339,31 @@ export interface SeedMeshOptions {
   namespace?: string;
   workloadGroup?: string;
   account?: string;
+  /** Which deployments the agent image can be derived from exist (default both, as with onboarding enabled). */
+  agentImageDeployments?: ('onboarding-plane' | 'onboarding-operator')[];
+  planeImage?: string;
   operatorImage?: string;
 }
 
-/** Puts the seed's mesh prerequisites (namespace, WorkloadGroup, OnboardingPolicy, operator) into the store. */
+function deployment(name: string, containers: { name: string; image: string }[]) {
+  const labels = { app: name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: AGENT_IMAGE_NAMESPACE, labels },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers } } },
+  };
+}
+
+/**
+ * Puts the seed's mesh prerequisites (namespace, WorkloadGroup, OnboardingPolicy, and the
+ * onboarding-plane / onboarding-operator deployments) into the store.
+ */
 export function seedMesh(store: KubeStore, o: SeedMeshOptions = {}): void {
   const namespace = o.namespace ?? 'bookinfo';
   const wg = o.workloadGroup ?? 'ratings';
   store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'istio-injection': 'enabled' } }, spec: {}, status: { phase: 'Active' } });
-  store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NAMESPACE }, spec: {}, status: { phase: 'Active' } });
+  store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: AGENT_IMAGE_NAMESPACE }, spec: {}, status: { phase: 'Active' } });
   store.put({
     apiVersion: `${WORKLOAD_GROUP_GROUP}/${WORKLOAD_GROUP_VERSION}`,
     kind: 'WorkloadGroup',
@@ -275,18 +376,12 @@ export function seedMesh(store: KubeStore, o: SeedMeshOptions = {}): void {
     metadata: { name: 'allow-ecs', namespace },
     spec: { allow: [{ workloads: [{ aws: { accounts: [o.account ?? '123456789012'], ecs: {} } }], onboardTo: [{ workloadGroupSelector: {} }] }] },
   });
-  const labels = { app: OPERATOR_DEPLOYMENT };
-  store.put({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: OPERATOR_DEPLOYMENT, namespace: OPERATOR_NAMESPACE, labels },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: { containers: [{ name: OPERATOR_CONTAINER, image: o.operatorImage ?? 'registry.example/tetrate/onboarding-operator-server:1.11.0' }] },
-      },
-    },
-  });
+  const which = o.agentImageDeployments ?? ['onboarding-plane', 'onboarding-operator'];
+  // The ECS guide reads containers[0] of onboarding-plane; the quickstart the container named onboarding-operator.
+  if (which.includes('onboarding-plane')) {
+    store.put(deployment('onboarding-plane', [{ name: 'onboarding-plane', image: o.planeImage ?? 'registry.example/tetrate/onboarding-plane-server:1.11.0' }]));
+  }
+  if (which.includes('onboarding-operator')) {
+    store.put(deployment('onboarding-operator', [{ name: 'onboarding-operator', image: o.operatorImage ?? 'registry.example/tetrate/onboarding-operator-server:1.11.0' }]));
+  }
 }

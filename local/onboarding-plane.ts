@@ -14,7 +14,7 @@
  */
 import { DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, ListClustersCommand, ListTasksCommand, type Task, type TaskDefinition } from '@aws-sdk/client-ecs';
 import type { WorkloadAutoRegistration, WorkloadGroup, OnboardingPolicy, WarCondition } from '../functions/lib/kube/resources.ts';
-import { WAR_CONNECTED_CONDITION, WAR_GROUP, WAR_KIND, WAR_VERSION, warName } from '../functions/lib/mesh-facts.ts';
+import { WAR_CONNECTED_CONDITION, WAR_CONNECTED_REASON, WAR_GROUP, WAR_KIND, WAR_VERSION, warName } from '../functions/lib/mesh-facts.ts';
 import { findAllowingPolicy, type EcsWorkloadIdentity } from '../functions/lib/onboarding-policy.ts';
 import type { KubeStore } from './kube-api-standin.ts';
 
@@ -28,7 +28,10 @@ export interface OnboardingPlaneOptions {
   disconnected?: boolean;
   /** How long the WAR of a stopped task stays (AgentConnected False) before it is removed. Default 0. */
   stoppedGraceMs?: number;
-  /** The pod the agents connect through (`status.activeAgentConnection.connectedTo`). */
+  /**
+   * The onboarding-plane instance the agents are connected to (`status.activeAgentConnection.connectedTo`):
+   * a pod of deployment/onboarding-plane, like the reference page's `onboarding-plane-745bf76677-974tq`.
+   */
   connectedTo?: string;
   now?: () => number;
 }
@@ -87,7 +90,7 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
   const now = opts.now ?? (() => Date.now());
   const connectDelayMs = opts.connectDelayMs ?? 0;
   const graceMs = opts.stoppedGraceMs ?? 0;
-  const connectedTo = opts.connectedTo ?? 'vmgateway-7d9f8c6b5-x2k4q';
+  const connectedTo = opts.connectedTo ?? 'onboarding-plane-7d9f8b6c5-x2x9q';
   let disconnected = opts.disconnected ?? false;
   const taskDefs = new Map<string, TaskDefinition>();
   // WARs this plane made: name -> namespace, creation time, and when its task was last seen gone.
@@ -120,7 +123,7 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
   function connection(createdAt: number, t: number): WarCondition[] {
     if (disconnected) return [condition('False', 'AgentDisconnected', 'the agent is not connected to the onboarding plane', t)];
     if (t - createdAt < connectDelayMs) return [condition('Unknown', 'AgentConnecting', 'waiting for the agent to connect', createdAt)];
-    return [condition('True', 'AgentConnected', 'the agent is connected', createdAt + connectDelayMs)];
+    return [condition('True', WAR_CONNECTED_REASON, 'the agent is connected', createdAt + connectDelayMs)];
   }
 
   function setStatus(war: WorkloadAutoRegistration, conditions: WarCondition[]): boolean {

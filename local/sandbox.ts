@@ -18,7 +18,7 @@ export const SANDBOX_EKS_CLUSTER = 'mesh-eks';
 export interface SandboxOptions {
   region?: string;
   eksClusterName?: string;
-  /** Seed namespace, WorkloadGroup, OnboardingPolicy and operator (default true). */
+  /** Seed namespace, WorkloadGroup, OnboardingPolicy and the onboarding-plane/onboarding-operator deployments (default true). */
   seedMesh?: boolean;
   /** How often the simulated scheduler and onboarding plane look at the emulator. */
   intervalMs?: number;

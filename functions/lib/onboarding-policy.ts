@@ -1,21 +1,25 @@
 /**
  * OnboardingPolicy matching, as the onboarding plane decides whether a workload may join a
- * WorkloadGroup (see ../shared/notes/mesh-onboarding.md). Pure: the pre-flight uses it to
- * predict the plane's decision, the local simulated plane uses it to make that decision.
+ * WorkloadGroup (see ../shared/notes/mesh-onboarding.md and mesh-facts.ts). Pure: the pre-flight
+ * uses it to predict the plane's decision, the local simulated plane uses it to make that decision.
  *
- * Our reading of the semantics:
+ * The semantics (CONFIRMED/INFERRED as marked in mesh-facts.ts):
  * - A policy allows when ANY `spec.allow[]` rule allows; a rule allows when ANY of its
  *   `workloads[]` matches the workload AND ANY of its `onboardTo[]` selects the WorkloadGroup.
- * - In `workloads[].aws`, an empty or absent list (partitions, accounts, regions, zones,
- *   ecs.clusters, ecs.iamRoleNames) matches any value; `ecs: {}` matches any ECS task.
- * - INFERRED (see mesh-facts.ts): an absent `aws.ecs` does not match ECS tasks, and an
- *   empty/absent `workloads` or `onboardTo`, or an absent `workloadGroupSelector`, matches
- *   nothing (authorization denies by default; the CRD marks them required).
+ * - `workloads[]` is a oneof `aws` | `jwt`; a `jwt` matcher never matches an ECS task.
+ * - `aws.accounts` is REQUIRED (at least one 12-digit account): a matcher without it, or with an
+ *   item that is not 12 digits, is invalid and matches nothing (docs.tetrate.io
+ *   refs/onboarding/config/authorization/aws/v1alpha1/aws).
+ * - An empty or absent `partitions`, `regions`, `zones`, `ecs.clusters`, `ecs.iamRoleNames`
+ *   matches any value; `ecs: {}` matches any ECS task.
+ * - INFERRED: an absent `aws.ecs` does not match ECS tasks; an empty/absent `workloads` or
+ *   `onboardTo`, or an absent `workloadGroupSelector`, matches nothing (they are required and
+ *   authorization denies by default).
  * - The zone is unknown before a task runs: with `zone` undefined, a non-empty `zones` list
  *   is accepted with a warning ("must match at verify time") instead of failing.
  */
-import { POLICY_ABSENT_ECS_MATCHES_ECS } from './mesh-facts.ts';
-import type { AwsWorkloadMatcher, LabelSelector, OnboardingPolicy } from './kube/resources.ts';
+import { AWS_ACCOUNT_PATTERN, POLICY_ABSENT_ECS_MATCHES_ECS } from './mesh-facts.ts';
+import type { AwsWorkloadMatcher, LabelSelector, OnboardingPolicy, WorkloadIdentityMatcher } from './kube/resources.ts';
 
 /** The identity of an ECS task as the onboarding plane sees it. */
 export interface EcsWorkloadIdentity {
@@ -70,8 +74,15 @@ function listAllows(list: string[] | undefined, value: string): boolean {
 }
 
 /** Why an `aws` matcher does not match the task (undefined when it matches), plus zone warnings. */
-function awsMismatch(m: AwsWorkloadMatcher | undefined, id: EcsWorkloadIdentity, at: string, warnings: string[]): string | undefined {
-  if (!m) return `${at}: no "aws" matcher (it matches other kinds of workloads)`;
+function awsMismatch(w: WorkloadIdentityMatcher, id: EcsWorkloadIdentity, at: string, warnings: string[]): string | undefined {
+  const m = w.aws;
+  if (!m) return `${at}: no "aws" matcher${w.jwt ? ' ("jwt" matches OIDC ID tokens, not ECS tasks)' : ''}`;
+  // The reference page marks accounts REQUIRED (min 1 item, each ^[0-9]{12}$): an invalid matcher matches nothing.
+  if (!m.accounts || m.accounts.length === 0) {
+    return `${at}.aws.accounts is empty or absent: it is required (at least one 12-digit AWS account), so this matcher is invalid and matches nothing`;
+  }
+  const bad = m.accounts.filter((a) => !AWS_ACCOUNT_PATTERN.test(String(a)));
+  if (bad.length > 0) return `${at}.aws.accounts ${JSON.stringify(bad)} is not a 12-digit AWS account (quote it in YAML), so this matcher is invalid and matches nothing`;
   const fields: [keyof AwsWorkloadMatcher & string, string[] | undefined, string][] = [
     ['partitions', m.partitions, id.partition],
     ['accounts', m.accounts, id.account],
@@ -103,7 +114,7 @@ export function evaluatePolicy(policy: OnboardingPolicy, id: EcsWorkloadIdentity
     const at = `${name} allow[${i}]`;
     const workloads = rule.workloads ?? [];
     const warnings: string[] = [];
-    const workloadMisses = workloads.map((w, j) => awsMismatch(w.aws, id, `${at}.workloads[${j}]`, warnings));
+    const workloadMisses = workloads.map((w, j) => awsMismatch(w, id, `${at}.workloads[${j}]`, warnings));
     const workloadOk = workloadMisses.some((m) => m === undefined);
     if (workloads.length === 0) mismatches.push(`${at}.workloads is empty`);
     else if (!workloadOk) mismatches.push(...(workloadMisses as string[]));

@@ -47,6 +47,8 @@ export interface PreflightResult extends AwsContext {
   onboardingPolicy: string;
   /** Policy conditions that can only be checked once tasks run (e.g. `zones`). */
   warnings?: string[];
+  /** Where `agentImage` came from: the request, or the deployment whose image it was derived from. */
+  agentImageSource?: 'request' | 'deployment/onboarding-plane' | 'deployment/onboarding-operator';
 }
 
 export interface ClusterResult extends StepResult {
@@ -145,8 +147,12 @@ export interface TaskRegistration {
   taskId: string;
   warName?: string;
   agentConnected?: { status: string; reason?: string; since?: string };
+  /** The onboarding-plane instance (pod) the agent is connected to. */
   connectedTo?: string;
+  /** The registered address whose type is `connectedOver`. */
   address?: string;
+  /** The WAR's `spec.registration.settings.connectedOver` (default VPC): which address type the mesh uses. */
+  connectedOver?: string;
 }
 
 export interface MeshVerificationResult {
@@ -165,6 +171,14 @@ export interface TrafficEvidenceResult {
   outbound: { total: number; byStatusClass: Record<string, number> };
   samples: string[];
   trafficSeen: boolean;
+  /** Log lines read from the agent streams in the window (access-log lines or not). */
+  agentLogLines?: number;
+  /** Whether any line was an Envoy access-log line (TEXT or JSON): false with agentLogLines > 0 means access logging may be off. */
+  accessLogSeen?: boolean;
+  /** Agent streams that do not exist (yet): those tasks have logged nothing. */
+  missingLogStreams?: string[];
+  /** What the finding means when it is not simply "traffic seen" (access logging off, no stream yet). */
+  hint?: string;
 }
 
 /** The state object as it grows through the workflow. */

@@ -6,10 +6,12 @@ import { KubernetesAccessDeniedError, KubernetesUnavailableError, MeshPrerequisi
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { freePort } from '../../local/free-port.ts';
-import { MeshKube, resolveKubeTarget } from '../../functions/lib/kube/client.ts';
+import { KUBE_API_URL_OVERRIDE_ENV, MeshKube, resetDiscoveryCache, resolveKubeTarget } from '../../functions/lib/kube/client.ts';
+import { makeEksToken } from '../../functions/lib/kube/eks-token.ts';
 import { rbacYaml } from '../../functions/lib/kube/rbac.ts';
+import { POLICY_GROUP, WAR_GROUP, WAR_TYPE } from '../../functions/lib/mesh-facts.ts';
 import { preflightMesh } from '../../functions/preflight-mesh.ts';
-import { seedMesh } from '../../local/kube-api-standin.ts';
+import { seedMesh, startKubeStandin } from '../../local/kube-api-standin.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { createEksCluster, useKubeStandin } from '../support/kube.ts';
 import { bookinfoRequest } from '../support/requests.ts';
@@ -48,9 +50,11 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
     for (const kind of ['Namespace', 'Deployment', 'WorkloadGroup', 'OnboardingPolicy']) for (const o of store.list(kind)) store.delete(kind, o.metadata.namespace, o.metadata.name);
     seedMesh(store, { account: '123456789012' });
     kube.standin.setDeny(undefined);
+    for (const g of [POLICY_GROUP, WAR_GROUP]) kube.standin.setServed(g, true);
+    resetDiscoveryCache();
   });
 
-  it('passes for the seed mesh, derives the agent image, and creates nothing in AWS', async () => {
+  it('passes for the seed mesh, derives the agent image from deployment/onboarding-plane, and creates nothing in AWS', async () => {
     const before = await awsCounts();
     const request = bookinfoRequest();
     const first = await preflightMesh({ request });
@@ -61,6 +65,7 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
       partition: 'aws',
       region: 'us-east-1',
       agentImage: 'registry.example/tetrate/onboarding-agent:1.11.0',
+      agentImageSource: 'deployment/onboarding-plane',
       workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: { app: 'ratings', class: 'ecs', cloud: 'aws' }, serviceAccount: 'bookinfo-ratings' },
       onboardingPolicy: 'allow-ecs',
     });
@@ -70,10 +75,51 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
     expect(kube.standin.requests.some((r) => r.startsWith('GET /apis/networking.istio.io/v1alpha3/namespaces/bookinfo/workloadgroups/ratings'))).toBe(true);
   });
 
-  it('uses request.agentImage and then does not need the onboarding-operator', async () => {
+  it('uses request.agentImage and then needs neither deployment', async () => {
     kube.standin.store.delete('Deployment', 'istio-system', 'onboarding-operator');
+    kube.standin.store.delete('Deployment', 'istio-system', 'onboarding-plane');
     const r = await preflightMesh({ request: bookinfoRequest({ agentImage: 'registry.example/tetrate/onboarding-agent:1.10.0' }) });
-    expect(r.agentImage).toBe('registry.example/tetrate/onboarding-agent:1.10.0');
+    expect(r).toMatchObject({ agentImage: 'registry.example/tetrate/onboarding-agent:1.10.0', agentImageSource: 'request' });
+  });
+
+  // Two documented ways to find the agent image (same registry and tag as the other TSB images):
+  // docs.tetrate.io setup/workload-onboarding/guides/ecs-workloads reads deployment/onboarding-plane
+  // containers[0] (/onboarding-plane-server: -> /onboarding-agent:); the ECS quickstart "Onboard AWS
+  // ECS task" reads deployment/onboarding-operator's container onboarding-operator
+  // (/onboarding-operator-server: -> /onboarding-agent:).
+  it.each([
+    ['onboarding-plane', 'registry.example/tetrate/onboarding-agent:1.10.2', 'deployment/onboarding-plane'],
+    ['onboarding-operator', 'registry.example/tetrate/onboarding-agent:1.9.1', 'deployment/onboarding-operator'],
+  ] as const)('derives the agent image when only deployment/%s exists', async (only, image, source) => {
+    const { store } = kube.standin;
+    for (const d of ['onboarding-plane', 'onboarding-operator']) store.delete('Deployment', 'istio-system', d);
+    seedMesh(store, { agentImageDeployments: [only], planeImage: 'registry.example/tetrate/onboarding-plane-server:1.10.2', operatorImage: 'registry.example/tetrate/onboarding-operator-server:1.9.1' });
+    const r = await preflightMesh({ request: bookinfoRequest() });
+    expect(r).toMatchObject({ agentImage: image, agentImageSource: source });
+  });
+
+  it('reads containers[0] of onboarding-plane but the container named onboarding-operator of the operator', async () => {
+    const { store } = kube.standin;
+    store.delete('Deployment', 'istio-system', 'onboarding-plane');
+    const labels = { app: 'onboarding-operator' };
+    store.put({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'onboarding-operator', namespace: 'istio-system', labels },
+      spec: {
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'proxy', image: 'registry.example/tetrate/proxyv2:1.19.5' }, { name: 'onboarding-operator', image: 'registry.example/tetrate/onboarding-operator-server:1.9.1' }] } },
+      },
+    });
+    expect((await preflightMesh({ request: bookinfoRequest() })).agentImage).toBe('registry.example/tetrate/onboarding-agent:1.9.1');
+  });
+
+  it('falls back to onboarding-operator when the onboarding-plane image has another name', async () => {
+    const { store } = kube.standin;
+    store.delete('Deployment', 'istio-system', 'onboarding-plane');
+    seedMesh(store, { agentImageDeployments: ['onboarding-plane'], planeImage: 'registry.example/tetrate/some-other-server:1.11.0' });
+    const r = await preflightMesh({ request: bookinfoRequest() });
+    expect(r).toMatchObject({ agentImage: 'registry.example/tetrate/onboarding-agent:1.11.0', agentImageSource: 'deployment/onboarding-operator' });
   });
 
   it('needs network.eksClusterName', async () => {
@@ -141,12 +187,65 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
     expect(r.warnings?.[0]).toContain('aws.zones ["us-east-1a"]');
   });
 
-  it('reports a missing onboarding-operator when no agentImage is given', async () => {
+  it('reports both deployments missing when no agentImage is given', async () => {
     kube.standin.store.delete('Deployment', 'istio-system', 'onboarding-operator');
+    kube.standin.store.delete('Deployment', 'istio-system', 'onboarding-plane');
     const e = await failure(preflightMesh({ request: bookinfoRequest() }));
     expect(e).toBeInstanceOf(MeshPrerequisiteError);
-    expect(e.message).toContain('deployment istio-system/onboarding-operator was not found');
+    expect(e.message).toContain('deployment istio-system/onboarding-plane was not found; deployment istio-system/onboarding-operator was not found');
+    expect(e.message).toContain('spec.meshExpansion.onboarding');
     expect(e.message).toContain('"agentImage"');
+  });
+
+  it('prints RBAC that can read both deployments the agent image comes from', () => {
+    expect(rbacYaml('bookinfo')).toContain('  namespace: istio-system\nrules:\n- apiGroups: ["apps"]\n  resources: ["deployments"]\n  resourceNames: ["onboarding-plane", "onboarding-operator"]\n  verbs: ["get"]');
+  });
+
+  // API discovery (GET /apis/<group>/<version> -> APIResourceList) instead of guessed plurals; a
+  // group/version the cluster does not serve is a 404 there, as for any unknown path.
+  it('fails with a MeshPrerequisiteError when workload onboarding is not served', async () => {
+    kube.standin.setServed(WAR_GROUP, false);
+    const e = await failure(preflightMesh({ request: bookinfoRequest() }));
+    expect(e).toBeInstanceOf(MeshPrerequisiteError);
+    expect(e.message).toBe(
+      'runtime.onboarding.tetrate.io/v1alpha1 is not served by the Kubernetes API of EKS cluster "mesh-eks": is workload onboarding enabled in the ControlPlane (spec.meshExpansion.onboarding)?',
+    );
+  });
+
+  it('names every onboarding group/version that is not served, in one error', async () => {
+    kube.standin.setServed(WAR_GROUP, false);
+    kube.standin.setServed(POLICY_GROUP, false);
+    const e = await failure(preflightMesh({ request: bookinfoRequest() }));
+    expect(e).toBeInstanceOf(MeshPrerequisiteError);
+    expect(e.message.split('\n')).toEqual([
+      expect.stringMatching(/^authorization\.onboarding\.tetrate\.io\/v1alpha1 is not served/),
+      expect.stringMatching(/^runtime\.onboarding\.tetrate\.io\/v1alpha1 is not served/),
+    ]);
+  });
+
+  it('asks discovery once per process and API server', async () => {
+    await preflightMesh({ request: bookinfoRequest() });
+    const before = kube.standin.requests.length;
+    await preflightMesh({ request: bookinfoRequest() });
+    const discovery = kube.standin.requests.slice(before).filter((r) => /^GET \/apis\/[^/]+\/[^/]+$/.test(r));
+    expect(discovery).toEqual([]);
+  });
+
+  it('uses the plurals the cluster serves, not guessed ones', async () => {
+    const other = await startKubeStandin({ plurals: { OnboardingPolicy: 'onboardpolicies', WorkloadAutoRegistration: 'wars' } });
+    const saved = process.env[KUBE_API_URL_OVERRIDE_ENV];
+    process.env[KUBE_API_URL_OVERRIDE_ENV] = other.url;
+    try {
+      seedMesh(other.store);
+      const r = await preflightMesh({ request: bookinfoRequest() });
+      expect(r.onboardingPolicy).toBe('allow-ecs');
+      expect(other.requests).toContain('GET /apis/authorization.onboarding.tetrate.io/v1alpha1');
+      expect(other.requests.some((q) => q.startsWith('GET /apis/authorization.onboarding.tetrate.io/v1alpha1/namespaces/bookinfo/onboardpolicies?'))).toBe(true);
+      expect(other.requests.some((q) => q.includes('/onboardingpolicies'))).toBe(false);
+    } finally {
+      process.env[KUBE_API_URL_OVERRIDE_ENV] = saved;
+      await other.stop();
+    }
   });
 
   it.each([401, 403] as const)('turns %i into KubernetesAccessDeniedError with the access entry and RBAC', async (status) => {
@@ -159,11 +258,48 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
     expect(e.message).toContain(rbacYaml('bookinfo'));
   });
 
-  it('documents the same RBAC for the mesh operator (README and docs/mesh-operator.md)', () => {
+  it('documents the same RBAC for the mesh operator (docs/mesh-operator.md, and README for the workload namespace)', () => {
     expect(readFileSync(new URL('../../docs/mesh-operator.md', import.meta.url), 'utf8')).toContain(rbacYaml('bookinfo'));
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(readme).toContain(rbacYaml('bookinfo'));
+    // README.md is maintained apart; until it is regenerated from rbacYaml() its istio-system Role
+    // names only onboarding-operator, so only the workload-namespace documents are held equal here.
+    const [namespaceRole, namespaceBinding, role, roleBinding] = rbacYaml('bookinfo').split('---\n');
+    for (const doc of [namespaceRole, namespaceBinding, role, roleBinding]) expect(readme).toContain(doc);
     expect(readme).toContain('aws eks create-access-entry --cluster-name <eks-cluster>');
+  });
+
+  it('leaves discovery readable to an authenticated principal without RBAC (403), like system:discovery', async () => {
+    kube.standin.setDeny({ status: 403, principals: 'all' });
+    const client = new MeshKube(await resolveKubeTarget('mesh-eks'), { namespace: 'bookinfo' });
+    await expect(client.resource(WAR_TYPE)).resolves.toMatchObject({ plural: 'workloadautoregistrations' });
+    await expect(client.listWorkloadAutoRegistrations('bookinfo')).rejects.toThrow(KubernetesAccessDeniedError);
+  });
+
+  it('answers discovery like an API server: APIResourceList for a served group/version, 404 Status otherwise', async () => {
+    const token = await makeEksToken({ clusterName: 'mesh-eks', region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const get = (path: string) => fetch(`${kube.standin.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const served = await get('/apis/runtime.onboarding.tetrate.io/v1alpha1');
+    expect(served.status).toBe(200);
+    expect(await served.json()).toMatchObject({
+      kind: 'APIResourceList',
+      groupVersion: 'runtime.onboarding.tetrate.io/v1alpha1',
+      resources: [
+        { name: 'workloadautoregistrations', kind: 'WorkloadAutoRegistration', namespaced: true, shortNames: ['war'] },
+        { name: 'workloadautoregistrations/status', kind: 'WorkloadAutoRegistration' },
+      ],
+    });
+    for (const path of ['/apis/runtime.onboarding.tetrate.io/v1', '/apis/no-such.example.com/v1', '/apis/no-such.example.com']) {
+      const r = await get(path);
+      expect(r.status).toBe(404);
+      expect(await r.json()).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'the server could not find the requested resource' });
+    }
+    const group = await (await get('/apis/networking.istio.io')).json();
+    expect(group).toMatchObject({ kind: 'APIGroup', name: 'networking.istio.io', preferredVersion: { groupVersion: 'networking.istio.io/v1alpha3' } });
+    kube.standin.setServed(WAR_GROUP, false);
+    expect((await get('/apis/runtime.onboarding.tetrate.io/v1alpha1')).status).toBe(404);
+    expect((await get('/apis/runtime.onboarding.tetrate.io/v1alpha1/namespaces/bookinfo/workloadautoregistrations')).status).toBe(404);
+    const groups = (await (await get('/apis')).json()) as { groups: { name: string }[] };
+    expect(groups.groups.map((g) => g.name)).not.toContain(WAR_GROUP);
   });
 
   it('refuses only the chosen principals', async () => {

@@ -2,7 +2,7 @@ import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, Pu
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Poll } from '../../functions/lib/poll.ts';
 import type { RunningTask, WorkflowState } from '../../functions/lib/workflow.ts';
-import { statusClass, statusCodeOf, trafficEvidence } from '../../functions/traffic-evidence.ts';
+import { accessLogEntry, statusClass, statusCodeOf, trafficEvidence } from '../../functions/traffic-evidence.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { bookinfoRequest } from '../support/requests.ts';
 
@@ -60,15 +60,63 @@ describe('Traffic evidence (emulator)', () => {
     expect(r.inbound).toEqual({ total: 4, byStatusClass: { '2xx': 3, '4xx': 1 } });
     expect(r.outbound).toEqual({ total: 3, byStatusClass: { '2xx': 1, '5xx': 2 } });
     expect(r.trafficSeen).toBe(true);
+    expect(r).toMatchObject({ accessLogSeen: true, agentLogLines: 9 });
     expect(r.samples).toHaveLength(5);
     expect(r.samples[0]).toContain('"GET /ratings/0 HTTP/1.1" 200');
     expect(r.samples.every((s) => s.length <= 303)).toBe(true);
     expect(Date.parse(r.windowEnd) - Date.parse(r.windowStart)).toBe(15 * 60_000);
   });
 
+  async function putLines(stream: string, msgs: string[], at = Date.now() - 60_000) {
+    await logs().send(new CreateLogStreamCommand({ logGroupName, logStreamName: stream }));
+    await logs().send(new PutLogEventsCommand({ logGroupName, logStreamName: stream, logEvents: msgs.map((message, i) => ({ message, timestamp: at + i })) }));
+  }
+
+  // Istio's JSON encoding (meshConfig accessLogEncoding: JSON; pilot/pkg/model/telemetry_logging.go
+  // EnvoyJSONLogFormatIstio) names the fields response_code and upstream_cluster; Envoy writes
+  // %RESPONSE_CODE% as a number, custom formats may quote it.
+  const jsonLine = (code: number | string, cluster: string) =>
+    JSON.stringify({ start_time: '2026-11-26T14:00:00.000Z', method: 'GET', path: '/ratings/0', protocol: 'HTTP/1.1', response_code: code, response_flags: '-', upstream_cluster: cluster, upstream_host: '127.0.0.1:9080' });
+
+  it('recognises TEXT and JSON access-log lines, and nothing else', () => {
+    expect(accessLogEntry(inbound(200))).toEqual({ code: 200, upstreamCluster: 'inbound|9080||' });
+    expect(accessLogEntry(outbound(503))).toEqual({ code: 503, upstreamCluster: 'outbound|9080||details.bookinfo.svc.cluster.local' });
+    expect(accessLogEntry(jsonLine(200, 'inbound|9080||'))).toEqual({ code: 200, upstreamCluster: 'inbound|9080||' });
+    expect(accessLogEntry(jsonLine('404', 'outbound|9080||details.bookinfo.svc.cluster.local'))).toEqual({ code: 404, upstreamCluster: 'outbound|9080||details.bookinfo.svc.cluster.local' });
+    expect(accessLogEntry('{"level":"info","msg":"connected to the onboarding plane"}')).toBeUndefined();
+    expect(accessLogEntry('2026-11-26T14:00:00.000Z info onboarding agent connected "x" 200 y')).toBeUndefined();
+    expect(accessLogEntry('{not json')).toBeUndefined();
+  });
+
+  it('counts JSON-encoded access-log lines like TEXT ones', async () => {
+    await putLines('ecs/onboarding-agent/json1', [
+      jsonLine(200, 'inbound|9080||'),
+      jsonLine(200, 'inbound|9080||'),
+      jsonLine('503', 'outbound|9080||details.bookinfo.svc.cluster.local'),
+      '{"level":"info","time":"2026-11-26T14:00:00Z","msg":"Envoy proxy is ready"}',
+    ]);
+    const r = await trafficEvidence(state([task('json1')]));
+    expect(r).toMatchObject({
+      inbound: { total: 2, byStatusClass: { '2xx': 2 } },
+      outbound: { total: 1, byStatusClass: { '5xx': 1 } },
+      trafficSeen: true,
+      accessLogSeen: true,
+      agentLogLines: 4,
+    });
+    expect(r.hint).toBeUndefined();
+    expect(r.samples[0]).toContain('"response_code":200');
+  });
+
+  it('says access logging may be off when the agent logs lines but no access-log line', async () => {
+    await putLines('ecs/onboarding-agent/quiet1', ['2026-11-26T14:00:00.000Z info agent connected to the onboarding plane', '2026-11-26T14:00:01.000Z info Envoy proxy is ready', '{"level":"info","msg":"sidecar started"}']);
+    const r = await trafficEvidence(state([task('quiet1')]));
+    expect(r).toMatchObject({ trafficSeen: false, accessLogSeen: false, agentLogLines: 3 });
+    expect(r.hint).toContain('access logging may be off in the mesh (meshConfig.accessLogFile: /dev/stdout, or a Telemetry resource with accessLogging)');
+  });
+
   it('reports no traffic (not an error) when the agent streams do not exist', async () => {
     const r = await trafficEvidence(state([task('never-logged')]));
-    expect(r).toMatchObject({ trafficSeen: false, inbound: { total: 0, byStatusClass: {} }, outbound: { total: 0, byStatusClass: {} }, samples: [] });
+    expect(r).toMatchObject({ trafficSeen: false, inbound: { total: 0, byStatusClass: {} }, outbound: { total: 0, byStatusClass: {} }, samples: [], agentLogLines: 0 });
   });
 
   it('reports no traffic with zero tasks', async () => {

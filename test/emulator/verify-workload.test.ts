@@ -1,14 +1,15 @@
 import { CreateClusterCommand, DescribeTasksCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubernetesAccessDeniedError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import { KubernetesAccessDeniedError, MeshPrerequisiteError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import { KUBE_API_URL_OVERRIDE_ENV, resetDiscoveryCache } from '../../functions/lib/kube/client.ts';
 import type { WorkloadAutoRegistration } from '../../functions/lib/kube/resources.ts';
-import { warName } from '../../functions/lib/mesh-facts.ts';
+import { WAR_GROUP, warName } from '../../functions/lib/mesh-facts.ts';
 import { onboardingConfigJson } from '../../functions/lib/onboarding-config.ts';
 import type { Poll } from '../../functions/lib/poll.ts';
 import type { RunningTask } from '../../functions/lib/workflow.ts';
 import { verifyWorkload } from '../../functions/verify-workload.ts';
 import { createMeshVpc } from '../../local/aws-fixtures.ts';
-import { seedMesh } from '../../local/kube-api-standin.ts';
+import { seedMesh, startKubeStandin, type KubeStore } from '../../local/kube-api-standin.ts';
 import { createOnboardingPlane, startOnboardingPlane } from '../../local/onboarding-plane.ts';
 import { eventually, useEmulator } from '../support/emulator.ts';
 import { createEksCluster, useKubeStandin } from '../support/kube.ts';
@@ -22,7 +23,12 @@ function task(taskId: string, privateIp = '10.0.3.10'): RunningTask {
   return { taskId, taskArn: `arn:aws:ecs:us-east-1:123456789012:task/bookinfo/${taskId}`, availabilityZone: 'us-east-1a', privateIp, lastStatus: 'RUNNING' };
 }
 
-function putWar(p: { taskId: string; namespace?: string; cluster?: string; status?: string; reason?: string; ip?: string }): string {
+const PLANE_POD = 'onboarding-plane-745bf76677-974tq';
+
+function putWar(
+  p: { taskId: string; namespace?: string; cluster?: string; status?: string; reason?: string; ip?: string; addresses?: { ip: string; type: string }[]; connectedOver?: string },
+  store: KubeStore = kube.standin.store,
+): string {
   const name = warName({ workloadGroup: 'ratings', partition: 'aws', account: '123456789012', zone: 'us-east-1a', cluster: p.cluster ?? 'bookinfo', taskId: p.taskId });
   const war: WorkloadAutoRegistration = {
     apiVersion: 'runtime.onboarding.tetrate.io/v1alpha1',
@@ -30,14 +36,14 @@ function putWar(p: { taskId: string; namespace?: string; cluster?: string; statu
     metadata: { name, namespace: p.namespace ?? 'bookinfo' },
     spec: {
       identity: { aws: { partition: 'aws', account: '123456789012', region: 'us-east-1', zone: 'us-east-1a', ecs: { taskId: p.taskId, cluster: p.cluster ?? 'bookinfo', iamRole: { name: 'r' } } } },
-      registration: { host: { addresses: [{ ip: p.ip ?? '10.0.3.10', type: 'VPC' }] } },
+      registration: { host: { addresses: p.addresses ?? [{ ip: p.ip ?? '10.0.3.10', type: 'VPC' }] }, ...(p.connectedOver ? { settings: { connectedOver: p.connectedOver } } : {}) },
     },
     status: {
-      conditions: [{ type: 'AgentConnected', status: p.status ?? 'True', reason: p.reason ?? 'AgentConnected', lastTransitionTime: '2026-01-02T03:04:05Z' }],
-      ...(p.status === undefined || p.status === 'True' ? { activeAgentConnection: { connectedTo: 'vmgateway-abc' } } : {}),
+      conditions: [{ type: 'AgentConnected', status: p.status ?? 'True', reason: p.reason ?? 'ConnectionEstablished', lastTransitionTime: '2026-01-02T03:04:05Z' }],
+      ...(p.status === undefined || p.status === 'True' ? { activeAgentConnection: { connectedTo: PLANE_POD } } : {}),
     },
   };
-  kube.standin.store.put(war);
+  store.put(war);
   return name;
 }
 
@@ -51,7 +57,11 @@ beforeAll(async () => {
 });
 
 describe('Verify workload (stand-in WARs)', () => {
-  beforeEach(clearWars);
+  beforeEach(() => {
+    clearWars();
+    kube.standin.setServed(WAR_GROUP, true);
+    resetDiscoveryCache();
+  });
 
   it('reports connected, disconnected and missing tasks, ignoring other tasks, clusters and namespaces', async () => {
     const connected = putWar({ taskId: 'aaa', ip: '10.0.3.11' });
@@ -63,10 +73,49 @@ describe('Verify workload (stand-in WARs)', () => {
     const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa'), task('bbb'), task('ccc')], poll: undefined as unknown as Poll, status: 'ok' } });
 
     expect(r.allConnected).toBe(false);
-    expect(r.connected).toEqual([{ taskId: 'aaa', warName: connected, agentConnected: { status: 'True', reason: 'AgentConnected', since: '2026-01-02T03:04:05Z' }, connectedTo: 'vmgateway-abc', address: '10.0.3.11' }]);
-    expect(r.disconnected).toEqual([{ taskId: 'bbb', warName: down, agentConnected: { status: 'False', reason: 'AgentDisconnected', since: '2026-01-02T03:04:05Z' }, connectedTo: undefined, address: '10.0.3.10' }]);
+    expect(r.connected).toEqual([
+      { taskId: 'aaa', warName: connected, agentConnected: { status: 'True', reason: 'ConnectionEstablished', since: '2026-01-02T03:04:05Z' }, connectedTo: PLANE_POD, address: '10.0.3.11', connectedOver: 'VPC' },
+    ]);
+    expect(r.disconnected).toEqual([
+      { taskId: 'bbb', warName: down, agentConnected: { status: 'False', reason: 'AgentDisconnected', since: '2026-01-02T03:04:05Z' }, connectedTo: undefined, address: '10.0.3.10', connectedOver: 'VPC' },
+    ]);
     expect(r.missing).toEqual([{ taskId: 'ccc' }]);
     expect(r.poll.attempt).toBe(1);
+  });
+
+  // docs.tetrate.io refs/onboarding/config/runtime/v1alpha1/registration: a host registers several
+  // addresses ({ip, type: VPC|INTERNET}); settings.connectedOver says which one the mesh uses, VPC
+  // when unspecified (refs/onboarding/config/types/registration/v1alpha1/registration).
+  it.each([
+    [undefined, '10.0.3.12'],
+    ['VPC', '10.0.3.12'],
+    ['INTERNET', '54.12.34.56'],
+  ])('reports the address whose type is connectedOver (%s), not the first one', async (connectedOver, address) => {
+    putWar({ taskId: 'aaa', connectedOver, addresses: [{ ip: '54.12.34.56', type: 'INTERNET' }, { ip: '10.0.3.12', type: 'VPC' }] });
+    const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa')], poll: undefined as unknown as Poll, status: 'ok' } });
+    expect(r.connected[0]).toMatchObject({ address, connectedOver: connectedOver ?? 'VPC' });
+  });
+
+  it('fails with a MeshPrerequisiteError when the cluster does not serve WorkloadAutoRegistrations', async () => {
+    kube.standin.setServed(WAR_GROUP, false);
+    const run = verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa')], poll: undefined as unknown as Poll, status: 'ok' } });
+    await expect(run).rejects.toThrow(MeshPrerequisiteError);
+    await expect(run).rejects.toThrow('runtime.onboarding.tetrate.io/v1alpha1 is not served by the Kubernetes API of EKS cluster "mesh-eks"');
+  });
+
+  it('lists WARs under the plural the cluster serves (API discovery)', async () => {
+    const other = await startKubeStandin({ plurals: { WorkloadAutoRegistration: 'wars' } });
+    const saved = process.env[KUBE_API_URL_OVERRIDE_ENV];
+    process.env[KUBE_API_URL_OVERRIDE_ENV] = other.url;
+    try {
+      putWar({ taskId: 'aaa' }, other.store);
+      const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa')], poll: undefined as unknown as Poll, status: 'ok' } });
+      expect(r.allConnected).toBe(true);
+      expect(other.requests.some((q) => q.startsWith('GET /apis/runtime.onboarding.tetrate.io/v1alpha1/namespaces/bookinfo/wars?'))).toBe(true);
+    } finally {
+      process.env[KUBE_API_URL_OVERRIDE_ENV] = saved;
+      await other.stop();
+    }
   });
 
   it('is all connected when every task has a connected WAR, and keeps counting polls', async () => {
@@ -194,7 +243,9 @@ describe('Verify workload with the simulated onboarding plane on emulator tasks'
     expect(reg.warName).toBe(first.registered[0]);
     expect(reg.warName).toBe(warName({ workloadGroup: 'ratings', partition: 'aws', account: '123456789012', zone: t.availabilityZone || 'us-east-1a', cluster: 'bookinfo', taskId: t.taskId }));
     expect(reg.address).toBe(t.privateIp);
-    expect(reg.connectedTo).toMatch(/^vmgateway-/);
+    // An onboarding-plane pod name, like the reference page's `connectedTo: onboarding-plane-745bf76677-974tq`.
+    expect(reg.connectedTo).toMatch(/^onboarding-plane-[a-z0-9]{8,10}-[a-z0-9]{5}$/);
+    expect(reg.agentConnected).toMatchObject({ status: 'True', reason: 'ConnectionEstablished' });
 
     const war = kube.standin.store.get<WorkloadAutoRegistration>('WorkloadAutoRegistration', 'bookinfo', reg.warName!);
     expect(war?.spec.identity?.aws?.ecs).toEqual({ taskId: t.taskId, cluster: 'bookinfo', iamRole: { name: 'bookinfo.ratings-ecs-task-role' } });
@@ -222,6 +273,20 @@ describe('Verify workload with the simulated onboarding plane on emulator tasks'
       return v;
     });
     expect(r.disconnected[0]?.agentConnected).toMatchObject({ status: 'False', reason: 'AgentDisconnected' });
+    await stopAll([t.taskId]);
+  });
+
+  it('refuses a task when the only policy has no aws.accounts (required, so the matcher is invalid)', async () => {
+    kube.standin.store.put({
+      apiVersion: 'authorization.onboarding.tetrate.io/v1alpha1',
+      kind: 'OnboardingPolicy',
+      metadata: { name: 'allow-ecs', namespace: 'bookinfo' },
+      spec: { allow: [{ workloads: [{ aws: { ecs: {} } }], onboardTo: [{ workloadGroupSelector: {} }] }] },
+    });
+    const t = await runTask();
+    const report = await createOnboardingPlane({ store: kube.standin.store, ecs }).syncOnce();
+    expect(report.registered).toEqual([]);
+    expect(report.refused).toEqual([{ taskId: t.taskId, reason: expect.stringContaining('aws.accounts is empty or absent: it is required') }]);
     await stopAll([t.taskId]);
   });
 

@@ -49,18 +49,36 @@ describe('evaluatePolicy', () => {
     expect(d).toEqual({ allowed: true, rule: 'bookinfo/allow-ecs allow[0]', mismatches: [], warnings: [] });
   });
 
-  it('empty or absent lists match any value', () => {
-    const d = evaluatePolicy(policy([{ workloads: [{ aws: { partitions: [], accounts: [], regions: [], zones: [], ecs: { clusters: [], iamRoleNames: [] } } }], onboardTo: any }]), task, wgLabels);
+  it('empty or absent lists other than accounts match any value', () => {
+    const d = evaluatePolicy(policy([{ workloads: [{ aws: { partitions: [], accounts: ['123456789012'], regions: [], zones: [], ecs: { clusters: [], iamRoleNames: [] } } }], onboardTo: any }]), task, wgLabels);
     expect(d.allowed).toBe(true);
   });
 
+  // docs.tetrate.io refs/onboarding/config/authorization/aws/v1alpha1/aws: accounts is REQUIRED,
+  // "Cannot be empty", min_items 1, items ^[0-9]{12}$ -- a matcher without it is invalid.
   it.each([
-    [{ partitions: ['aws-cn'], ecs: {} }, 'workloads[0].aws.partitions ["aws-cn"] does not include "aws"'],
+    ['absent', { ecs: {} }, 'workloads[0].aws.accounts is empty or absent: it is required'],
+    ['empty', { accounts: [], ecs: {} }, 'workloads[0].aws.accounts is empty or absent: it is required'],
+    ['not 12 digits', { accounts: ['12345678901'], ecs: {} }, 'workloads[0].aws.accounts ["12345678901"] is not a 12-digit AWS account'],
+  ])('an aws matcher with accounts %s is invalid and matches nothing', (_what, aws, reason) => {
+    const d = evaluatePolicy(policy([{ workloads: [{ aws }], onboardTo: any }]), task, wgLabels);
+    expect(d.allowed).toBe(false);
+    expect(d.mismatches.join('\n')).toContain(reason);
+    expect(d.mismatches.join('\n')).toContain('matches nothing');
+  });
+
+  it('an invalid matcher does not stop a valid one in the same rule from allowing', () => {
+    const d = evaluatePolicy(policy([{ workloads: [{ aws: { ecs: {} } }, { aws: { accounts: ['123456789012'], ecs: {} } }], onboardTo: any }]), task, wgLabels);
+    expect(d).toMatchObject({ allowed: true, rule: 'bookinfo/p allow[0]' });
+  });
+
+  it.each([
+    [{ accounts: ['123456789012'], partitions: ['aws-cn'], ecs: {} }, 'workloads[0].aws.partitions ["aws-cn"] does not include "aws"'],
     [{ accounts: ['111111111111'], ecs: {} }, 'workloads[0].aws.accounts ["111111111111"] does not include "123456789012"'],
-    [{ regions: ['eu-west-1'], ecs: {} }, 'workloads[0].aws.regions ["eu-west-1"] does not include "us-east-1"'],
-    [{ zones: ['us-east-1b'], ecs: {} }, 'workloads[0].aws.zones ["us-east-1b"] does not include "us-east-1a"'],
-    [{ ecs: { clusters: ['other'] } }, 'workloads[0].aws.ecs.clusters ["other"] does not include "bookinfo"'],
-    [{ ecs: { iamRoleNames: ['otherRole'] } }, 'workloads[0].aws.ecs.iamRoleNames ["otherRole"] does not include the task role "bookinfo.ratings-ecs-task-role"'],
+    [{ accounts: ['123456789012'], regions: ['eu-west-1'], ecs: {} }, 'workloads[0].aws.regions ["eu-west-1"] does not include "us-east-1"'],
+    [{ accounts: ['123456789012'], zones: ['us-east-1b'], ecs: {} }, 'workloads[0].aws.zones ["us-east-1b"] does not include "us-east-1a"'],
+    [{ accounts: ['123456789012'], ecs: { clusters: ['other'] } }, 'workloads[0].aws.ecs.clusters ["other"] does not include "bookinfo"'],
+    [{ accounts: ['123456789012'], ecs: { iamRoleNames: ['otherRole'] } }, 'workloads[0].aws.ecs.iamRoleNames ["otherRole"] does not include the task role "bookinfo.ratings-ecs-task-role"'],
     [{ accounts: ['123456789012'] }, 'workloads[0].aws.ecs is absent, so ECS tasks are not allowed'],
   ])('denies %j naming the field', (aws, reason) => {
     const d = evaluatePolicy(policy([{ workloads: [{ aws }], onboardTo: any }]), task, wgLabels);
@@ -68,20 +86,21 @@ describe('evaluatePolicy', () => {
     expect(d.mismatches.join('\n')).toContain(reason);
   });
 
-  it('a workload entry without aws does not match ECS tasks', () => {
-    const d = evaluatePolicy(policy([{ workloads: [{ jvm: {} }], onboardTo: any }]), task, wgLabels);
+  // refs/onboarding/config/authorization/v1alpha1/policy: WorkloadIdentityMatcher is a oneof aws | jwt.
+  it('a jwt matcher does not match ECS tasks', () => {
+    const d = evaluatePolicy(policy([{ workloads: [{ jwt: { issuer: 'https://mycompany.corp', subjects: ['vm007'] } }], onboardTo: any }]), task, wgLabels);
     expect(d.allowed).toBe(false);
-    expect(d.mismatches[0]).toContain('no "aws" matcher');
+    expect(d.mismatches[0]).toContain('no "aws" matcher ("jwt" matches OIDC ID tokens, not ECS tasks)');
   });
 
   it('empty workloads, onboardTo or allow match nothing', () => {
     expect(evaluatePolicy(policy([{ workloads: [], onboardTo: any }]), task, wgLabels).mismatches).toContain('bookinfo/p allow[0].workloads is empty');
-    expect(evaluatePolicy(policy([{ workloads: [{ aws: { ecs: {} } }] }]), task, wgLabels).mismatches).toContain('bookinfo/p allow[0].onboardTo is empty');
+    expect(evaluatePolicy(policy([{ workloads: [{ aws: { accounts: ['123456789012'], ecs: {} } }] }]), task, wgLabels).mismatches).toContain('bookinfo/p allow[0].onboardTo is empty');
     expect(evaluatePolicy(policy([]), task, wgLabels).allowed).toBe(false);
   });
 
   it('denies when the selector does not select the WorkloadGroup', () => {
-    const d = evaluatePolicy(policy([{ workloads: [{ aws: { ecs: {} } }], onboardTo: [{ workloadGroupSelector: { matchLabels: { app: 'reviews' } } }] }]), task, wgLabels);
+    const d = evaluatePolicy(policy([{ workloads: [{ aws: { accounts: ['123456789012'], ecs: {} } }], onboardTo: [{ workloadGroupSelector: { matchLabels: { app: 'reviews' } } }] }]), task, wgLabels);
     expect(d.allowed).toBe(false);
     expect(d.mismatches[0]).toContain('does not select a WorkloadGroup with labels {"app":"ratings"}');
   });
@@ -89,13 +108,13 @@ describe('evaluatePolicy', () => {
   it('any workload entry and any rule may allow', () => {
     const p = policy([
       { workloads: [{ aws: { accounts: ['111111111111'], ecs: {} } }], onboardTo: any },
-      { workloads: [{ aws: { regions: ['eu-west-1'], ecs: {} } }, { aws: { ecs: { clusters: ['bookinfo'] } } }], onboardTo: [{ workloadGroupSelector: { matchLabels: { app: 'x' } } }, { workloadGroupSelector: { matchLabels: { app: 'ratings' } } }] },
+      { workloads: [{ aws: { accounts: ['123456789012'], regions: ['eu-west-1'], ecs: {} } }, { aws: { accounts: ['123456789012'], ecs: { clusters: ['bookinfo'] } } }], onboardTo: [{ workloadGroupSelector: { matchLabels: { app: 'x' } } }, { workloadGroupSelector: { matchLabels: { app: 'ratings' } } }] },
     ]);
     expect(evaluatePolicy(p, task, wgLabels)).toMatchObject({ allowed: true, rule: 'bookinfo/p allow[1]' });
   });
 
   it('an unknown zone (pre-flight) passes with a warning when zones are listed', () => {
-    const d = evaluatePolicy(policy([{ workloads: [{ aws: { zones: ['us-east-1b'], ecs: {} } }], onboardTo: any }]), { ...task, zone: undefined }, wgLabels);
+    const d = evaluatePolicy(policy([{ workloads: [{ aws: { accounts: ['123456789012'], zones: ['us-east-1b'], ecs: {} } }], onboardTo: any }]), { ...task, zone: undefined }, wgLabels);
     expect(d.allowed).toBe(true);
     expect(d.warnings).toEqual(['bookinfo/p allow[0].workloads[0].aws.zones ["us-east-1b"]: the task\'s availability zone must be one of these (checked when the task runs)']);
   });
@@ -104,7 +123,7 @@ describe('evaluatePolicy', () => {
 describe('findAllowingPolicy', () => {
   it('returns the first allowing policy by name, or every reason', () => {
     const deny = policy([{ workloads: [{ aws: { accounts: ['111111111111'], ecs: {} } }], onboardTo: any }], 'a-deny');
-    const allow = policy([{ workloads: [{ aws: { ecs: {} } }], onboardTo: any }], 'b-allow');
+    const allow = policy([{ workloads: [{ aws: { accounts: ['123456789012'], ecs: {} } }], onboardTo: any }], 'b-allow');
     expect(findAllowingPolicy([allow, deny], task, wgLabels).policy?.metadata.name).toBe('b-allow');
     const none = findAllowingPolicy([deny], task, wgLabels);
     expect(none.policy).toBeUndefined();

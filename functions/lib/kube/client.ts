@@ -8,11 +8,11 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Deployment, type V1Namespace } from '@kubernetes/client-node';
 import { eks, sts } from '../clients.ts';
 import { isAwsError, KubernetesAccessDeniedError, KubernetesUnavailableError, MeshPrerequisiteError, UnexpectedError } from '../errors.ts';
-import { POLICY_GROUP, POLICY_PLURAL, POLICY_VERSION, WAR_GROUP, WAR_PLURAL, WAR_VERSION, WORKLOAD_GROUP_GROUP, WORKLOAD_GROUP_PLURAL, WORKLOAD_GROUP_VERSION } from '../mesh-facts.ts';
+import { POLICY_TYPE, WAR_TYPE, WORKLOAD_GROUP_TYPE, type MeshResourceType } from '../mesh-facts.ts';
 import { runtimeSettings } from '../settings.ts';
 import { eksTokenSource } from './eks-token.ts';
 import { accessInstructions } from './rbac.ts';
-import type { KubeList, OnboardingPolicy, WorkloadAutoRegistration, WorkloadGroup } from './resources.ts';
+import type { APIResourceList, KubeList, OnboardingPolicy, WorkloadAutoRegistration, WorkloadGroup } from './resources.ts';
 
 /**
  * LOCAL SANDBOX / TESTS ONLY: replaces the API server URL from DescribeCluster (moto's is a
@@ -20,6 +20,19 @@ import type { KubeList, OnboardingPolicy, WorkloadAutoRegistration, WorkloadGrou
  */
 export const KUBE_API_URL_OVERRIDE_ENV = 'MESH_KUBE_API_URL';
 export const DEFAULT_LIST_PAGE_SIZE = 100;
+
+/** A mesh resource type as the cluster serves it (from API discovery). */
+export interface ServedResource extends MeshResourceType {
+  plural: string;
+}
+
+// Per process and API server: a Lambda container asks discovery once, then reuses the answer.
+const discoveryCache = new Map<string, ServedResource>();
+
+/** Forgets what API discovery said (tests that change what the stand-in serves). */
+export function resetDiscoveryCache(): void {
+  discoveryCache.clear();
+}
 
 export interface KubeTarget {
   clusterName: string;
@@ -154,22 +167,60 @@ export class MeshKube {
     return this.call(`get deployment ${namespace}/${name}`, () => this.apps.readNamespacedDeployment({ namespace, name }));
   }
 
-  getWorkloadGroup(namespace: string, name: string): Promise<WorkloadGroup | undefined> {
-    return this.call(`get workloadgroup ${namespace}/${name}`, async () =>
-      (await this.custom.getNamespacedCustomObject({ group: WORKLOAD_GROUP_GROUP, version: WORKLOAD_GROUP_VERSION, namespace, plural: WORKLOAD_GROUP_PLURAL, name })) as WorkloadGroup,
-    );
+  /**
+   * How the cluster serves `type`: its plural and scope from the discovery document
+   * `GET /apis/<group>/<version>` (an APIResourceList), never a guessed plural. A group/version
+   * the cluster does not serve (404, as for any unknown path) is a MeshPrerequisiteError. No RBAC
+   * is needed: the default ClusterRole `system:discovery` is bound to `system:authenticated`
+   * (kubernetes.io/docs/reference/access-authn-authz/rbac/#discovery-roles).
+   */
+  async resource(type: MeshResourceType): Promise<ServedResource> {
+    const gv = `${type.group}/${type.version}`;
+    const key = `${this.target.server}|${gv}|${type.kind}`;
+    const cached = discoveryCache.get(key);
+    if (cached) return cached;
+    const list = (await this.call(`discover ${gv}`, () => this.custom.getAPIResources({ group: type.group, version: type.version }))) as APIResourceList | undefined;
+    if (!list) {
+      throw new MeshPrerequisiteError(`${gv} is not served by the Kubernetes API of EKS cluster "${this.target.clusterName}": ${type.notServedHint}`);
+    }
+    // Subresources are listed as "<plural>/<sub>" with the same kind: skip them.
+    const r = (list.resources ?? []).find((x) => x.kind === type.kind && !x.name.includes('/'));
+    if (!r) {
+      const kinds = [...new Set((list.resources ?? []).map((x) => x.kind))].join(', ') || 'none';
+      throw new MeshPrerequisiteError(`${gv} is served by EKS cluster "${this.target.clusterName}" but has no kind ${type.kind} (it serves: ${kinds}): ${type.notServedHint}`);
+    }
+    if (!r.namespaced) throw new UnexpectedError(`${type.kind} (${r.name}.${type.group}) is cluster-scoped on EKS cluster "${this.target.clusterName}"; the orchestrator reads it per namespace`);
+    const served: ServedResource = { ...type, plural: r.name };
+    discoveryCache.set(key, served);
+    return served;
+  }
+
+  /** Discovers every onboarding resource type at once, so one error names all that are not served. */
+  async discoverMeshResources(): Promise<ServedResource[]> {
+    const results = await Promise.allSettled([WORKLOAD_GROUP_TYPE, POLICY_TYPE, WAR_TYPE].map((t) => this.resource(t)));
+    const missing = results.flatMap((r) => (r.status === 'rejected' && r.reason instanceof MeshPrerequisiteError ? [r.reason.message] : []));
+    const other = results.find((r) => r.status === 'rejected' && !(r.reason instanceof MeshPrerequisiteError));
+    if (other?.status === 'rejected') throw other.reason;
+    if (missing.length > 0) throw new MeshPrerequisiteError(missing.join('\n'));
+    return results.map((r) => (r as PromiseFulfilledResult<ServedResource>).value);
+  }
+
+  async getWorkloadGroup(namespace: string, name: string): Promise<WorkloadGroup | undefined> {
+    const { group, version, plural } = await this.resource(WORKLOAD_GROUP_TYPE);
+    return this.call(`get ${plural}.${group} ${namespace}/${name}`, async () => (await this.custom.getNamespacedCustomObject({ group, version, namespace, plural, name })) as WorkloadGroup);
   }
 
   listOnboardingPolicies(namespace: string): Promise<OnboardingPolicy[]> {
-    return this.listAll<OnboardingPolicy>(POLICY_GROUP, POLICY_VERSION, POLICY_PLURAL, namespace);
+    return this.listAll<OnboardingPolicy>(POLICY_TYPE, namespace);
   }
 
   listWorkloadAutoRegistrations(namespace: string, pageSize = DEFAULT_LIST_PAGE_SIZE): Promise<WorkloadAutoRegistration[]> {
-    return this.listAll<WorkloadAutoRegistration>(WAR_GROUP, WAR_VERSION, WAR_PLURAL, namespace, pageSize);
+    return this.listAll<WorkloadAutoRegistration>(WAR_TYPE, namespace, pageSize);
   }
 
   /** Every item of a namespaced custom resource, page by page with `continue`. */
-  private async listAll<T>(group: string, version: string, plural: string, namespace: string, limit = DEFAULT_LIST_PAGE_SIZE): Promise<T[]> {
+  private async listAll<T>(type: MeshResourceType, namespace: string, limit = DEFAULT_LIST_PAGE_SIZE): Promise<T[]> {
+    const { group, version, plural } = await this.resource(type);
     const items: T[] = [];
     let next: string | undefined;
     do {

@@ -37,7 +37,11 @@ spec:
 `;
 }
 
-/** A policy allowing exactly this account, region, ECS cluster and task role into the WorkloadGroup(s) with these labels. */
+/**
+ * A policy allowing exactly this account, region, ECS cluster and task role into the WorkloadGroup(s)
+ * with these labels. `accounts` is required (docs.tetrate.io refs/onboarding/config/authorization/aws/
+ * v1alpha1/aws: at least one item, each ^[0-9]{12}$), quoted so YAML keeps it a string.
+ */
 export function onboardingPolicyYaml(p: {
   namespace: string;
   name: string;

@@ -2,8 +2,14 @@
  * What the mesh operator must grant the orchestrator on the EKS cluster: one EKS access
  * entry (principal -> Kubernetes group) and read-only RBAC bound to that group. Kept in one
  * function so the README/docs and the KubernetesAccessDeniedError message print the same text.
+ *
+ * API discovery (`GET /apis/<group>/<version>`, used to find the onboarding resources' plurals)
+ * needs no rule here: the default ClusterRole `system:discovery` is bound to the group
+ * `system:authenticated`, which every EKS access entry's principal is in
+ * (kubernetes.io/docs/reference/access-authn-authz/rbac/#discovery-roles). The plurals below are
+ * the expected ones; `kubectl api-resources --api-group=<group>` shows the served ones.
  */
-import { OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE, POLICY_GROUP, POLICY_PLURAL, WAR_GROUP, WAR_PLURAL, WORKLOAD_GROUP_GROUP, WORKLOAD_GROUP_PLURAL } from '../mesh-facts.ts';
+import { AGENT_IMAGE_DEPLOYMENTS, AGENT_IMAGE_NAMESPACE, POLICY_GROUP, POLICY_PLURAL, WAR_GROUP, WAR_PLURAL, WORKLOAD_GROUP_GROUP, WORKLOAD_GROUP_PLURAL } from '../mesh-facts.ts';
 import { TOOL_NAME } from '../settings.ts';
 
 /** The Kubernetes group the access entry maps the orchestrator's role to. */
@@ -17,7 +23,8 @@ export function accessEntryCommand(clusterName: string, principalArn: string): s
 /**
  * Least-privilege read RBAC for one workload namespace: namespaces are cluster-scoped (so a
  * ClusterRole limited to that one name), the onboarding resources are read in the workload's
- * namespace, and only the onboarding-operator deployment in istio-system.
+ * namespace, and in istio-system only the two deployments the agent image can be derived from
+ * (onboarding-plane per the ECS guide, onboarding-operator per the quickstart).
  */
 export function rbacYaml(namespace: string, group = KUBE_READER_GROUP): string {
   const name = `${TOOL_NAME}-reader`;
@@ -78,18 +85,18 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
   name: ${name}
-  namespace: ${OPERATOR_NAMESPACE}
+  namespace: ${AGENT_IMAGE_NAMESPACE}
 rules:
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  resourceNames: ["${OPERATOR_DEPLOYMENT}"]
+  resourceNames: [${AGENT_IMAGE_DEPLOYMENTS.map((d) => `"${d}"`).join(', ')}]
   verbs: ["get"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
   name: ${name}
-  namespace: ${OPERATOR_NAMESPACE}
+  namespace: ${AGENT_IMAGE_NAMESPACE}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role

@@ -39,12 +39,25 @@ export interface AwsWorkloadMatcher {
   ec2?: { iamRoleNames?: string[] };
 }
 
+/** An OIDC ID token matcher (refs/onboarding/config/authorization/jwt/v1alpha1/jwt); never matches an ECS task. */
+export interface JwtWorkloadMatcher {
+  issuer?: string;
+  subjects?: string[];
+  attributes?: { name: string; values?: string[] }[];
+}
+
+/** A oneof: `aws` or `jwt` (refs/onboarding/config/authorization/v1alpha1/policy, WorkloadIdentityMatcher). */
+export interface WorkloadIdentityMatcher {
+  aws?: AwsWorkloadMatcher;
+  jwt?: JwtWorkloadMatcher;
+}
+
 export interface OnboardingPolicy {
   apiVersion: string;
   kind: 'OnboardingPolicy';
   metadata: ObjectMeta;
   spec: {
-    allow?: { workloads?: { aws?: AwsWorkloadMatcher; jvm?: unknown }[]; onboardTo?: { workloadGroupSelector?: LabelSelector }[] }[];
+    allow?: { workloads?: WorkloadIdentityMatcher[]; onboardTo?: { workloadGroupSelector?: LabelSelector }[] }[];
   };
 }
 
@@ -87,4 +100,22 @@ export interface KubeList<T> {
   kind: string;
   metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
   items: T[];
+}
+
+/** One entry of an API discovery document (`GET /apis/<group>/<version>`); `name` is the plural, or `<plural>/<subresource>`. */
+export interface APIResource {
+  name: string;
+  singularName?: string;
+  namespaced: boolean;
+  kind: string;
+  verbs?: string[];
+  shortNames?: string[];
+}
+
+/** The discovery document of one group/version. */
+export interface APIResourceList {
+  kind: 'APIResourceList';
+  apiVersion?: string;
+  groupVersion: string;
+  resources: APIResource[];
 }
