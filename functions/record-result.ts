@@ -12,7 +12,9 @@ export interface OnboardingResult {
   tasks: { taskId: string; privateIp: string; availabilityZone: string; warName?: string; agentConnected?: string; connectedTo?: string }[];
   created: LedgerEntry[];
   reused: LedgerEntry[];
-  traffic?: Pick<TrafficEvidenceResult, 'trafficSeen' | 'inbound' | 'outbound'>;
+  traffic?: Pick<TrafficEvidenceResult, 'trafficSeen' | 'inbound' | 'outbound' | 'accessLogSeen' | 'missingLogStreams' | 'hint'>;
+  /** Where the agent image came from: the request, or the deployment it was derived from. */
+  agentImageSource?: string;
 }
 
 /**
@@ -43,7 +45,20 @@ export async function recordResult(state: WorkflowState): Promise<OnboardingResu
     }),
     created: ledger.filter((e) => e.created),
     reused: ledger.filter((e) => !e.created),
-    ...(s.traffic ? { traffic: { trafficSeen: s.traffic.trafficSeen, inbound: s.traffic.inbound, outbound: s.traffic.outbound } } : {}),
+    ...(s.traffic ? { traffic: trafficSummary(s.traffic) } : {}),
+    ...(s.preflight?.agentImageSource ? { agentImageSource: s.preflight.agentImageSource } : {}),
+  };
+}
+
+/** The traffic finding without the sample lines (they may hold request paths): counts, and why none may show. */
+function trafficSummary(t: TrafficEvidenceResult): NonNullable<OnboardingResult['traffic']> {
+  return {
+    trafficSeen: t.trafficSeen,
+    inbound: t.inbound,
+    outbound: t.outbound,
+    ...(t.accessLogSeen !== undefined ? { accessLogSeen: t.accessLogSeen } : {}),
+    ...(t.missingLogStreams?.length ? { missingLogStreams: t.missingLogStreams } : {}),
+    ...(t.hint ? { hint: t.hint } : {}),
   };
 }
 

@@ -79,7 +79,11 @@ export function renderSummary(output: unknown): string {
   const r = output as OnboardingResult;
   const lines = [`Workload ${r.workload}: service ${r.service} in cluster ${r.cluster}, ${r.tasks.length} task(s).`];
   lines.push(table([['', 'KIND', 'ID'], ...r.created.map((e) => ['created', e.kind, e.id]), ...r.reused.map((e) => ['reused', e.kind, e.id])]));
-  if (r.traffic) lines.push(`Traffic seen in the agent's access log: ${r.traffic.trafficSeen ? `${r.traffic.inbound.total} inbound, ${r.traffic.outbound.total} outbound` : 'none yet (no load is generated)'}.`);
+  if (r.traffic) {
+    lines.push(`Traffic seen in the agent's access log: ${r.traffic.trafficSeen ? `${r.traffic.inbound.total} inbound, ${r.traffic.outbound.total} outbound` : 'none yet (no load is generated)'}.`);
+    if (r.traffic.hint) lines.push(`Note: ${r.traffic.hint}`);
+  }
+  if (r.agentImageSource) lines.push(`Agent image from: ${r.agentImageSource}.`);
   return lines.join('\n');
 }
 

@@ -150,7 +150,7 @@ export const OnboardingRequestSchema = z
       })
       .describe('Where the onboarding agent registers the workload.'),
     rootCaPem: rootCaPem.describe('PEM of the CA(s) that signed the onboarding endpoint certificate; stored in Secrets Manager (at most 65536 bytes).'),
-    agentImage: image.optional().describe("Onboarding agent image; default: derived from deployment/onboarding-operator in istio-system."),
+    agentImage: image.optional().describe("Onboarding agent image; default: derived from deployment/onboarding-plane (else deployment/onboarding-operator) in istio-system, same registry and tag."),
     ecs: z
       .strictObject({
         cluster: ecsName.describe('ECS cluster (created with the FARGATE capacity provider when missing).'),

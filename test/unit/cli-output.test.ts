@@ -62,4 +62,20 @@ describe('npm start output', () => {
     expect(text).toMatch(/created +ecs-service +arn:svc/);
     expect(text).toMatch(/reused +nat-gateway +nat-1/);
   });
+
+  it('says why no traffic may show (access logging off) and where the agent image came from', () => {
+    const text = renderSummary({
+      workload: 'bookinfo/ratings',
+      cluster: 'bookinfo',
+      service: 'ratings',
+      taskDefinitionArn: 'arn:td',
+      tasks: [],
+      created: [],
+      reused: [],
+      traffic: { trafficSeen: false, inbound: { total: 0, byStatusClass: {} }, outbound: { total: 0, byStatusClass: {} }, accessLogSeen: false, hint: 'access logging may be off in the mesh' },
+      agentImageSource: 'deployment/onboarding-plane',
+    });
+    expect(text).toContain('Note: access logging may be off in the mesh');
+    expect(text).toContain('Agent image from: deployment/onboarding-plane.');
+  });
 });
