@@ -11,9 +11,10 @@ import { need } from '#lib/state.ts';
 import { isManagedByUs } from '#lib/tags.ts';
 import type { LedgerEntry, NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
 
-function result(nat: NatGateway, ledger: LedgerEntry[]): NatGatewayResult {
+/** Every resource this step finds or makes serves every workload of the VPC: the ledger says so (teardown of one workload keeps them). */
+function result(nat: NatGateway, ledger: Omit<LedgerEntry, 'shared'>[]): NatGatewayResult {
   if (nat.State === 'failed' || nat.State === 'deleting' || nat.State === 'deleted') throw natGatewayFailed(nat, nat.NatGatewayId!);
-  return { natGatewayId: nat.NatGatewayId!, state: nat.State === 'available' ? 'available' : 'pending', subnetId: nat.SubnetId!, ledger };
+  return { natGatewayId: nat.NatGatewayId!, state: nat.State === 'available' ? 'available' : 'pending', subnetId: nat.SubnetId!, ledger: ledger.map((e) => ({ ...e, shared: true })) };
 }
 
 /**
@@ -70,7 +71,6 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
 
   const cidrs = await vpcCidrs(vpcId);
   const { subnet, created: subnetCreated } = await ensureTaggedSubnet({
-    request,
     vpcId,
     name: names.natSubnet(vpcId),
     role: NAT_ROLES.subnet,
@@ -87,20 +87,19 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
     chooseAz: (existing) => existing[0]?.availabilityZone,
   });
   const rt = await ensureRouteTable({
-    request,
     vpcId,
     name: names.natRouteTable(vpcId),
     role: NAT_ROLES.routeTable,
     subnetId: subnet.subnetId,
     target: { gatewayId: internetGatewayId },
   });
-  const eip = await ensureNatElasticIp(request, vpcId);
-  const nat = await createNatGateway(request, vpcId, subnet.subnetId, eip.allocationId, deadIds);
+  const eip = await ensureNatElasticIp(vpcId);
+  const { nat, created } = await createNatGateway(vpcId, subnet.subnetId, eip.allocationId, deadIds);
   return result(nat, [
     { kind: 'vpc-subnet', id: subnet.subnetId, created: subnetCreated },
     { kind: 'route-table', id: rt.routeTableId, created: rt.created },
     { kind: 'elastic-ip', id: eip.allocationId, created: eip.created },
-    { kind: 'nat-gateway', id: nat.NatGatewayId!, created: true },
+    { kind: 'nat-gateway', id: nat.NatGatewayId!, created },
   ]);
 }
 

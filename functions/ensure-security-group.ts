@@ -1,4 +1,4 @@
-import { convergeAppIngress, ensureIngressFromGroup, findOrCreateSecurityGroup } from '#lib/aws/vpc-security-group.ts';
+import { convergeAppIngress, convergeEksIngress, findOrCreateSecurityGroup } from '#lib/aws/vpc-security-group.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
 import { logger, wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
@@ -10,28 +10,31 @@ import type { LedgerEntry, SecurityGroupResult, WorkflowState } from '#lib/workf
  * Ensure security group: the tasks' group, open on the app port only to
  * network.ingressSources (default: the VPC's CIDRs, never 0.0.0.0/0), and (the seed's
  * 503 fix) the EKS cluster security group opened on the app port to this group.
+ * Converges both ways: our rules on an earlier app.port, and our EKS-side rule once
+ * allowFromEksClusterSecurityGroup is off, are revoked; rules others added stay.
  * Egress stays AWS's default allow-all: the agent dials the onboarding endpoint and registries.
  */
 export async function ensureSecurityGroup(state: WorkflowState): Promise<SecurityGroupResult> {
   const { request, network } = need(state, 'network');
   const port = request.app.port;
   const { groupId, created } = await findOrCreateSecurityGroup(request, network.vpcId, names.securityGroup(request));
-  await convergeAppIngress(request, groupId, port, request.network.ingressSources ?? network.vpcCidrs);
+  const app = await convergeAppIngress(request, groupId, port, request.network.ingressSources ?? network.vpcCidrs);
+  if (app.revoked.length > 0) logger.info('Revoked stale app ingress rules', { groupId, revoked: app.revoked });
   const ledger: LedgerEntry[] = [{ kind: 'security-group', id: groupId, created }];
 
-  if (allowFromEksClusterSecurityGroup(request)) {
-    const eksSg = network.eksClusterSecurityGroupId;
-    if (eksSg) {
-      const added = await ensureIngressFromGroup(request, eksSg, port, groupId);
-      ledger.push({ kind: 'security-group-ingress', id: `${eksSg}:tcp:${port}:${groupId}`, created: added });
-    } else if (request.network.allowFromEksClusterSecurityGroup === true) {
-      throw new NetworkConfigurationError(
-        `EKS cluster "${request.network.eksClusterName}" reports no cluster security group (resourcesVpcConfig.clusterSecurityGroupId), so TCP ${port} from ${groupId} cannot be allowed into it; ` +
-          `allow it on the nodes' security group yourself and set network.allowFromEksClusterSecurityGroup to false`,
-      );
-    } else {
-      logger.warn('EKS cluster reports no cluster security group; traffic from the tasks to Kubernetes may get 503', { eksClusterName: request.network.eksClusterName });
-    }
+  const eksSg = network.eksClusterSecurityGroupId;
+  const allow = allowFromEksClusterSecurityGroup(request);
+  if (eksSg) {
+    const eks = await convergeEksIngress(request, eksSg, allow ? port : undefined, groupId);
+    if (eks.revoked.length > 0) logger.info('Revoked this workload\'s stale rules on the EKS cluster security group', { eksSg, revoked: eks.revoked });
+    if (allow) ledger.push({ kind: 'security-group-ingress', id: `${eksSg}:tcp:${port}:${groupId}`, created: eks.added });
+  } else if (allow && request.network.allowFromEksClusterSecurityGroup === true) {
+    throw new NetworkConfigurationError(
+      `EKS cluster "${request.network.eksClusterName}" reports no cluster security group (resourcesVpcConfig.clusterSecurityGroupId), so TCP ${port} from ${groupId} cannot be allowed into it; ` +
+        `allow it on the nodes' security group yourself and set network.allowFromEksClusterSecurityGroup to false`,
+    );
+  } else if (allow) {
+    logger.warn('EKS cluster reports no cluster security group; traffic from the tasks to Kubernetes may get 503', { eksClusterName: request.network.eksClusterName });
   }
   return { groupId, ledger };
 }

@@ -23,14 +23,14 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
   if (request.network.subnetId) {
     const given = await checkGivenPrivateSubnet(vpcId, request.network.subnetId);
     const { subnetId, cidr, availabilityZone } = given.subnet;
-    return { subnetId, cidr, availabilityZone, routeTableId: given.routeTableId, ledger: [{ kind: 'vpc-subnet', id: subnetId, created: false }] };
+    return { subnetId, cidr, availabilityZone, routeTableId: given.routeTableId, ledger: [{ kind: 'vpc-subnet', id: subnetId, created: false, shared: true }] };
   }
 
   const { natGateway } = need(state, 'natGateway');
   const cidrs = await vpcCidrs(vpcId);
   const name = names.taskSubnet(request);
+  // Named per ECS cluster: shared by the cluster's workloads, so no workload tag (sharedTags).
   const { subnet, created } = await ensureTaggedSubnet({
-    request,
     vpcId,
     name,
     role: TASK_SUBNET_ROLE,
@@ -48,7 +48,6 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
     );
   }
   const rt = await ensureRouteTable({
-    request,
     vpcId,
     name: names.taskRouteTable(request),
     role: TASK_ROUTE_TABLE_ROLE,
@@ -61,8 +60,8 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
     availabilityZone: subnet.availabilityZone,
     routeTableId: rt.routeTableId,
     ledger: [
-      { kind: 'vpc-subnet', id: subnet.subnetId, created },
-      { kind: 'route-table', id: rt.routeTableId, created: rt.created },
+      { kind: 'vpc-subnet', id: subnet.subnetId, created, shared: true },
+      { kind: 'route-table', id: rt.routeTableId, created: rt.created, shared: true },
     ],
   };
 }

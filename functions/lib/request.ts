@@ -191,8 +191,15 @@ export const OnboardingRequestSchema = z
           .min(1, 'give at least one source, or leave it out to allow the VPC CIDR')
           .max(50)
           .optional()
-          .describe('CIDRs or security group ids allowed on app.port; default: the VPC CIDR(s).'),
-        allowFromEksClusterSecurityGroup: z.boolean().optional().describe('Open app.port on the EKS cluster security group from the task security group; default: true with eksClusterName.'),
+          .describe('CIDRs or security group ids allowed on app.port; default: the VPC CIDR(s). Rules this tool added for sources no longer listed, or on an earlier app.port, are revoked; rules others added stay.'),
+        allowFromEksClusterSecurityGroup: z
+          .boolean()
+          .optional()
+          .describe(
+            'Allow inbound TCP app.port on the EKS cluster security group from the task security group (one rule, tagged with this workload); default: true with eksClusterName. ' +
+              'Why app.port: the task calls pods in the cluster that listen on the same port as the app (the seed procedure: bookinfo details on 9080); without the rule those calls get 503. ' +
+              'Turning it off, or changing app.port, removes the rule this tool added; rules others added stay.',
+          ),
       })
       .describe('Where the tasks run; give eksClusterName, vpcId or both.'),
     logRetentionDays: z

@@ -29,6 +29,12 @@ export interface LedgerEntry {
   id: string;
   arn?: string;
   created: boolean;
+  /**
+   * True for a resource every workload of the VPC or ECS cluster uses (NAT gateway, its
+   * Elastic IP, the NAT and task subnets and their route tables): it carries no workload tag,
+   * and removing one workload must not delete it while another still uses it.
+   */
+  shared?: boolean;
 }
 
 export interface StepResult {

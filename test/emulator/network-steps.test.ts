@@ -18,6 +18,7 @@ import {
   DisassociateAddressCommand,
   EC2Client,
   type SecurityGroupRule,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
@@ -26,12 +27,13 @@ import { ensureSecurityGroup } from '../../functions/ensure-security-group.ts';
 import { ensureTaskSubnet } from '../../functions/ensure-task-subnet.ts';
 import { NetworkConfigurationError, ResourceConflictError, ResourceNotReadyError } from '../../functions/lib/errors.ts';
 import { names } from '../../functions/lib/naming.ts';
-import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
+import { parseRequest, type OnboardingRequestInput } from '../../functions/lib/request.ts';
+import { TAG_MANAGED_BY, TAG_ROLE, TAG_WORKLOAD, TOOL_NAME } from '../../functions/lib/settings.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import { resolveNetwork } from '../../functions/resolve-network.ts';
 import { createEksCluster, createMeshVpc, type MeshVpc } from '../../local/aws-fixtures.ts';
 import { useEmulator } from '../support/emulator.ts';
-import { bookinfoRequest } from '../support/requests.ts';
+import { bookinfoInput, bookinfoRequest } from '../support/requests.ts';
 
 const emu = useEmulator();
 let ec2: EC2Client;
@@ -57,6 +59,18 @@ const appRules = async (groupId: string, port = 9080): Promise<SecurityGroupRule
     (r) => !r.IsEgress && r.FromPort === port && r.ToPort === port,
   );
 const sources = (rules: SecurityGroupRule[]) => rules.map((r) => r.CidrIpv4 ?? r.ReferencedGroupInfo?.GroupId).sort();
+/** Every ingress rule of a group as `<port> <source>`, sorted. */
+const ingressOf = async (groupId: string): Promise<string[]> =>
+  ((await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules ?? [])
+    .filter((r) => !r.IsEgress)
+    .map((r) => `${r.FromPort} ${r.CidrIpv4 ?? r.ReferencedGroupInfo?.GroupId}`)
+    .sort();
+const tagOf = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
+/** Another workload (bookinfo/reviews) of the same ECS cluster and EKS cluster as `request`. */
+function otherWorkload(request: ReturnType<typeof bookinfoRequest>) {
+  const base = bookinfoInput();
+  return parseRequest({ ...base, workloadGroup: { namespace: 'bookinfo', name: 'reviews' }, ecs: { ...base.ecs, service: 'reviews', family: 'bookinfo_reviews' }, network: request.network });
+}
 
 /** A private subnet in `vpc` whose own route table sends 0.0.0.0/0 to `target`. */
 async function subnetRoutedTo(vpc: MeshVpc, cidr: string, target: { NatGatewayId: string } | { GatewayId: string } | undefined) {
@@ -128,7 +142,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
       ['elastic-ip', true],
       ['nat-gateway', true],
     ]);
-    expect(nat2).toEqual({ natGatewayId: nat1.natGatewayId, state: 'available', subnetId: nat1.subnetId, ledger: [{ kind: 'nat-gateway', id: nat1.natGatewayId, created: false }] });
+    expect(nat2).toEqual({ natGatewayId: nat1.natGatewayId, state: 'available', subnetId: nat1.subnetId, ledger: [{ kind: 'nat-gateway', id: nat1.natGatewayId, created: false, shared: true }] });
     const nats = await natsOf(vpc.vpcId);
     expect(nats.map((n) => n.NatGatewayId)).toEqual([nat1.natGatewayId]);
     const eips = await natEipsOf(vpc.vpcId);
@@ -274,7 +288,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
       natGatewayId: NatGateway!.NatGatewayId,
       state: 'available',
       subnetId: vpc.publicSubnetIds[1],
-      ledger: [{ kind: 'nat-gateway', id: NatGateway!.NatGatewayId, created: false }],
+      ledger: [{ kind: 'nat-gateway', id: NatGateway!.NatGatewayId, created: false, shared: true }],
     });
     expect(await natsOf(vpc.vpcId)).toHaveLength(1);
     expect(await subnetsOf(vpc.vpcId)).toHaveLength(2);
@@ -292,7 +306,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     const nat = await ensureNatGateway({ request, network });
 
     expect(nat.natGatewayId).not.toBe(theirs!.NatGatewayId);
-    expect(nat.ledger).toContainEqual({ kind: 'nat-gateway', id: nat.natGatewayId, created: true });
+    expect(nat.ledger).toContainEqual({ kind: 'nat-gateway', id: nat.natGatewayId, created: true, shared: true });
     expect((await natsOf(vpc.vpcId)).map((n) => n.NatGatewayId).sort()).toEqual([theirs!.NatGatewayId, nat.natGatewayId].sort());
   });
 
@@ -322,5 +336,104 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
       ['nat-gateway', true],
     ]);
     expect(await natEipsOf(vpc.vpcId)).toHaveLength(1);
+  });
+});
+
+describe('Shared and per-workload resources (emulator)', () => {
+  it('tags what every workload of the VPC or cluster shares without a workload tag, and the security group and its rules with it', async () => {
+    const { vpc, request } = await meshFixture('shared-tags');
+    const state: WorkflowState = { request };
+    state.network = await resolveNetwork(state);
+    state.natGateway = await ensureNatGateway(state);
+    state.taskSubnet = await ensureTaskSubnet(state);
+    state.securityGroup = await ensureSecurityGroup(state);
+
+    const shared = [...state.natGateway.ledger, ...state.taskSubnet.ledger];
+    expect(shared.map((e) => [e.kind, e.shared])).toEqual([
+      ['vpc-subnet', true],
+      ['route-table', true],
+      ['elastic-ip', true],
+      ['nat-gateway', true],
+      ['vpc-subnet', true],
+      ['route-table', true],
+    ]);
+    const sharedIds = new Set(shared.map((e) => e.id));
+    const found = [
+      ...(await subnetsOf(vpc.vpcId)).map((r) => ({ id: r.SubnetId, tags: r.Tags })),
+      ...(await routeTablesOf(vpc.vpcId)).map((r) => ({ id: r.RouteTableId, tags: r.Tags })),
+      ...(await natEipsOf(vpc.vpcId)).map((r) => ({ id: r.AllocationId, tags: r.Tags })),
+      ...(await natsOf(vpc.vpcId)).map((r) => ({ id: r.NatGatewayId, tags: r.Tags })),
+    ].filter((r) => sharedIds.has(r.id!));
+    expect(found).toHaveLength(6);
+    for (const r of found) {
+      expect(tagOf(r.tags, TAG_MANAGED_BY), r.id).toBe(TOOL_NAME);
+      expect(tagOf(r.tags, TAG_ROLE), r.id).toBeDefined();
+      expect(tagOf(r.tags, TAG_WORKLOAD), r.id).toBeUndefined();
+    }
+
+    // Per-workload: the task security group and the rules this tool added carry the workload.
+    expect(state.securityGroup.ledger.every((e) => e.shared === undefined)).toBe(true);
+    const [group] = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [state.securityGroup.groupId] }))).SecurityGroups ?? [];
+    expect(tagOf(group?.Tags, TAG_WORKLOAD)).toBe('bookinfo/ratings');
+    const rules = [...(await appRules(state.securityGroup.groupId)), ...(await appRules(vpc.clusterSecurityGroupId))];
+    expect(rules).toHaveLength(2);
+    for (const r of rules) expect(tagOf(r.Tags, TAG_WORKLOAD)).toBe('bookinfo/ratings');
+
+    // A second workload of the same cluster reuses every shared resource and makes its own group.
+    const other: WorkflowState = { request: otherWorkload(request), network: state.network };
+    const nat = await ensureNatGateway(other);
+    const sub = await ensureTaskSubnet({ ...other, natGateway: nat });
+    const sg = await ensureSecurityGroup(other);
+    expect(nat.natGatewayId).toBe(state.natGateway.natGatewayId);
+    expect(sub).toMatchObject({ subnetId: state.taskSubnet.subnetId, routeTableId: state.taskSubnet.routeTableId });
+    expect([...nat.ledger, ...sub.ledger].every((e) => !e.created && e.shared)).toBe(true);
+    expect(sg.groupId).not.toBe(state.securityGroup.groupId);
+  });
+});
+
+describe('Security group converges both ways (emulator)', () => {
+  it('a changed app.port revokes our rules on the old port (task group and EKS cluster group), keeping rules a person added', async () => {
+    const { vpc, request } = await meshFixture('port-change');
+    const network = await resolveNetwork({ request });
+    const first = await ensureSecurityGroup({ request, network });
+    const manual = (groupId: string, port: number, cidr: string) =>
+      ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: cidr }] }] }));
+    await manual(first.groupId, 9080, '192.168.0.0/24');
+    await manual(vpc.clusterSecurityGroupId, 9080, '10.9.0.0/16');
+    const eksBefore = await ingressOf(vpc.clusterSecurityGroupId);
+    expect(eksBefore).toContain(`9080 ${first.groupId}`);
+
+    const moved = bookinfoRequest({ app: { port: 9090 }, network: request.network });
+    const second = await ensureSecurityGroup({ request: moved, network });
+
+    expect(second.groupId).toBe(first.groupId);
+    expect(await ingressOf(first.groupId)).toEqual(['9080 192.168.0.0/24', '9090 10.0.0.0/16']);
+    const eksAfter = await ingressOf(vpc.clusterSecurityGroupId);
+    expect(eksAfter).toContain(`9090 ${first.groupId}`);
+    expect(eksAfter).toContain('9080 10.9.0.0/16');
+    expect(eksAfter).not.toContain(`9080 ${first.groupId}`);
+    expect(eksAfter).toHaveLength(eksBefore.length);
+    expect(second.ledger).toContainEqual({ kind: 'security-group-ingress', id: `${vpc.clusterSecurityGroupId}:tcp:9090:${first.groupId}`, created: true });
+
+    // A re-run changes nothing.
+    await ensureSecurityGroup({ request: moved, network });
+    expect(await ingressOf(first.groupId)).toEqual(['9080 192.168.0.0/24', '9090 10.0.0.0/16']);
+    expect(await ingressOf(vpc.clusterSecurityGroupId)).toEqual(eksAfter);
+  });
+
+  it('turning allowFromEksClusterSecurityGroup off removes our EKS cluster group rule; another workload\'s stays', async () => {
+    const { vpc, request } = await meshFixture('eks-off', { allowFromEksClusterSecurityGroup: true });
+    const network = await resolveNetwork({ request });
+    const ours = await ensureSecurityGroup({ request, network });
+    const theirs = await ensureSecurityGroup({ request: otherWorkload(request), network });
+    expect(sources(await appRules(vpc.clusterSecurityGroupId))).toEqual([ours.groupId, theirs.groupId].sort());
+
+    const off = bookinfoRequest({ network: { ...request.network, allowFromEksClusterSecurityGroup: false } });
+    const r = await ensureSecurityGroup({ request: off, network });
+
+    expect(r.ledger).toEqual([{ kind: 'security-group', id: ours.groupId, created: false }]);
+    expect(sources(await appRules(vpc.clusterSecurityGroupId))).toEqual([theirs.groupId]);
+    // Our own group keeps its app ingress.
+    expect(sources(await appRules(ours.groupId))).toEqual(['10.0.0.0/16']);
   });
 });

@@ -165,7 +165,7 @@ describe('Ensure NAT gateway (AWS states moto never shows)', () => {
       NatGateways: stateFilter(input).includes('pending') ? [nat('pending', { Tags: ourTags })] : [],
     }));
     const r = await ensureNatGateway({ request: bookinfoRequest(), network });
-    expect(r).toEqual({ natGatewayId: NAT, state: 'pending', subnetId: natGateway.subnetId, ledger: [{ kind: 'nat-gateway', id: NAT, created: false }] });
+    expect(r).toEqual({ natGatewayId: NAT, state: 'pending', subnetId: natGateway.subnetId, ledger: [{ kind: 'nat-gateway', id: NAT, created: false, shared: true }] });
     expect(ec2Mock).not.toHaveReceivedCommand(CreateNatGatewayCommand);
     expect(ec2Mock).not.toHaveReceivedCommand(CreateSubnetCommand);
   });
@@ -202,10 +202,10 @@ describe('Ensure NAT gateway (AWS states moto never shows)', () => {
 
     expect(r.state).toBe('pending');
     expect(r.ledger).toEqual([
-      { kind: 'vpc-subnet', id: natGateway.subnetId, created: false },
-      { kind: 'route-table', id: 'rtb-0a1b2c3d4e5f60718', created: false },
-      { kind: 'elastic-ip', id: 'eipalloc-0a1b2c3d4e5f60718', created: false },
-      { kind: 'nat-gateway', id: NAT, created: true },
+      { kind: 'vpc-subnet', id: natGateway.subnetId, created: false, shared: true },
+      { kind: 'route-table', id: 'rtb-0a1b2c3d4e5f60718', created: false, shared: true },
+      { kind: 'elastic-ip', id: 'eipalloc-0a1b2c3d4e5f60718', created: false, shared: true },
+      { kind: 'nat-gateway', id: NAT, created: true, shared: true },
     ]);
     expect(ec2Mock).toHaveReceivedCommandWith(CreateNatGatewayCommand, { SubnetId: natGateway.subnetId, AllocationId: 'eipalloc-0a1b2c3d4e5f60718' });
     expect(ec2Mock).not.toHaveReceivedCommand(CreateSubnetCommand);
@@ -228,7 +228,7 @@ describe('Ensure NAT gateway (AWS states moto never shows)', () => {
     const r = await ensureNatGateway({ request: bookinfoRequest(), network });
 
     expect(r.natGatewayId).toBe(NAT);
-    expect(r.ledger).toContainEqual({ kind: 'nat-gateway', id: NAT, created: true });
+    expect(r.ledger).toContainEqual({ kind: 'nat-gateway', id: NAT, created: true, shared: true });
     expect(ec2Mock).toHaveReceivedCommandTimes(CreateNatGatewayCommand, 1);
   });
 
@@ -314,7 +314,7 @@ describe('NAT Elastic IP race (two runs in one VPC)', () => {
     expect(ec2Mock).toHaveReceivedCommandTimes(ReleaseAddressCommand, 1);
     expect(ec2Mock).toHaveReceivedCommandWith(ReleaseAddressCommand, { AllocationId: release });
     expect(ec2Mock).toHaveReceivedCommandWith(CreateNatGatewayCommand, { AllocationId: keep });
-    expect(r.ledger).toContainEqual({ kind: 'elastic-ip', id: keep, created });
+    expect(r.ledger).toContainEqual({ kind: 'elastic-ip', id: keep, created, shared: true });
   });
 
   it('releases its own Elastic IP and waits when the other run already gave its address to a NAT gateway', async () => {

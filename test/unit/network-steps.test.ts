@@ -14,6 +14,8 @@ import {
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
+  DescribeInternetGatewaysCommand,
+  DescribeNatGatewaysCommand,
   DescribeVpcsCommand,
   EC2Client,
   type DescribeSubnetsCommandInput,
@@ -24,8 +26,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as ensureSecurityGroupHandler } from '../../functions/ensure-security-group.ts';
 import { handler as ensureTaskSubnetHandler } from '../../functions/ensure-task-subnet.ts';
-import { NetworkConfigurationError, ResourceNotReadyError } from '../../functions/lib/errors.ts';
+import { NetworkConfigurationError, ResourceConflictError, ResourceNotReadyError } from '../../functions/lib/errors.ts';
+import { TAG_MANAGED_BY, TAG_ROLE, TAG_WORKLOAD, TOOL_NAME } from '../../functions/lib/settings.ts';
 import type { NatGatewayResult, NetworkResult, WorkflowState } from '../../functions/lib/workflow.ts';
+import { resolveNetwork } from '../../functions/resolve-network.ts';
 import { bookinfoRequest } from '../support/requests.ts';
 
 const ec2Mock = mockClient(EC2Client);
@@ -133,5 +137,101 @@ describe('Ensure task subnet (concurrent runs and eventual consistency)', () => 
 
     expect(err).toBeInstanceOf(ResourceNotReadyError);
     expect((err as Error).message).toContain(code);
+  });
+});
+
+describe('Ensure security group (name and ownership)', () => {
+  beforeEach(() => {
+    ec2Mock.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [] });
+    ec2Mock.on(AuthorizeSecurityGroupIngressCommand).resolves({});
+  });
+
+  it('never asks CreateSecurityGroup for a name starting with sg- (namespace sg-apps)', async () => {
+    // EC2: "Constraints: Up to 255 characters in length. Cannot start with sg-."
+    // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html
+    ec2Mock.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] });
+    ec2Mock.on(CreateSecurityGroupCommand).resolves({ GroupId: OUR_SG });
+    const request = bookinfoRequest({ workloadGroup: { namespace: 'sg-apps', name: 'ratings' } });
+
+    const r = await ensureSecurityGroupHandler({ request, network }, {} as Context);
+
+    expect(r.groupId).toBe(OUR_SG);
+    const [create] = ec2Mock.commandCalls(CreateSecurityGroupCommand);
+    expect(create?.args[0].input.GroupName).toBe('ecs-sg-apps.ratings');
+    expect(create?.args[0].input.GroupName).not.toMatch(/^sg-/i);
+  });
+
+  it('fails with ResourceConflictError naming the other workload when a group with our name carries its tag', async () => {
+    ec2Mock.on(DescribeSecurityGroupsCommand).resolves({
+      SecurityGroups: [
+        {
+          GroupId: OUR_SG,
+          GroupName: 'ecs-bookinfo.ratings',
+          VpcId: VPC,
+          Tags: [
+            { Key: TAG_MANAGED_BY, Value: TOOL_NAME },
+            { Key: TAG_WORKLOAD, Value: 'other/app' },
+            { Key: TAG_ROLE, Value: 'task-security-group' },
+          ],
+        },
+      ],
+    });
+
+    const err = await run(ensureSecurityGroupHandler, { request: bookinfoRequest(), network });
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toMatch(/Security group "ecs-bookinfo.ratings" \(sg-0a0a0a0a0a0a0a0a0\) .* belongs to workload other\/app/);
+    expect(ec2Mock).not.toHaveReceivedCommand(AuthorizeSecurityGroupIngressCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateSecurityGroupCommand);
+  });
+});
+
+describe('IPv6-only subnets (no CidrBlock)', () => {
+  // An IPv6-only subnet (Ipv6Native) has no IPv4 CidrBlock:
+  // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Subnet.html
+  const ipv6Only: Subnet = {
+    SubnetId: 'subnet-0000000000000006a',
+    VpcId: VPC,
+    AvailabilityZone: 'us-east-1b',
+    Ipv6Native: true,
+    Ipv6CidrBlockAssociationSet: [{ Ipv6CidrBlock: '2600:1f18:1234:5600::/64', Ipv6CidrBlockState: { State: 'associated' } }],
+  };
+  const ipv4 = (SubnetId: string, CidrBlock: string): Subnet => ({ SubnetId, VpcId: VPC, CidrBlock, AvailabilityZone: 'us-east-1a' });
+  const listed = [ipv4('subnet-00000000000000001', '10.0.1.0/24'), ipv6Only, ipv4('subnet-00000000000000000', '10.0.0.0/24')];
+
+  beforeEach(() => {
+    ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: VPC, CidrBlock: '10.0.0.0/16' }] });
+    ec2Mock.on(DescribeSubnetsCommand).callsFake((input: DescribeSubnetsCommandInput) => ({
+      Subnets: input.Filters?.some((f) => f.Name === 'tag:Name') ? [] : input.Filters?.some((f) => f.Name === 'subnet-id') ? [ipv6Only] : listed,
+    }));
+  });
+
+  it('Resolve network lists only the subnets with an IPv4 block, sorted', async () => {
+    ec2Mock.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [] });
+    ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
+
+    const net = await resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: VPC } }) });
+
+    expect(net.subnets.map((s) => s.subnetId)).toEqual(['subnet-00000000000000000', 'subnet-00000000000000001']);
+  });
+
+  it('Ensure task subnet chooses the first free IPv4 block, passing over the IPv6-only subnet', async () => {
+    ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: [] });
+    ec2Mock.on(CreateRouteTableCommand).resolves({ RouteTable: { RouteTableId: 'rtb-0000000000000000a', Routes: [] } });
+    ec2Mock.on(CreateRouteCommand).resolves({ Return: true });
+    ec2Mock.on(AssociateRouteTableCommand).resolves({ AssociationId: 'rtbassoc-0000000000000000a' });
+    ec2Mock.on(CreateSubnetCommand).resolves({ Subnet: ipv4('subnet-0000000000000002b', '10.0.2.0/24') });
+
+    const r = await ensureTaskSubnetHandler({ request: bookinfoRequest(), network, natGateway }, {} as Context);
+
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateSubnetCommand, { CidrBlock: '10.0.2.0/24' });
+    expect(r).toMatchObject({ subnetId: 'subnet-0000000000000002b', cidr: '10.0.2.0/24' });
+  });
+
+  it('rejects an IPv6-only network.subnetId with NetworkConfigurationError', async () => {
+    const request = bookinfoRequest({ network: { eksClusterName: 'mesh-eks', subnetId: ipv6Only.SubnetId } });
+    const err = await run(ensureTaskSubnetHandler, { request, network });
+    expect(err).toBeInstanceOf(NetworkConfigurationError);
+    expect((err as Error).message).toMatch(/network.subnetId subnet-0000000000000006a is IPv6-only \(no IPv4 CIDR block\)/);
   });
 });

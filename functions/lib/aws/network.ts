@@ -1,7 +1,15 @@
 /**
  * Read-only lookups of the VPC the workload joins (EKS cluster, CIDRs, subnets, gateways,
  * route tables) and the tag helpers every VPC resource module shares.
+ *
+ * Two kinds of resources: shared by every workload of a VPC or ECS cluster (NAT gateway, its
+ * Elastic IP, the NAT and task subnets and their route tables), tagged with `sharedTags` and
+ * found with `pickOurs`; and per-workload (the task security group and its rules), tagged with
+ * `workloadTags` and checked with `assertOwnedByWorkload`. A shared resource never carries a
+ * workload tag: it would make two workloads' create requests differ, and EC2 rejects a repeated
+ * ClientToken whose parameters (tags included) differ with IdempotentParameterMismatch.
  */
+import { createHash } from 'node:crypto';
 import {
   DescribeRouteTablesCommand,
   DescribeVpcsCommand,
@@ -22,9 +30,8 @@ import { DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { ec2, eks } from '../clients.ts';
 import { parseBlock } from '../cidr.ts';
 import { isAwsError, NetworkConfigurationError, ResourceConflictError } from '../errors.ts';
-import type { OnboardingRequest } from '../request.ts';
 import { TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../settings.ts';
-import { isManagedByUs, tagValue, workloadTags } from '../tags.ts';
+import { isManagedByUs, tagValue } from '../tags.ts';
 import type { SubnetInfo } from '../workflow.ts';
 
 // ---- tags ------------------------------------------------------------------
@@ -38,16 +45,18 @@ export function ourFilters(opts: { role?: string; name?: string; vpcId?: string 
   return f;
 }
 
-/** The TagSpecifications for a new EC2 resource: the workload's tags, its role and a Name. */
-export function tagSpec(type: ResourceType, request: Pick<OnboardingRequest, 'workloadGroup'>, role: string, name?: string): TagSpecification[] {
-  const tags: Tag[] = workloadTags(request, role);
-  if (name) tags.push({ Key: 'Name', Value: name });
-  return [{ ResourceType: type, Tags: tags }];
+/**
+ * The TagSpecifications for a new EC2 resource: `tags` (`sharedTags(role)` for a resource
+ * every workload of the VPC uses, `workloadTags(request, role)` for a per-workload one) and a Name.
+ */
+export function tagSpec(type: ResourceType, tags: readonly Tag[], name?: string): TagSpecification[] {
+  return [{ ResourceType: type, Tags: [...tags, ...(name ? [{ Key: 'Name', Value: name }] : [])] }];
 }
 
 /**
- * Of the resources found under one deterministic Name, the one this tool made; when only
- * resources we did not make carry the name, a ResourceConflictError naming the first.
+ * Of the SHARED resources found under one deterministic Name, the one this tool made (any
+ * workload's run may have made it); when only resources we did not make carry the name, a
+ * ResourceConflictError naming the first. Per-workload resources use `assertOwnedByWorkload`.
  */
 export function pickOurs<T extends { Tags?: Tag[] }>(found: readonly T[], what: (t: T) => string): T | undefined {
   const ours = found.find((t) => isManagedByUs(t.Tags));
@@ -57,6 +66,17 @@ export function pickOurs<T extends { Tags?: Tag[] }>(found: readonly T[], what: 
     throw new ResourceConflictError(`${what(foreign)} exists but was not made by this tool (no ${TAG_MANAGED_BY}=${TOOL_NAME} tag); rename or tag it, or choose other names`);
   }
   return undefined;
+}
+
+/**
+ * A deterministic EC2 ClientToken (at most 64 ASCII characters) from `parts`: two runs asking
+ * for the same thing send the same token, so EC2 makes it once and answers the repeat with the
+ * first result. A repeat whose parameters differ fails with IdempotentParameterMismatch
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html), so callers put
+ * every parameter that can change into `parts` or renew the token on that error.
+ */
+export function clientToken(parts: readonly string[]): string {
+  return `mesh-onboarding-${createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 32)}`;
 }
 
 // ---- EKS -------------------------------------------------------------------
@@ -95,10 +115,19 @@ export async function vpcCidrs(vpcId: string): Promise<string[]> {
   }
 }
 
-/** Maps an EC2 subnet to the workflow's SubnetInfo. */
-export function subnetInfo(s: Subnet): SubnetInfo {
+/**
+ * True for a subnet with an IPv4 block. An IPv6-only subnet (`Ipv6Native`) has no `CidrBlock`
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Subnet.html): it takes no IPv4
+ * address space, so it plays no part in choosing a block, and the tasks cannot use it.
+ */
+export function hasIpv4Block(s: Subnet): s is Subnet & { CidrBlock: string } {
+  return typeof s.CidrBlock === 'string' && s.CidrBlock !== '';
+}
+
+/** Maps an EC2 subnet with an IPv4 block (see hasIpv4Block) to the workflow's SubnetInfo. */
+export function subnetInfo(s: Subnet & { CidrBlock: string }): SubnetInfo {
   const name = tagValue(s.Tags, 'Name');
-  return { subnetId: s.SubnetId!, cidr: s.CidrBlock!, availabilityZone: s.AvailabilityZone!, ...(name !== undefined ? { name } : {}) };
+  return { subnetId: s.SubnetId!, cidr: s.CidrBlock, availabilityZone: s.AvailabilityZone!, ...(name !== undefined ? { name } : {}) };
 }
 
 /** EC2 subnets matching `filters` (all pages). */
@@ -108,10 +137,13 @@ export async function describeSubnets(filters: Filter[]): Promise<Subnet[]> {
   return out;
 }
 
-/** Every subnet of the VPC, sorted by address. */
+/** Every subnet of the VPC with an IPv4 block (IPv6-only ones skipped), sorted by address. */
 export async function vpcSubnets(vpcId: string): Promise<SubnetInfo[]> {
   const subnets = await describeSubnets([{ Name: 'vpc-id', Values: [vpcId] }]);
-  return subnets.map(subnetInfo).sort((a, b) => parseBlock(a.cidr).start - parseBlock(b.cidr).start);
+  return subnets
+    .filter(hasIpv4Block)
+    .map(subnetInfo)
+    .sort((a, b) => parseBlock(a.cidr).start - parseBlock(b.cidr).start);
 }
 
 /** The internet gateway attached to the VPC, if any. */
@@ -182,6 +214,11 @@ export async function checkGivenPrivateSubnet(vpcId: string, subnetId: string): 
   const s = found.find((x) => x.SubnetId === subnetId);
   if (!s) throw new NetworkConfigurationError(`network.subnetId ${subnetId} was not found in this account and region`);
   if (s.VpcId !== vpcId) throw new NetworkConfigurationError(`network.subnetId ${subnetId} is in ${s.VpcId}, not in the workload's VPC ${vpcId}`);
+  if (!hasIpv4Block(s)) {
+    throw new NetworkConfigurationError(
+      `network.subnetId ${subnetId} is IPv6-only (no IPv4 CIDR block), and this tool sends the tasks' outbound traffic (0.0.0.0/0) through a NAT gateway, which needs IPv4: give an IPv4 or dual-stack subnet, or leave network.subnetId out so one is made`,
+    );
+  }
   const { table, main } = await effectiveRouteTable(vpcId, subnetId);
   if (!table?.RouteTableId) throw new NetworkConfigurationError(`network.subnetId ${subnetId} has no route table of its own and ${vpcId} has no main route table`);
   const where = main ? `the VPC's main route table ${table.RouteTableId} (the subnet has no route table of its own)` : `its route table ${table.RouteTableId}`;

@@ -1,8 +1,8 @@
 /**
  * The NAT gateway this tool makes for a VPC (one per VPC, shared by every workload in it)
- * and its Elastic IP. Both are found by our tags before anything is allocated.
+ * and its Elastic IP. Both are found by our tags before anything is allocated, and both carry
+ * `sharedTags` (no workload tag): every workload's CreateNatGateway request is then identical.
  */
-import { createHash } from 'node:crypto';
 import {
   AllocateAddressCommand,
   CreateNatGatewayCommand,
@@ -15,10 +15,8 @@ import {
 import { ec2 } from '../clients.ts';
 import { isAwsError, NatGatewayFailedError, ResourceNotReadyError } from '../errors.ts';
 import { names } from '../naming.ts';
-import type { OnboardingRequest } from '../request.ts';
-import { defaultRoute, effectiveRouteTable, ourFilters, tagSpec } from './network.ts';
-
-type Req = Pick<OnboardingRequest, 'workloadGroup'>;
+import { sharedTags } from '../tags.ts';
+import { clientToken, defaultRoute, effectiveRouteTable, ourFilters, tagSpec, vpcNatGateways } from './network.ts';
 
 export const NAT_ROLES = { subnet: 'nat-subnet', routeTable: 'nat-route-table', eip: 'nat-eip', natGateway: 'nat-gateway' } as const;
 
@@ -47,7 +45,7 @@ async function releaseEip(allocationId: string): Promise<void> {
  * while ours is still held by a NAT gateway being deleted. When a concurrent run allocated
  * one too, both keep the lowest allocation id and release the rest, so the race leaks none.
  */
-export async function ensureNatElasticIp(request: Req, vpcId: string): Promise<{ allocationId: string; created: boolean }> {
+export async function ensureNatElasticIp(vpcId: string): Promise<{ allocationId: string; created: boolean }> {
   const name = names.natEip(vpcId);
   const found = await ourNatEips(name);
   const free = found.find((a) => !a.AssociationId);
@@ -59,7 +57,7 @@ export async function ensureNatElasticIp(request: Req, vpcId: string): Promise<{
       `Elastic IP ${held.AllocationId} (${held.PublicIp ?? 'no public IP'}) for the NAT gateway of ${vpcId} is still associated (${held.AssociationId}), usually with our NAT gateway that is being deleted; run again once it is deleted`,
     );
   }
-  const made = await ec2().send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: tagSpec('elastic-ip', request, NAT_ROLES.eip, name) }));
+  const made = await ec2().send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: tagSpec('elastic-ip', sharedTags(NAT_ROLES.eip), name) }));
   const mine = made.AllocationId!;
 
   const after = await ourNatEips(name);
@@ -74,35 +72,56 @@ export async function ensureNatElasticIp(request: Req, vpcId: string): Promise<{
   return { allocationId: keep!, created: keep === mine };
 }
 
-function clientToken(vpcId: string, subnetId: string, allocationId: string, deadIds: readonly string[]): string {
+/**
+ * The NAT gateway's ClientToken: its inputs, the ids of our dead NAT gateways in the VPC (a
+ * new generation after the user deleted a failed one) and a renewal count (a new generation
+ * after EC2 answered IdempotentParameterMismatch). Its tags are the same for every workload,
+ * so two workloads racing into one VPC send identical requests and get one NAT gateway.
+ */
+function natClientToken(vpcId: string, subnetId: string, allocationId: string, deadIds: readonly string[], renewal: number): string {
   const generation = [...new Set(deadIds)].sort().join(',');
-  return `mesh-onboarding-${createHash('sha256').update(`${vpcId}/${subnetId}/${allocationId}/${generation}`).digest('hex').slice(0, 32)}`;
+  return clientToken([vpcId, subnetId, allocationId, generation, ...(renewal > 0 ? [`renewal-${renewal}`] : [])]);
 }
 
 /**
- * Creates the NAT gateway. Its ClientToken hashes its inputs and the ids of our dead (failed,
- * deleting, deleted) NAT gateways in the VPC: a retry of one attempt returns the same NAT
- * gateway, while a run after the user deleted a failed one gets a new token and a new NAT
- * gateway. When AWS still answers a token with a dead one (the dead list forgot it), the
- * token is renewed with that id.
+ * Creates the NAT gateway. A retry of one attempt (or another workload's run in the same VPC)
+ * returns the same NAT gateway, while a run after the user deleted a failed one gets a new
+ * token and a new NAT gateway. When AWS still answers a token with a dead one (the dead list
+ * forgot it), the token is renewed with that id. When AWS answers IdempotentParameterMismatch
+ * (the token was first used with other parameters, e.g. an older version's per-workload tags),
+ * a NAT gateway of ours that is now pending or available is used (a concurrent run made it);
+ * else it is a new generation: the token is renewed, the same way in every run.
+ * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
  */
-export async function createNatGateway(request: Req, vpcId: string, subnetId: string, allocationId: string, deadNatGatewayIds: readonly string[] = []): Promise<NatGateway> {
+export async function createNatGateway(vpcId: string, subnetId: string, allocationId: string, deadNatGatewayIds: readonly string[] = []): Promise<{ nat: NatGateway; created: boolean }> {
   const dead = [...deadNatGatewayIds];
+  let renewal = 0;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const { NatGateway: nat } = await ec2().send(
-      new CreateNatGatewayCommand({
-        SubnetId: subnetId,
-        AllocationId: allocationId,
-        ConnectivityType: 'public',
-        ClientToken: clientToken(vpcId, subnetId, allocationId, dead),
-        TagSpecifications: tagSpec('natgateway', request, NAT_ROLES.natGateway, names.natGateway(vpcId)),
-      }),
-    );
+    let nat: NatGateway | undefined;
+    try {
+      ({ NatGateway: nat } = await ec2().send(
+        new CreateNatGatewayCommand({
+          SubnetId: subnetId,
+          AllocationId: allocationId,
+          ConnectivityType: 'public',
+          ClientToken: natClientToken(vpcId, subnetId, allocationId, dead, renewal),
+          TagSpecifications: tagSpec('natgateway', sharedTags(NAT_ROLES.natGateway), names.natGateway(vpcId)),
+        }),
+      ));
+    } catch (e) {
+      if (!isAwsError(e, 'IdempotentParameterMismatch')) throw e;
+      const [live] = await vpcNatGateways(vpcId, ['pending', 'available'], ourFilters({ role: NAT_ROLES.natGateway }));
+      if (live) return { nat: live, created: false };
+      renewal++;
+      continue;
+    }
     if (!nat?.NatGatewayId) throw new Error(`CreateNatGateway returned no id in ${subnetId}`);
-    if (!isDead(nat) || dead.includes(nat.NatGatewayId)) return nat;
+    if (!isDead(nat) || dead.includes(nat.NatGatewayId)) return { nat, created: true };
     dead.push(nat.NatGatewayId);
   }
-  throw new ResourceNotReadyError(`CreateNatGateway in ${subnetId} kept returning NAT gateways that are failed or deleted (${dead.join(', ')})`);
+  throw new ResourceNotReadyError(
+    `CreateNatGateway in ${subnetId} kept returning NAT gateways that are failed or deleted (${dead.join(', ') || 'none'}) or IdempotentParameterMismatch (${renewal} times)`,
+  );
 }
 
 /**

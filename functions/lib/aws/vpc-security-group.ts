@@ -1,7 +1,7 @@
 /**
- * The tasks' security group and the ingress rules this tool manages: rules it made carry
- * our tags (security-group-rule tags), so a converge run revokes only those and leaves
- * rules a person added alone.
+ * The tasks' security group and the ingress rules this tool manages. Both are per-workload:
+ * they carry the workload's tags (security-group-rule tags too), so a converge run revokes
+ * only this workload's rules and leaves rules a person (or another workload) added alone.
  */
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -15,14 +15,16 @@ import {
 import { ec2 } from '../clients.ts';
 import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
 import type { OnboardingRequest } from '../request.ts';
-import { isManagedByUs, workloadKey } from '../tags.ts';
-import { pickOurs, tagSpec } from './network.ts';
+import { TAG_ROLE } from '../settings.ts';
+import { assertOwnedByWorkload, isManagedByUs, ownershipOf, tagValue, workloadKey, workloadTags } from '../tags.ts';
+import { tagSpec } from './network.ts';
 
 type Req = Pick<OnboardingRequest, 'workloadGroup'>;
 
 export const SG_ROLES = { group: 'task-security-group', appIngress: 'app-ingress', eksIngress: 'eks-cluster-ingress' } as const;
 
-async function findGroup(vpcId: string, name: string) {
+/** The group named `name` in the VPC, after checking it is this workload's (ResourceConflictError naming its owner otherwise). */
+async function findGroup(request: Req, vpcId: string, name: string) {
   const { SecurityGroups } = await ec2().send(
     new DescribeSecurityGroupsCommand({
       Filters: [
@@ -31,12 +33,15 @@ async function findGroup(vpcId: string, name: string) {
       ],
     }),
   );
-  return pickOurs(SecurityGroups ?? [], (g) => `Security group "${name}" (${g.GroupId}) in ${vpcId}`);
+  // Group names are unique per VPC: at most one.
+  const found = SecurityGroups?.[0];
+  if (found) assertOwnedByWorkload(found.Tags, request, `Security group "${name}" (${found.GroupId}) in ${vpcId}`, 'delete or rename it');
+  return found;
 }
 
 /** Finds our security group `name` in the VPC or creates it (AWS adds its default allow-all egress). */
 export async function findOrCreateSecurityGroup(request: Req, vpcId: string, name: string): Promise<{ groupId: string; created: boolean }> {
-  const found = await findGroup(vpcId, name);
+  const found = await findGroup(request, vpcId, name);
   if (found?.GroupId) return { groupId: found.GroupId, created: false };
   try {
     const made = await ec2().send(
@@ -44,26 +49,33 @@ export async function findOrCreateSecurityGroup(request: Req, vpcId: string, nam
         VpcId: vpcId,
         GroupName: name,
         Description: `ECS tasks of mesh workload ${workloadKey(request)} (ecs-mesh-onboarding)`,
-        TagSpecifications: tagSpec('security-group', request, SG_ROLES.group, name),
+        TagSpecifications: tagSpec('security-group', workloadTags(request, SG_ROLES.group), name),
       }),
     );
     return { groupId: made.GroupId!, created: true };
   } catch (e) {
     // A concurrent run made it between our lookup and create: use that one.
     if (!isAwsError(e, 'InvalidGroup.Duplicate')) throw e;
-    const raced = await findGroup(vpcId, name);
+    const raced = await findGroup(request, vpcId, name);
     if (!raced?.GroupId) throw new ResourceNotReadyError(`security group "${name}" in ${vpcId} was just made by a concurrent run and is not listed yet`, { cause: e });
     return { groupId: raced.GroupId, created: false };
   }
 }
 
-/** Ingress rules of a group on exactly TCP `port`. */
-async function portIngressRules(groupId: string, port: number): Promise<SecurityGroupRule[]> {
+/** Every ingress rule of a group. */
+async function ingressRules(groupId: string): Promise<SecurityGroupRule[]> {
   const out: SecurityGroupRule[] = [];
   for await (const page of paginateDescribeSecurityGroupRules({ client: ec2() }, { Filters: [{ Name: 'group-id', Values: [groupId] }] })) {
-    out.push(...(page.SecurityGroupRules ?? []).filter((r) => !r.IsEgress && r.GroupId === groupId && r.IpProtocol === 'tcp' && r.FromPort === port && r.ToPort === port));
+    out.push(...(page.SecurityGroupRules ?? []).filter((r) => !r.IsEgress && r.GroupId === groupId));
   }
   return out;
+}
+
+const onPort = (r: SecurityGroupRule, port: number) => r.IpProtocol === 'tcp' && r.FromPort === port && r.ToPort === port;
+
+/** True when this tool made the rule with `role` for this workload. */
+function ourRule(r: SecurityGroupRule, request: Req, role: string): boolean {
+  return ownershipOf(r.Tags, request).owner === 'ours' && tagValue(r.Tags, TAG_ROLE) === role;
 }
 
 function ruleSource(r: SecurityGroupRule): string | undefined {
@@ -99,7 +111,7 @@ async function authorize(request: Req, groupId: string, port: number, source: st
       new AuthorizeSecurityGroupIngressCommand({
         GroupId: groupId,
         IpPermissions: [permission(port, source, description)],
-        TagSpecifications: tagSpec('security-group-rule', request, role),
+        TagSpecifications: tagSpec('security-group-rule', workloadTags(request, role)),
       }),
     );
   } catch (e) {
@@ -114,26 +126,46 @@ async function authorize(request: Req, groupId: string, port: number, source: st
   }
 }
 
-/**
- * Makes the group's ingress on TCP `port` exactly `sources` (CIDRs or sg- ids) as far as
- * our rules go: adds the missing ones, revokes stale ones we made, keeps others' rules.
- */
-export async function convergeAppIngress(request: Req, groupId: string, port: number, sources: readonly string[]): Promise<{ added: string[]; revoked: string[] }> {
-  const rules = await portIngressRules(groupId, port);
-  const present = new Set(rules.map(ruleSource));
-  const added = [...new Set(sources)].filter((s) => !present.has(s));
-  for (const source of added) await authorize(request, groupId, port, source, SG_ROLES.appIngress, `mesh-onboarding: ${workloadKey(request)} app port`, true);
-  const stale = rules.filter((r) => isManagedByUs(r.Tags) && !sources.includes(ruleSource(r) ?? ''));
-  if (stale.length > 0) {
-    await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: stale.map((r) => r.SecurityGroupRuleId!) }));
-  }
-  return { added, revoked: stale.map((r) => ruleSource(r) ?? r.SecurityGroupRuleId!) };
+async function revoke(groupId: string, rules: readonly SecurityGroupRule[]): Promise<void> {
+  if (rules.length === 0) return;
+  await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: rules.map((r) => r.SecurityGroupRuleId!) }));
 }
 
-/** Ensures `targetGroupId` allows TCP `port` from `fromGroupId`; true when this call added the rule. */
-export async function ensureIngressFromGroup(request: Req, targetGroupId: string, port: number, fromGroupId: string): Promise<boolean> {
-  const rules = await portIngressRules(targetGroupId, port);
-  if (rules.some((r) => r.ReferencedGroupInfo?.GroupId === fromGroupId)) return false;
-  await authorize(request, targetGroupId, port, fromGroupId, SG_ROLES.eksIngress, `mesh-onboarding: ${workloadKey(request)} ECS tasks to app port`, false);
-  return true;
+/**
+ * Makes the group's ingress exactly TCP `port` from `sources` (CIDRs or sg- ids) as far as
+ * this workload's rules go: adds the missing ones, revokes our stale ones (another source, or
+ * any source on an earlier app.port), keeps rules we did not make.
+ */
+export async function convergeAppIngress(request: Req, groupId: string, port: number, sources: readonly string[]): Promise<{ added: string[]; revoked: string[] }> {
+  const rules = await ingressRules(groupId);
+  const present = new Set(rules.filter((r) => onPort(r, port)).map(ruleSource));
+  const added = [...new Set(sources)].filter((s) => !present.has(s));
+  for (const source of added) await authorize(request, groupId, port, source, SG_ROLES.appIngress, `mesh-onboarding: ${workloadKey(request)} app port`, true);
+  const ours = rules.filter((r) => ourRule(r, request, SG_ROLES.appIngress));
+  const stale = ours.filter((r) => !onPort(r, port) || !sources.includes(ruleSource(r) ?? ''));
+  await revoke(groupId, stale);
+  return { added, revoked: stale.map((r) => `tcp:${r.FromPort}:${ruleSource(r) ?? r.SecurityGroupRuleId!}`) };
+}
+
+/**
+ * Makes the rules this workload added to the EKS cluster security group `eksGroupId` exactly
+ * "TCP `port` from `taskGroupId`", or none when `port` is undefined (the option was turned
+ * off). Ours are found by our tags (role eks-cluster-ingress, this workload) or, with our
+ * managed-by and role tags, by referring to our task group; rules others added stay.
+ * Returns whether a rule was added and what was revoked.
+ */
+export async function convergeEksIngress(request: Req, eksGroupId: string, port: number | undefined, taskGroupId: string): Promise<{ added: boolean; revoked: string[] }> {
+  const rules = await ingressRules(eksGroupId);
+  const ours = rules.filter(
+    (r) => ourRule(r, request, SG_ROLES.eksIngress) || (isManagedByUs(r.Tags) && tagValue(r.Tags, TAG_ROLE) === SG_ROLES.eksIngress && r.ReferencedGroupInfo?.GroupId === taskGroupId),
+  );
+  const wanted = (r: SecurityGroupRule) => port !== undefined && onPort(r, port) && r.ReferencedGroupInfo?.GroupId === taskGroupId;
+  let added = false;
+  if (port !== undefined && !rules.some(wanted)) {
+    await authorize(request, eksGroupId, port, taskGroupId, SG_ROLES.eksIngress, `mesh-onboarding: ${workloadKey(request)} ECS tasks to app port`, false);
+    added = true;
+  }
+  const stale = ours.filter((r) => !wanted(r));
+  await revoke(eksGroupId, stale);
+  return { added, revoked: stale.map((r) => `tcp:${r.FromPort}:${ruleSource(r) ?? r.SecurityGroupRuleId!}`) };
 }

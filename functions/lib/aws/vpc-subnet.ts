@@ -1,6 +1,9 @@
 /**
  * Subnets and route tables this tool makes, found again by their Name tag (and our
  * managed-by tag) before anything is created, so an interrupted run resumes without leaks.
+ * All of them are shared: the NAT subnet by every workload of the VPC, the task subnet
+ * (`<cluster>-ecs-subnet`) by every workload of the ECS cluster. So they carry `sharedTags`,
+ * never a workload tag, and any of our runs may adopt one another made.
  */
 import {
   AssociateRouteTableCommand,
@@ -10,18 +13,16 @@ import {
   DescribeRouteTablesCommand,
   ReplaceRouteCommand,
   ReplaceRouteTableAssociationCommand,
+  type Route,
   type RouteTable,
 } from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
 import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
-import type { OnboardingRequest } from '../request.ts';
+import { sharedTags } from '../tags.ts';
 import type { SubnetInfo } from '../workflow.ts';
-import { defaultRoute, describeSubnets, pickOurs, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
-
-type Req = Pick<OnboardingRequest, 'workloadGroup'>;
+import { clientToken, defaultRoute, describeSubnets, hasIpv4Block, pickOurs, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
 
 export interface TaggedSubnetSpec {
-  request: Req;
   vpcId: string;
   /** The Name tag that identifies the subnet (deterministic). */
   name: string;
@@ -43,7 +44,10 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
     { Name: 'tag:Name', Values: [spec.name] },
   ]);
   const ours = pickOurs(named, (s) => `Subnet "${spec.name}" (${s.SubnetId}) in ${spec.vpcId}`);
-  if (ours) return { subnet: subnetInfo(ours), created: false };
+  if (ours) {
+    if (!hasIpv4Block(ours)) throw new NetworkConfigurationError(`subnet "${spec.name}" (${ours.SubnetId}) in ${spec.vpcId} is IPv6-only; delete it so an IPv4 one is made`);
+    return { subnet: subnetInfo(ours), created: false };
+  }
 
   const existing = await vpcSubnets(spec.vpcId);
   const cidr = spec.chooseCidr(existing);
@@ -54,10 +58,10 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
         VpcId: spec.vpcId,
         CidrBlock: cidr,
         ...(az ? { AvailabilityZone: az } : {}),
-        TagSpecifications: tagSpec('subnet', spec.request, spec.role, spec.name),
+        TagSpecifications: tagSpec('subnet', sharedTags(spec.role), spec.name),
       }),
     );
-    return { subnet: subnetInfo(made.Subnet!), created: true };
+    return { subnet: subnetInfo({ ...made.Subnet!, CidrBlock: made.Subnet?.CidrBlock ?? cidr }), created: true };
   } catch (e) {
     // A concurrent run took the block after we listed the subnets: the next attempt lists them and chooses again.
     if (isAwsError(e, 'InvalidSubnet.Conflict')) {
@@ -73,7 +77,6 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
 export type RouteTarget = { natGatewayId: string } | { gatewayId: string };
 
 export interface RouteTableSpec {
-  request: Req;
   vpcId: string;
   name: string;
   role: string;
@@ -83,11 +86,7 @@ export interface RouteTableSpec {
   target: RouteTarget;
 }
 
-/**
- * Finds or makes our route table `spec.name`, makes its 0.0.0.0/0 route point at
- * `spec.target` (replacing a different target) and associates it with the subnet.
- */
-export async function ensureRouteTable(spec: RouteTableSpec): Promise<{ routeTableId: string; created: boolean }> {
+async function findRouteTable(spec: RouteTableSpec): Promise<RouteTable | undefined> {
   const { RouteTables } = await ec2().send(
     new DescribeRouteTablesCommand({
       Filters: [
@@ -96,39 +95,109 @@ export async function ensureRouteTable(spec: RouteTableSpec): Promise<{ routeTab
       ],
     }),
   );
-  let table = pickOurs(RouteTables ?? [], (t) => `Route table "${spec.name}" (${t.RouteTableId}) in ${spec.vpcId}`);
-  const created = !table;
-  if (!table) {
-    const made = await ec2().send(new CreateRouteTableCommand({ VpcId: spec.vpcId, TagSpecifications: tagSpec('route-table', spec.request, spec.role, spec.name) }));
-    table = made.RouteTable!;
+  return pickOurs(RouteTables ?? [], (t) => `Route table "${spec.name}" (${t.RouteTableId}) in ${spec.vpcId}`);
+}
+
+/**
+ * CreateRouteTable with a ClientToken per VPC, name and subnet (a re-made subnet gets a new
+ * table): two concurrent runs that both found no table get one table, not two. A token whose
+ * first use had other parameters (an older version's tags) fails with
+ * IdempotentParameterMismatch: then a table a concurrent run made meanwhile is used, else a
+ * renewed token (the same in every run) makes a new one.
+ * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+ */
+async function createRouteTable(spec: RouteTableSpec): Promise<{ table: RouteTable; created: boolean }> {
+  for (let renewal = 0; renewal < 3; renewal++) {
+    try {
+      const made = await ec2().send(
+        new CreateRouteTableCommand({
+          VpcId: spec.vpcId,
+          ClientToken: clientToken(['route-table', spec.vpcId, spec.name, spec.subnetId, ...(renewal > 0 ? [`renewal-${renewal}`] : [])]),
+          TagSpecifications: tagSpec('route-table', sharedTags(spec.role), spec.name),
+        }),
+      );
+      if (!made.RouteTable?.RouteTableId) throw new Error(`CreateRouteTable returned no id for "${spec.name}" in ${spec.vpcId}`);
+      return { table: made.RouteTable, created: true };
+    } catch (e) {
+      if (!isAwsError(e, 'IdempotentParameterMismatch')) throw e;
+      const raced = await findRouteTable(spec);
+      if (raced) return { table: raced, created: false };
+    }
   }
+  throw new ResourceNotReadyError(`CreateRouteTable for "${spec.name}" in ${spec.vpcId} kept answering IdempotentParameterMismatch`);
+}
+
+/**
+ * Finds or makes our route table `spec.name`, makes its 0.0.0.0/0 route point at
+ * `spec.target` (replacing a different target) and associates it with the subnet.
+ */
+export async function ensureRouteTable(spec: RouteTableSpec): Promise<{ routeTableId: string; created: boolean }> {
+  const found = await findRouteTable(spec);
+  const { table, created } = found ? { table: found, created: false } : await createRouteTable(spec);
   const routeTableId = table.RouteTableId!;
   await ensureDefaultRoute(table, spec.target);
   await ensureAssociation(table, spec.subnetId);
   return { routeTableId, created };
 }
 
+function routeGoesTo(r: Route, target: RouteTarget): boolean {
+  const same = 'natGatewayId' in target ? r.NatGatewayId === target.natGatewayId : r.GatewayId === target.gatewayId;
+  return same && r.State !== 'blackhole';
+}
+
+async function describeRouteTable(routeTableId: string): Promise<RouteTable | undefined> {
+  const { RouteTables } = await ec2().send(new DescribeRouteTablesCommand({ RouteTableIds: [routeTableId] }));
+  return RouteTables?.find((t) => t.RouteTableId === routeTableId);
+}
+
 async function ensureDefaultRoute(table: RouteTable, target: RouteTarget): Promise<void> {
   // NatGatewayId, never GatewayId: nat-... — AWS wants the NAT field (moto stores no target otherwise).
   const fields = 'natGatewayId' in target ? { NatGatewayId: target.natGatewayId } : { GatewayId: target.gatewayId };
-  const current = defaultRoute(table);
   const input = { RouteTableId: table.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', ...fields };
-  if (!current) {
-    await ec2().send(new CreateRouteCommand(input));
+  const current = defaultRoute(table);
+  if (current) {
+    if (!routeGoesTo(current, target)) await ec2().send(new ReplaceRouteCommand(input));
     return;
   }
-  const same = 'natGatewayId' in target ? current.NatGatewayId === target.natGatewayId : current.GatewayId === target.gatewayId;
-  if (!same || current.State === 'blackhole') await ec2().send(new ReplaceRouteCommand(input));
+  try {
+    await ec2().send(new CreateRouteCommand(input));
+  } catch (e) {
+    // A concurrent run added 0.0.0.0/0 after our read ("The route identified by 0.0.0.0/0
+    // already exists."): converge on what is there now instead of failing.
+    if (!isAwsError(e, 'RouteAlreadyExists')) throw e;
+    const now = defaultRoute(await describeRouteTable(table.RouteTableId!));
+    if (!now) throw new ResourceNotReadyError(`route table ${table.RouteTableId} has a 0.0.0.0/0 route that DescribeRouteTables does not show yet: ${(e as Error).message}`, { cause: e });
+    if (!routeGoesTo(now, target)) await ec2().send(new ReplaceRouteCommand(input));
+  }
+}
+
+/** The subnet's explicit route table association, if any (the main table's is implicit). */
+async function subnetAssociation(subnetId: string) {
+  const { RouteTables } = await ec2().send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
+  return RouteTables?.flatMap((t) => (t.Associations ?? []).map((a) => ({ ...a, RouteTableId: a.RouteTableId ?? t.RouteTableId }))).find((a) => a.SubnetId === subnetId);
 }
 
 async function ensureAssociation(table: RouteTable, subnetId: string): Promise<void> {
   if (table.Associations?.some((a) => a.SubnetId === subnetId)) return;
   // The subnet is ours: if an earlier run (or a person) tied it to another table, move it.
-  const { RouteTables } = await ec2().send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
-  const other = RouteTables?.flatMap((t) => t.Associations ?? []).find((a) => a.SubnetId === subnetId);
+  const other = await subnetAssociation(subnetId);
+  if (other?.RouteTableId === table.RouteTableId) return;
   if (other?.RouteTableAssociationId) {
     await ec2().send(new ReplaceRouteTableAssociationCommand({ AssociationId: other.RouteTableAssociationId, RouteTableId: table.RouteTableId! }));
-  } else {
+    return;
+  }
+  try {
     await ec2().send(new AssociateRouteTableCommand({ RouteTableId: table.RouteTableId!, SubnetId: subnetId }));
+  } catch (e) {
+    // A concurrent run associated the subnet after our read ("the specified association for
+    // route table rtb-... conflicts with an existing association"): fine when it is our
+    // table, else move it to ours.
+    if (!isAwsError(e, 'Resource.AlreadyAssociated')) throw e;
+    const now = await subnetAssociation(subnetId);
+    if (now?.RouteTableId === table.RouteTableId) return;
+    if (!now?.RouteTableAssociationId) {
+      throw new ResourceNotReadyError(`subnet ${subnetId} is associated with a route table that DescribeRouteTables does not show yet: ${(e as Error).message}`, { cause: e });
+    }
+    await ec2().send(new ReplaceRouteTableAssociationCommand({ AssociationId: now.RouteTableAssociationId, RouteTableId: table.RouteTableId! }));
   }
 }
