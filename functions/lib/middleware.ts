@@ -29,7 +29,7 @@ interface MaybeWorkflowEvent extends MaybeWorkloadGroup {
 }
 
 /** The execution id a step's event carries, if any. */
-export function executionIdOf(event: unknown): string | undefined {
+function executionIdOf(event: unknown): string | undefined {
   const ev = (event ?? {}) as MaybeWorkflowEvent;
   const id = ev.execution?.id ?? ev.executionId;
   return typeof id === 'string' ? id : undefined;
