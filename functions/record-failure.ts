@@ -1,12 +1,27 @@
-import { collectLedger } from '#lib/ledger.ts';
+import { mergeLedgers } from '#lib/ledger.ts';
 import { wrap } from '#lib/middleware.ts';
-import type { LedgerEntry, WorkflowState } from '#lib/workflow.ts';
+import type { WorkloadRequest } from '#lib/request.ts';
+import type { LedgerEntry } from '#lib/workflow.ts';
 
-/** What the state machine's Catch + "<step> failed" Pass put at `$.failure`. */
+/** The failed step and its error, as the "<step> failed" Pass names them. */
 export interface CaughtFailure {
   step: string;
   error: string;
   cause?: string;
+}
+
+/**
+ * What every "<step> failed" Pass hands on: a new state built from named parts only, so the
+ * CA bundle (and the raw request with `rootCaPem`, before Validate request) never reaches
+ * Record failure. A failed Parallel branch puts its own FailureState, as JSON, in `failure.cause`.
+ */
+export interface FailureState {
+  failure: CaughtFailure;
+  /** The ledgers of the steps known to have run before the failure, by state key, in workflow order. */
+  ledgers?: Record<string, LedgerEntry[]>;
+  /** The validated request, once there is one (for the log's workload key). */
+  request?: WorkloadRequest;
+  execution?: { id: string };
 }
 
 export interface FailureRecord {
@@ -25,34 +40,34 @@ export interface FailureRecord {
 }
 
 /**
- * Record failure: turns a caught error into one record (failed step, error, cause,
+ * Record failure: turns a clean failure state into one record (failed step, error, cause,
  * resources made so far). Lambda puts `{errorType, errorMessage, trace}` JSON in the
- * Cause; a failed Parallel branch puts our own `{step, error, cause}`: both are unwrapped
- * so the user sees the step's message, never a stack trace.
+ * Cause; a failed Parallel branch puts its own FailureState: both are unwrapped so the user
+ * sees the step's message, never a stack trace.
  */
-export async function recordFailure(state: Partial<WorkflowState> & { failure?: CaughtFailure }): Promise<FailureRecord> {
+export async function recordFailure(state: Partial<FailureState>): Promise<FailureRecord> {
   const f = state.failure ?? { step: 'unknown', error: 'UnexpectedError', cause: 'no failure was recorded' };
   let { step, error } = f;
   let cause = f.cause ?? '';
-  // What a failed Parallel branch made: its state is gone, its record carries the ledgers.
-  const branchMade: LedgerEntry[] = [];
-  // Unwrap at most twice: branch record → Lambda payload.
+  const ledgers = [...Object.values(state.ledgers ?? {})];
+  // Unwrap at most twice: branch failure state → Lambda payload.
   for (let i = 0; i < 2; i++) {
     const parsed = parseJson(cause);
     if (!parsed) break;
-    if (typeof parsed.step === 'string' && typeof parsed.error === 'string') {
-      step = parsed.step;
-      error = parsed.error;
-      cause = typeof parsed.cause === 'string' ? parsed.cause : '';
-      branchMade.push(...Object.values((parsed.resources ?? {}) as Record<string, LedgerEntry[]>).flat());
+    const branch = parsed.failure as Partial<CaughtFailure> | undefined;
+    if (typeof branch?.step === 'string' && typeof branch.error === 'string') {
+      step = branch.step;
+      error = branch.error;
+      cause = typeof branch.cause === 'string' ? branch.cause : '';
+      // What the failed branch made: its state is gone, its failure state carries the ledgers.
+      ledgers.push(...Object.values((parsed.ledgers ?? {}) as Record<string, LedgerEntry[]>));
     } else if (typeof parsed.errorMessage === 'string') {
       cause = parsed.errorMessage;
       if (typeof parsed.errorType === 'string') error = parsed.errorType;
     } else break;
   }
   cause = cause || error;
-  const made = collectLedger(state as Partial<WorkflowState>, branchMade);
-  return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: made.filter((e) => e.created) };
+  return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: mergeLedgers(ledgers).filter((e) => e.created) };
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {

@@ -3,15 +3,25 @@ import { parseRequest } from '#lib/request.ts';
 import type { WorkflowState } from '#lib/workflow.ts';
 
 /**
- * Validate request: the workflow's first state. Accepts the plain request (as typed in
- * the Step Functions console) or `{request}`, and returns the workflow state: the validated
- * request (defaults applied) and, apart, the CA bundle that only Ensure CA secret reads.
+ * Validate request: the workflow's first state. The state machine passes
+ * `{input, executionId}` (the execution input beside `$$.Execution.Id`); a manual invoke may
+ * pass the plain request (as typed in the Step Functions console) or `{request}`. Returns the
+ * workflow state: the validated request (defaults applied), the execution id every later step
+ * logs and, apart, the CA bundle that only Ensure CA secret reads.
  * Throws InvalidRequestError naming every problem.
  */
 export async function validateRequest(input: unknown): Promise<WorkflowState> {
-  const raw = isWrapped(input) ? input.request : input;
-  const { rootCaPem, ...request } = parseRequest(raw);
-  return { request, caBundle: { pem: rootCaPem } };
+  const { raw, executionId } = fromStateMachine(input);
+  const { rootCaPem, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
+  return { request, caBundle: { pem: rootCaPem }, ...(executionId ? { execution: { id: executionId } } : {}) };
+}
+
+function fromStateMachine(input: unknown): { raw: unknown; executionId?: string } {
+  if (typeof input === 'object' && input !== null && 'input' in input && 'executionId' in input && Object.keys(input).length === 2) {
+    const { input: raw, executionId } = input as { input: unknown; executionId: unknown };
+    if (typeof executionId === 'string') return { raw, executionId };
+  }
+  return { raw: input };
 }
 
 function isWrapped(input: unknown): input is { request: unknown } {

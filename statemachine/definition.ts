@@ -1,5 +1,6 @@
 /**
- * Reads the one ASL file and maps its Task states to step handlers. The mapping is a
+ * Reads the one ASL file (generated from onboard-workload.ts by `npm run workflow`) and maps
+ * its Task states to step handlers. The mapping is a
  * naming rule, not a table, so a new state cannot silently lack a handler:
  * state "Check NAT gateway" ↔ functions/check-nat-gateway.ts ↔ placeholder ${CheckNatGatewayFunctionArn}.
  */
@@ -9,13 +10,28 @@ import { fileURLToPath } from 'node:url';
 export const ASL_PATH = fileURLToPath(new URL('./onboard-workload.asl.json', import.meta.url));
 export const FUNCTIONS_DIR = fileURLToPath(new URL('../functions/', import.meta.url));
 
+/** One Retry entry; the builder always sets every field AWS would otherwise default. */
+export interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds: number;
+  MaxAttempts: number;
+  BackoffRate: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'FULL' | 'NONE';
+}
+export interface Catcher {
+  ErrorEquals: string[];
+  ResultPath?: string;
+  Next: string;
+}
 export interface AslState {
   Type: string;
   Resource?: string;
   Next?: string;
   End?: boolean;
-  Retry?: { ErrorEquals: string[] }[];
-  Catch?: { ErrorEquals: string[]; Next: string }[];
+  TimeoutSeconds?: number;
+  Retry?: Retrier[];
+  Catch?: Catcher[];
   Branches?: AslMachine[];
   [key: string]: unknown;
 }

@@ -1,13 +1,12 @@
 import type { LedgerEntry, WorkflowState } from './workflow.ts';
 
 /**
- * Every ledger entry in the state (then `more`), in workflow order, without duplicates
- * (a NAT gateway re-checked in the wait loop is one entry).
+ * The entries of `ledgers`, in order, without duplicates (a NAT gateway re-checked in the
+ * wait loop, or found by two steps, is one entry).
  */
-export function collectLedger(state: Partial<WorkflowState>, more: LedgerEntry[] = []): LedgerEntry[] {
+export function mergeLedgers(ledgers: readonly (readonly LedgerEntry[] | undefined)[]): LedgerEntry[] {
   const seen = new Set<string>();
   const out: LedgerEntry[] = [];
-  const ledgers = [...Object.values(state).map((v) => (v as { ledger?: LedgerEntry[] } | undefined)?.ledger), more];
   for (const ledger of ledgers) {
     if (!Array.isArray(ledger)) continue;
     for (const e of ledger) {
@@ -18,4 +17,9 @@ export function collectLedger(state: Partial<WorkflowState>, more: LedgerEntry[]
     }
   }
   return out;
+}
+
+/** Every ledger entry in the workflow state (then `more`), in workflow order, without duplicates. */
+export function collectLedger(state: Partial<WorkflowState>, more: LedgerEntry[] = []): LedgerEntry[] {
+  return mergeLedgers([...Object.values(state).map((v) => (v as { ledger?: LedgerEntry[] } | undefined)?.ledger), more]);
 }

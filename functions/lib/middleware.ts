@@ -18,9 +18,21 @@ export const logger = new Logger({ serviceName: TOOL_NAME });
 export const tracer = new Tracer({ serviceName: TOOL_NAME, captureHTTPsRequests: true });
 export const metrics = new Metrics({ namespace: 'EcsMeshOnboarding', serviceName: TOOL_NAME });
 
-interface MaybeWorkflowEvent {
-  request?: { workloadGroup?: { namespace?: string; name?: string } };
-  workloadGroup?: { namespace?: string; name?: string };
+type MaybeWorkloadGroup = { workloadGroup?: { namespace?: string; name?: string } };
+
+/** The shapes a step's event takes: the workflow state, Validate request's `{input, executionId}`, or a plain request. */
+interface MaybeWorkflowEvent extends MaybeWorkloadGroup {
+  request?: MaybeWorkloadGroup;
+  input?: MaybeWorkloadGroup & { request?: MaybeWorkloadGroup };
+  execution?: { id?: string };
+  executionId?: string;
+}
+
+/** The execution id a step's event carries, if any. */
+function executionIdOf(event: unknown): string | undefined {
+  const ev = (event ?? {}) as MaybeWorkflowEvent;
+  const id = ev.execution?.id ?? ev.executionId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** Error normalisation + correlation keys. Never logs the event: it carries the CA bundle. */
@@ -30,9 +42,11 @@ function stepMiddleware(step: string): middy.MiddlewareObj<unknown, unknown, Err
     before: (req) => {
       started = Date.now();
       const ev = (req.event ?? {}) as MaybeWorkflowEvent;
-      const wg = ev.request?.workloadGroup ?? ev.workloadGroup;
-      logger.appendKeys({ step, workload: wg?.namespace && wg.name ? `${wg.namespace}/${wg.name}` : undefined });
+      const wg = ev.request?.workloadGroup ?? ev.input?.workloadGroup ?? ev.input?.request?.workloadGroup ?? ev.workloadGroup;
+      const executionId = executionIdOf(ev);
+      logger.appendKeys({ step, workload: wg?.namespace && wg.name ? `${wg.namespace}/${wg.name}` : undefined, executionId });
       tracer.putAnnotation('step', step);
+      if (executionId) tracer.putAnnotation('executionId', executionId);
     },
     after: () => {
       metrics.addDimension('step', step);

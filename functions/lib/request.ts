@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULTS } from './settings.ts';
-import { AGENT_CONTAINER_NAME } from './settings.ts';
+import { AGENT_CONTAINER_NAME, MAX_WAIT_SECONDS } from './settings.ts';
 import { InvalidRequestError, type Problem } from './errors.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -134,7 +134,7 @@ const rootCaPem = z
     });
   });
 
-const timeoutSeconds = z.number().int('must be an integer').min(30, 'must be at least 30 seconds').max(7200, 'must be at most 7200 seconds');
+const timeoutSeconds = z.number().int('must be an integer').min(30, 'must be at least 30 seconds').max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS} seconds`);
 
 export const OnboardingRequestSchema = z
   .strictObject({

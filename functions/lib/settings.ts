@@ -26,6 +26,9 @@ export const DEFAULTS = {
   autoSubnetPrefixLength: 24,
 } as const;
 
+/** Longest deadline a request may give any one wait (`timeouts.*Seconds`); the state machine's execution timeout is derived from it. */
+export const MAX_WAIT_SECONDS = 7200;
+
 /** The container name of the onboarding agent sidecar in the task definition. */
 export const AGENT_CONTAINER_NAME = 'onboarding-agent';
 

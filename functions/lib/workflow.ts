@@ -196,6 +196,8 @@ export interface WorkflowState {
    * output) holds it; the task reads it from Secrets Manager.
    */
   caBundle?: { pem: string };
+  /** The Step Functions execution (its id is every step's log correlation key); set by Validate request. */
+  execution?: { id: string };
   preflight?: PreflightResult;
   cluster?: ClusterResult;
   taskRole?: RoleResult;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
-import { FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps } from '../../statemachine/definition.ts';
+import { allStates, FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps } from '../../statemachine/definition.ts';
 
 type Json = Parameters<StateMachine['run']>[0];
 type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -72,20 +72,21 @@ export interface RunningExecution {
   currentStep: () => string | undefined;
 }
 
-const handlerCache = new Map<string, LocalHandler>();
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+/** The handler modules, loaded once per process; what is per execution (the context) is made per invocation. */
+const handlerCache = new Map<string, LambdaHandler>();
 
-/** The wrapped Lambda handler of a Task state, called with a Lambda-like context. */
+/** The wrapped Lambda handler of a Task state, called with a new Lambda-like context for each invocation. */
 async function lambdaHandlerFor(state: string, file: string, executionName: string): Promise<LocalHandler> {
-  const key = file;
-  let h = handlerCache.get(key);
-  if (!h) {
-    const mod = (await import(pathToFileURL(join(FUNCTIONS_DIR, `${file}.ts`)).href)) as { handler?: (e: unknown, c: Context) => Promise<unknown> };
+  let lambda = handlerCache.get(file);
+  if (!lambda) {
+    const mod = (await import(pathToFileURL(join(FUNCTIONS_DIR, `${file}.ts`)).href)) as { handler?: LambdaHandler };
     if (typeof mod.handler !== 'function') throw new Error(`functions/${file}.ts has no exported handler for state "${state}"`);
-    const lambda = mod.handler;
-    h = async (input) => (await lambda(input, fakeContext(file, executionName))) as Json;
-    handlerCache.set(key, h);
+    lambda = mod.handler;
+    handlerCache.set(file, lambda);
   }
-  return h;
+  const handler = lambda;
+  return async (input) => (await handler(input, fakeContext(file, executionName))) as Json;
 }
 
 function fakeContext(functionName: string, executionName: string): Context {
@@ -109,8 +110,9 @@ function fakeContext(functionName: string, executionName: string): Context {
 /** Starts one execution of the onboarding workflow in-process; `done` settles when it ends. */
 export async function startWorkflow(input: unknown, opts: RunOptions = {}): Promise<RunningExecution> {
   const executionName = opts.executionName ?? `local-${randomUUID()}`;
-  const definitionText = JSON.stringify(loadDefinition());
-  const steps = taskSteps();
+  const definition = loadDefinition();
+  const definitionText = JSON.stringify(definition);
+  const steps = taskSteps(definition);
   // Fake ARNs satisfy the engine's ARN validation; the local handlers are what run.
   const arns = Object.fromEntries(steps.map((s) => [placeholderOf(s.state), `arn:aws:lambda:us-east-1:000000000000:function:${s.file}`]));
   const machine = new StateMachine(JSON.parse(substitute(definitionText, arns)), { validationOptions: { checkPaths: true, checkArn: true } });
@@ -121,7 +123,7 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
   }
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, s] of Object.entries(collectStates(JSON.parse(definitionText)))) {
+  for (const [name, s] of allStates(definition)) {
     if (s.Type === 'Wait' && opts.waitMs !== undefined) waitTimeOverrides[name] = opts.waitMs;
     if (s.Retry && opts.retryIntervalMs !== undefined) retryIntervalOverrides[name] = opts.retryIntervalMs;
   }
@@ -129,7 +131,8 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
   const startedAt = new Date();
   const run = machine.run(input as Json, {
     overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
-    context: { Execution: { Id: executionName, Name: executionName, StartTime: startedAt.toISOString() } } as never,
+    // `$$.Execution.Id` is the execution ARN on AWS: the same shape here, ending in the name.
+    context: { Execution: { Id: executionArnOf(executionName), Name: executionName, StartTime: startedAt.toISOString() } } as never,
   });
 
   const history: StepHistory[] = [];
@@ -224,18 +227,14 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
   return { executionName, done, abort: run.abort, history, currentStep: () => current };
 }
 
+/** The local stand-in for an execution ARN (what `$$.Execution.Id` holds). */
+export function executionArnOf(executionName: string): string {
+  return `arn:aws:states:us-east-1:000000000000:execution:onboard-workload:${executionName}`;
+}
+
 /** Runs one execution to its end. */
 export async function runWorkflow(input: unknown, opts: RunOptions = {}): Promise<ExecutionOutcome> {
   return (await startWorkflow(input, opts)).done;
-}
-
-function collectStates(machine: { States: Record<string, { Type: string; Retry?: unknown; Branches?: { States: Record<string, never> }[] }> }): Record<string, { Type: string; Retry?: unknown }> {
-  const out: Record<string, { Type: string; Retry?: unknown }> = {};
-  for (const [name, s] of Object.entries(machine.States)) {
-    out[name] = s;
-    for (const b of s.Branches ?? []) Object.assign(out, collectStates(b));
-  }
-  return out;
 }
 
 /** The Fail state's Error and Cause (the engine wraps them in ExecutionError). */

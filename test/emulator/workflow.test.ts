@@ -14,8 +14,10 @@ import { nextPoll } from '../../functions/lib/poll.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import type { OnboardingResult } from '../../functions/record-result.ts';
-import { runWorkflow, startWorkflow, type ExecutionOutcome, type RunOptions } from '../../local/engine/run-workflow.ts';
-import { taskSteps } from '../../statemachine/definition.ts';
+import { recordFailure, type FailureRecord, type FailureState } from '../../functions/record-failure.ts';
+import { executionArnOf, runWorkflow, startWorkflow, type ExecutionOutcome, type RunOptions } from '../../local/engine/run-workflow.ts';
+import { loadDefinition, taskSteps } from '../../statemachine/definition.ts';
+import { captureLogs } from '../support/logs.ts';
 import { useSandbox } from '../support/sandbox.ts';
 import { bookinfoInput } from '../support/requests.ts';
 
@@ -26,6 +28,28 @@ const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
 function variant(service: string, extra: Partial<OnboardingRequestInput> = {}): OnboardingRequestInput {
   const base = bookinfoInput();
   return { ...base, ...extra, ecs: { ...base.ecs, service, family: `bookinfo_${service.replace(/-/g, '_')}` } };
+}
+
+/** The steps that make resources, with the state key of their result (what a failure state carries the ledger of). */
+const LEDGER_OF: Record<string, string> = {
+  'Ensure cluster': 'cluster',
+  'Ensure task role': 'taskRole',
+  'Ensure execution role': 'executionRole',
+  'Ensure CA secret': 'caSecret',
+  'Ensure log group': 'logGroup',
+  'Ensure NAT gateway': 'natGateway',
+  'Check NAT gateway': 'natGateway',
+  'Ensure task subnet': 'taskSubnet',
+  'Ensure security group': 'securityGroup',
+  'Register task definition': 'taskDefinition',
+  'Ensure service': 'service',
+};
+
+/** 'top', or the index of the Parallel branch holding the state. */
+function scopeOf(state: string): 'top' | number {
+  const branches = Object.values(loadDefinition().States).flatMap((s) => s.Branches ?? []);
+  const i = branches.findIndex((b) => state in b.States);
+  return i < 0 ? 'top' : i;
 }
 
 function entered(o: ExecutionOutcome, state: string): number {
@@ -102,10 +126,15 @@ describe('onboarding workflow in the local engine', () => {
 
   // One test per Catch path: the failure of each Task state ends the execution with its error, naming the step.
   const steps = taskSteps().map((s) => s.state).filter((s) => s !== 'Record failure');
-  it.each(steps)('a terminal failure in "%s" ends in Record failure with the step named', async (step) => {
+  it.each(steps)('a terminal failure in "%s" ends in Record failure with the step named, what ran before made, and no CA', async (step) => {
+    let received: unknown;
     const overrides: RunOptions['handlerOverrides'] = {
       [step]: async () => {
         throw new ResourceConflictError(`injected in ${step}`);
+      },
+      'Record failure': async (input) => {
+        received = input;
+        return (await recordFailure(input as never)) as never;
       },
     };
     // Check NAT gateway only runs while the NAT gateway is pending.
@@ -118,6 +147,91 @@ describe('onboarding workflow in the local engine', () => {
     expect(o.failureRecord).toMatchObject({ step, error: 'ResourceConflictError', cause: `injected in ${step}` });
     // Terminal errors are never retried; the history shows the step failed with its error.
     expect(o.history.find((h) => h.state === step)).toMatchObject({ attempts: 1, status: 'failed', error: 'ResourceConflictError' });
+
+    // Record failure gets a clean state: no CA bundle, no raw request, and the execution it belongs to.
+    const text = JSON.stringify(received);
+    for (const secret of ['BEGIN CERTIFICATE', 'caBundle', 'rootCaPem']) expect(text).not.toContain(secret);
+    const failure = received as FailureState;
+    expect(failure.execution).toEqual({ id: executionArnOf(o.executionName) });
+    // It carries the ledger of every step that made something before the failure: at the top level all of them, in a branch that branch's (the other branch is stopped, its results lost).
+    const scope = scopeOf(step);
+    const branchState = scope === 'top' ? undefined : (JSON.parse(failure.failure.cause ?? '') as Partial<FailureState>);
+    const carried = [...Object.keys(failure.ledgers ?? {}), ...Object.keys(branchState?.ledgers ?? {})].sort();
+    const made = o.history.filter((h) => h.status === 'succeeded' && LEDGER_OF[h.state] && (scope === 'top' || scopeOf(h.state) === scope)).map((h) => LEDGER_OF[h.state]!);
+    expect(carried).toEqual([...new Set(made)].sort());
+  });
+
+  it('lists in the failure record what this run made before the failure', async () => {
+    const o = await runWorkflow(variant('ratings-made'), {
+      ...FAST,
+      handlerOverrides: {
+        'Check service readiness': async () => {
+          throw new ResourceConflictError('injected');
+        },
+      },
+    });
+    expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
+    const made = (o.failureRecord as FailureRecord).resourcesSoFar;
+    // A new family: its own log group, task definition and service.
+    expect(made.map((e) => e.kind).sort()).toEqual(['ecs-service', 'log-group', 'task-definition']);
+    expect(made.every((e) => e.created)).toBe(true);
+  });
+
+  it('a branch Task that used up its retries fails the Parallel once: the Parallel itself does not retry', async () => {
+    let calls = 0;
+    const o = await runWorkflow(bookinfoInput(), {
+      ...FAST,
+      handlerOverrides: {
+        'Ensure log group': async () => {
+          calls++;
+          throw Object.assign(new Error('Lambda is unavailable'), { name: 'Lambda.ServiceException' });
+        },
+      },
+    });
+    expect(o).toMatchObject({ status: 'FAILED', error: 'Lambda.ServiceException' });
+    expect(entered(o, 'Provision identity and network')).toBe(1);
+    expect(entered(o, 'Ensure cluster')).toBe(1);
+    expect(calls).toBe(7);
+  });
+
+  it('does not retry Lambda.Unknown (an out-of-memory recurs)', async () => {
+    let calls = 0;
+    const o = await runWorkflow(bookinfoInput(), {
+      ...FAST,
+      handlerOverrides: {
+        'Pre-flight mesh': async () => {
+          calls++;
+          throw Object.assign(new Error('Runtime exited with error: signal: killed'), { name: 'Lambda.Unknown' });
+        },
+      },
+    });
+    expect(o).toMatchObject({ status: 'FAILED', error: 'Lambda.Unknown' });
+    expect(calls).toBe(1);
+  });
+
+  it('gives each execution its own id, in every step\'s state, logs and Lambda context', async () => {
+    const top = Object.keys(loadDefinition().States);
+    for (const name of ['ids-first', 'ids-second']) {
+      const ids: Record<string, string | undefined> = {};
+      const spy = (state: string, file: string) => async (input: unknown) => {
+        ids[state] = (input as WorkflowState).execution?.id;
+        const { handler } = (await import(`../../functions/${file}.ts`)) as { handler: (e: unknown, c: never) => Promise<unknown> };
+        return (await handler(input, { awsRequestId: `${name}-spy` } as never)) as never;
+      };
+      const { result: o, lines } = await captureLogs(() =>
+        runWorkflow(bookinfoInput(), { ...FAST, executionName: name, handlerOverrides: { 'Ensure security group': spy('Ensure security group', 'ensure-security-group'), 'Record result': spy('Record result', 'record-result') } }),
+      );
+      expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+      // In the state: inside a Parallel branch and after it.
+      expect(ids).toEqual({ 'Ensure security group': executionArnOf(name), 'Record result': executionArnOf(name) });
+      // In the logs and the Lambda context of every top-level step (the two branches share one logger locally, so their lines may swap keys).
+      const finished = lines.filter((l) => l.message === 'step finished' && top.includes(String(l.step)));
+      expect(finished.map((l) => l.step)).toEqual(expect.arrayContaining(['Validate request', 'Pre-flight mesh', 'Register task definition', 'Verify workload', 'Record result']));
+      for (const l of finished) {
+        expect(l.executionId, String(l.step)).toBe(executionArnOf(name));
+        expect(String(l.function_request_id), String(l.step)).toMatch(new RegExp(`^${name}-`));
+      }
+    }
   });
 
   it('retries a retryable error with backoff and succeeds', async () => {

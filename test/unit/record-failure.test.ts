@@ -13,21 +13,25 @@ describe('Record failure', () => {
   });
 
   it('takes the failed step and what its branch made from a failed Parallel branch', async () => {
+    // What "Network branch failed" puts in the Cause: the branch's clean failure state as JSON.
     const branch = JSON.stringify({
-      step: 'Ensure security group',
-      error: 'QuotaExceededError',
-      cause: JSON.stringify({ errorType: 'QuotaExceededError', errorMessage: 'SecurityGroupLimitExceeded: too many groups' }),
-      resources: {
+      failure: {
+        step: 'Ensure security group',
+        error: 'QuotaExceededError',
+        cause: JSON.stringify({ errorType: 'QuotaExceededError', errorMessage: 'SecurityGroupLimitExceeded: too many groups' }),
+      },
+      ledgers: {
         natGateway: [{ kind: 'nat-gateway', id: 'nat-1', created: true }],
         taskSubnet: [
           { kind: 'vpc-subnet', id: 'subnet-1', created: true },
           { kind: 'route-table', id: 'rtb-1', created: false },
         ],
       },
+      execution: { id: 'arn:aws:states:us-east-1:123456789012:execution:onboard-workload:x' },
     });
     const r = await recordFailure({
       request,
-      preflight: undefined,
+      ledgers: {},
       failure: { step: 'Provision identity and network', error: 'QuotaExceededError', cause: branch },
     });
     expect(r).toMatchObject({ step: 'Ensure security group', error: 'QuotaExceededError', cause: 'SecurityGroupLimitExceeded: too many groups' });
@@ -37,14 +41,22 @@ describe('Record failure', () => {
     ]);
   });
 
-  it('lists what the top-level state made, once each', async () => {
+  it('lists what the steps before the failure made, once each', async () => {
     const r = await recordFailure({
       request,
-      cluster: { clusterName: 'bookinfo', clusterArn: 'arn:c', ledger: [{ kind: 'ecs-cluster', id: 'bookinfo', created: true }] },
-      taskDefinition: { taskDefinitionArn: 'arn:td', family: 'f', revision: 1, ledger: [{ kind: 'task-definition', id: 'arn:td', created: false }] },
+      ledgers: {
+        cluster: [{ kind: 'ecs-cluster', id: 'bookinfo', created: true }],
+        natGateway: [{ kind: 'nat-gateway', id: 'nat-1', created: true }],
+        taskDefinition: [{ kind: 'task-definition', id: 'arn:td', created: false }],
+        // The same NAT gateway seen twice (found, then checked) is one entry.
+        again: [{ kind: 'nat-gateway', id: 'nat-1', created: true }],
+      },
       failure: { step: 'Ensure service', error: 'ResourceConflictError', cause: 'ECS service "ratings" exists and is not ours' },
     });
-    expect(r.resourcesSoFar).toEqual([{ kind: 'ecs-cluster', id: 'bookinfo', created: true }]);
+    expect(r.resourcesSoFar).toEqual([
+      { kind: 'ecs-cluster', id: 'bookinfo', created: true },
+      { kind: 'nat-gateway', id: 'nat-1', created: true },
+    ]);
     expect(r.summary).toBe('Ensure service: ECS service "ratings" exists and is not ours');
   });
 });

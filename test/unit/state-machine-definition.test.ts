@@ -3,13 +3,19 @@ import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { RETRYABLE_ERROR_NAMES, TERMINAL_ERROR_NAMES } from '../../functions/lib/errors.ts';
-import { allStates, ASL_PATH, FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps, type AslMachine } from '../../statemachine/definition.ts';
+import { allStates, ASL_PATH, FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps, type AslMachine, type AslState, type Retrier } from '../../statemachine/definition.ts';
+import { renderWorkflow } from '../../statemachine/onboard-workload.ts';
+import { onboardingRequestJsonSchema } from '../../scripts/generate-schema.ts';
 
 const machine = loadDefinition();
 const states = allStates(machine);
 const tasks = states.filter(([, s]) => s.Type === 'Task');
 
 describe('statemachine/onboard-workload.asl.json', () => {
+  it('is what statemachine/onboard-workload.ts renders (run `npm run workflow` after changing it)', () => {
+    expect(readFileSync(ASL_PATH, 'utf8')).toBe(renderWorkflow());
+  });
+
   it('passes asl-validator once the placeholders are filled as CDK fills them', () => {
     const arns = Object.fromEntries(taskSteps(machine).map((t) => [t.placeholder, `arn:aws:lambda:us-east-1:123456789012:function:${t.file}`]));
     const filled: unknown = JSON.parse(substitute(readFileSync(ASL_PATH, 'utf8'), arns));
@@ -35,7 +41,7 @@ describe('statemachine/onboard-workload.asl.json', () => {
     expect(retried).toContain('Lambda.ServiceException');
     expect(retried).toContain('Lambda.TooManyRequestsException');
     for (const name of RETRYABLE_ERROR_NAMES) expect(retried).toContain(name);
-    for (const name of [...TERMINAL_ERROR_NAMES, 'States.ALL', 'States.TaskFailed']) expect(retried).not.toContain(name);
+    for (const name of [...TERMINAL_ERROR_NAMES, 'States.ALL', 'States.TaskFailed', 'Lambda.Unknown']) expect(retried).not.toContain(name);
     expect(s.Catch?.map((c) => c.ErrorEquals)).toContainEqual(['States.ALL']);
   });
 
@@ -83,5 +89,87 @@ describe('statemachine/onboard-workload.asl.json', () => {
     expect(machine.StartAt).toBe('Validate request');
     expect(machine.States['Validate request']?.Next).toBe('Pre-flight mesh');
     expect(machine.States['Pre-flight mesh']?.Next).toBe('Provision identity and network');
+  });
+
+  describe('retry policy', () => {
+    it('no Parallel retries: its branch Tasks already used their own retries', () => {
+      for (const [name, s] of states.filter(([, st]) => st.Type === 'Parallel')) expect(s.Retry, name).toBeUndefined();
+    });
+
+    it('no retrier lists Lambda.Unknown (out of memory recurs) or a terminal error', () => {
+      const retried = states.flatMap(([, s]) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals));
+      expect(retried.length).toBeGreaterThan(0);
+      for (const name of ['Lambda.Unknown', ...TERMINAL_ERROR_NAMES]) expect(retried).not.toContain(name);
+    });
+
+    it('waits minutes for a same-named resource to finish deleting, on a bounded schedule of its own (Ensure service at least)', () => {
+      const draining = states.find(([n]) => n === 'Ensure service')?.[1].Retry?.find((r) => r.ErrorEquals.includes('ResourceDrainingError'));
+      expect(draining?.ErrorEquals).toEqual(['ResourceDrainingError']);
+      const d = draining!;
+      // ECS takes several minutes to move a service DRAINING → INACTIVE; full jitter halves the expected wait.
+      expect(d.IntervalSeconds * d.MaxAttempts).toBeGreaterThanOrEqual(600);
+      expect(d.BackoffRate).toBe(1);
+      expect(d.MaxAttempts).toBeLessThanOrEqual(30);
+      expect(d.JitterStrategy).toBe('FULL');
+    });
+  });
+
+  describe('execution timeout', () => {
+    const timeouts = (onboardingRequestJsonSchema() as { properties: { timeouts: { properties: Record<string, { maximum: number }> } } }).properties.timeouts.properties;
+    const maxWait = Math.max(...Object.values(timeouts).map((t) => t.maximum));
+
+    const retryDelay = (r: Retrier) => Math.min(r.IntervalSeconds * r.BackoffRate ** (r.MaxAttempts - 1), r.MaxDelaySeconds ?? Infinity);
+    /** Every retrier used up, every attempt running to the Task's timeout, then waiting the longest delay. */
+    const taskWorstCase = (s: AslState) => {
+      const retry = s.Retry ?? [];
+      return (1 + retry.reduce((n, r) => n + r.MaxAttempts, 0)) * (Number(s.TimeoutSeconds) + Math.max(0, ...retry.map(retryDelay)));
+    };
+    /** The longest simple path from `from` (each wait loop once, at the schema's maximum wait), Catch edges included. */
+    const longest = (m: AslMachine, from: string, seen: Set<string> = new Set()): number => {
+      const s = m.States[from];
+      if (!s || seen.has(from)) return 0;
+      const here = new Set(seen).add(from);
+      const cost = s.Type === 'Task' ? taskWorstCase(s) : s.Type === 'Wait' ? maxWait : s.Type === 'Parallel' ? Math.max(...(s.Branches ?? []).map((b) => longest(b, b.StartAt))) : 0;
+      const choices = (s.Choices as { Next: string }[] | undefined) ?? [];
+      const next = [s.Next, s.Default, ...choices.map((c) => c.Next), ...(s.Catch ?? []).map((c) => c.Next)].filter((x): x is string => typeof x === 'string');
+      return cost + Math.max(0, ...next.map((n) => longest(m, n, here)));
+    };
+
+    it('is a backstop no path can reach: longer than every wait at its maximum plus every Task on the longest path retried to exhaustion', () => {
+      const worst = longest(machine, machine.StartAt);
+      expect(maxWait).toBeGreaterThanOrEqual(7200);
+      expect(worst).toBeGreaterThan(3 * maxWait);
+      expect(machine.TimeoutSeconds).toBeGreaterThanOrEqual(worst);
+      // Standard workflows allow a year; the local engine's setTimeout allows 2^31 - 1 ms.
+      expect(machine.TimeoutSeconds).toBeLessThanOrEqual(Math.min(365 * 24 * 3600, Math.floor((2 ** 31 - 1) / 1000)));
+    });
+  });
+
+  describe('failure paths', () => {
+    const failedPasses = states.filter(([n, s]) => s.Type === 'Pass' && / failed$/.test(n) && !/branch failed$/.test(n));
+
+    it('every Catch of a Task or Parallel goes to a Pass that builds a new, clean state', () => {
+      const catchers = states.filter(([n, s]) => (s.Type === 'Task' || s.Type === 'Parallel') && n !== 'Record failure');
+      expect(catchers.length).toBeGreaterThan(10);
+      for (const [name, s] of catchers) {
+        const target = states.find(([n]) => n === s.Catch?.[0]?.Next)?.[1];
+        expect(failedPasses.map(([, p]) => p), name).toContain(target);
+      }
+      for (const [name, p] of failedPasses) {
+        expect(p.ResultPath, name).toBeUndefined();
+        const params = p.Parameters as Record<string, unknown>;
+        expect(Object.keys(params).filter((k) => !['failure', 'ledgers', 'request.$', 'execution'].includes(k)), name).toEqual([]);
+        expect(params.failure, name).toEqual({ step: expect.any(String), 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause' });
+        expect(params.execution, name).toEqual({ 'id.$': '$$.Execution.Id' });
+        for (const [k, v] of Object.entries(params.ledgers as Record<string, string>)) expect(v, name).toBe(`$.${k.replace(/\.\$$/, '')}.ledger`);
+        if ('request.$' in params) expect(params['request.$']).toBe('$.request');
+      }
+    });
+
+    it('no failure state names the raw input, the request before validation or the CA bundle', () => {
+      const text = JSON.stringify(failedPasses);
+      expect(text).not.toMatch(/caBundle|rootCaPem|"\$"/);
+      expect(machine.States['Validate request failed']?.Parameters).not.toHaveProperty('request.$');
+    });
   });
 });

@@ -1,0 +1,289 @@
+/**
+ * A small typed builder that renders a workflow description (statemachine/onboard-workload.ts)
+ * as ASL in the JSONPath dialect. It owns what every Task shares, so the description holds
+ * only real content: the one retry policy, the Catch → "<step> failed" → failure target
+ * wiring, the clean failure state each of those Pass states builds (the ledgers of the steps
+ * known to have run, never the CA bundle), the ledger a failed Parallel branch carries out in
+ * its Cause, the Parallel's ResultSelector, and the execution's TimeoutSeconds.
+ */
+import { placeholderOf, type AslMachine, type AslState, type Retrier } from './definition.ts';
+
+/** A Task state bound to functions/<step-file>.ts by the naming rule of definition.ts. */
+export interface TaskStep {
+  kind: 'task';
+  name: string;
+  /** The state key the result goes to (`ResultPath: $.<key>`); absent: the result is the new state. */
+  resultKey?: string;
+  /** True when the result carries a `ledger` of what the step found or made. */
+  ledger?: boolean;
+  parameters?: Record<string, unknown>;
+  /** The state keys a step without `resultKey` returns (Validate request: the request and the execution). */
+  provides?: string[];
+  comment?: string;
+}
+
+/** One JSONPath Choice rule; `Next` is filled by the builder. */
+export type ChoiceRule = Record<string, unknown>;
+
+/**
+ * A bounded wait loop: `check` computes the next wait and throws at its deadline; `choice`
+ * leaves the loop when `until` holds; `wait` sleeps `<resultKey>.poll.nextWaitSeconds`.
+ * `enter: 'choice'` when the step before may already report the resource ready (the first
+ * check then runs at once); `enter: 'check'` otherwise.
+ */
+export interface WaitLoop {
+  kind: 'loop';
+  check: TaskStep & { resultKey: string };
+  choice: string;
+  until: ChoiceRule;
+  wait: string;
+  enter: 'choice' | 'check';
+  /** The longest deadline a request may set for this wait. */
+  maxWaitSeconds: number;
+}
+
+export interface Branch {
+  /** "Identity" gives the states "Identity branch failed" and "Fail identity branch". */
+  name: string;
+  steps: Step[];
+}
+
+export interface ParallelStep {
+  kind: 'parallel';
+  name: string;
+  comment?: string;
+  /** The Pass state its Catch goes to. */
+  failedName: string;
+  branches: Branch[];
+}
+
+export type Step = TaskStep | WaitLoop | ParallelStep;
+
+export interface WorkflowSpec {
+  comment: string;
+  steps: Step[];
+  /** The one retry policy of every Task state (Parallel states never retry: their branches' Tasks already did). */
+  retry: Retrier[];
+  taskTimeoutSeconds: number;
+  succeed: { name: string; outputPath?: string };
+  failure: {
+    /** The Task that turns a clean failure state into the failure record. */
+    record: TaskStep & { resultKey: string };
+    /** State keys (besides the ledgers) a failure state carries once they are known, e.g. the validated request. */
+    carry: string[];
+    failed: { name: string; comment: string; errorPath: string; causePath: string };
+    unrecorded: { name: string; comment: string; errorPath: string; causePath: string; resultPath: string };
+  };
+  /** TimeoutSeconds is rounded up to a multiple of this. */
+  timeoutRoundingSeconds: number;
+}
+
+/** A state key known to be present at some point of the workflow. */
+interface Known {
+  key: string;
+  ledger: boolean;
+}
+
+export const task = <O extends Omit<TaskStep, 'kind' | 'name'>>(name: string, opts: O): TaskStep & O => ({ kind: 'task', name, ...opts });
+export const waitLoop = (opts: Omit<WaitLoop, 'kind'>): WaitLoop => ({ kind: 'loop', ...opts });
+export const parallel = (name: string, opts: Omit<ParallelStep, 'kind' | 'name'>): ParallelStep => ({ kind: 'parallel', name, ...opts });
+
+const CAUGHT = '$.failure';
+
+/** The name of the state a step starts at. */
+function entryOf(step: Step): string {
+  if (step.kind === 'loop') return step.enter === 'choice' ? step.choice : step.check.name;
+  return step.name;
+}
+
+function withKey(known: Known[], key: string, ledger: boolean): Known[] {
+  return known.some((k) => k.key === key) ? known : [...known, { key, ledger }];
+}
+
+function after(known: Known[], t: TaskStep): Known[] {
+  if (t.resultKey) return withKey(known, t.resultKey, t.ledger ?? false);
+  return (t.provides ?? []).map((key) => ({ key, ledger: false }));
+}
+
+class Renderer {
+  constructor(private readonly spec: WorkflowSpec) {}
+
+  /**
+   * The "<step> failed" Pass: a new state with only the failure, the ledgers of the steps
+   * known to have run, the `carry` keys (top level, once they exist) and the execution id. Building it afresh (no ResultPath) is what keeps the CA bundle and the raw request
+   * (with `rootCaPem`) away from Record failure and every failure output.
+   */
+  failedPass(step: string, known: Known[], next: string, inBranch: boolean, comment?: string): AslState {
+    const ledgers = Object.fromEntries(known.filter((k) => k.ledger).map((k) => [`${k.key}.$`, `$.${k.key}.ledger`]));
+    return {
+      Type: 'Pass',
+      Comment: comment ?? `A clean failure state: the step, its error and what ${inBranch ? 'this branch' : 'the run'} made before it.`,
+      Parameters: {
+        failure: { step, 'error.$': `${CAUGHT}.Error`, 'cause.$': `${CAUGHT}.Cause` },
+        ledgers,
+        // A branch's failure state leaves as its Cause: the top-level failure Pass adds these instead.
+        ...Object.fromEntries(inBranch ? [] : this.spec.failure.carry.filter((key) => known.some((k) => k.key === key)).map((key) => [`${key}.$`, `$.${key}`])),
+        execution: { 'id.$': '$$.Execution.Id' },
+      },
+      Next: next,
+    };
+  }
+
+  taskState(t: TaskStep, next: { Next: string } | { End: true }, catchTo: string): AslState {
+    return {
+      Type: 'Task',
+      ...(t.comment ? { Comment: t.comment } : {}),
+      Resource: `\${${placeholderOf(t.name)}}`,
+      ...(t.parameters ? { Parameters: t.parameters } : {}),
+      TimeoutSeconds: this.spec.taskTimeoutSeconds,
+      ...(t.resultKey ? { ResultPath: `$.${t.resultKey}` } : {}),
+      ...next,
+      Retry: this.spec.retry,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: CAUGHT, Next: catchTo }],
+    };
+  }
+
+  /** Renders `steps` in order; returns the states and the keys known at their end. */
+  sequence(steps: Step[], end: { Next: string } | { End: true }, failTo: string, known: Known[], inBranch: boolean): { states: Record<string, AslState>; known: Known[] } {
+    const states: Record<string, AslState> = {};
+    steps.forEach((step, i) => {
+      const following = steps[i + 1];
+      const next = following ? { Next: entryOf(following) } : end;
+      if (step.kind === 'task') {
+        const failed = `${step.name} failed`;
+        states[step.name] = this.taskState(step, next, failed);
+        states[failed] = this.failedPass(step.name, known, failTo, inBranch);
+        known = after(known, step);
+      } else if (step.kind === 'loop') {
+        Object.assign(states, this.loop(step, next, failTo, known, inBranch));
+        known = after(known, step.check);
+      } else {
+        const r = this.parallel(step, next, known);
+        Object.assign(states, r.states);
+        known = r.known;
+      }
+    });
+    return { states, known };
+  }
+
+  loop(l: WaitLoop, next: { Next: string } | { End: true }, failTo: string, known: Known[], inBranch: boolean): Record<string, AslState> {
+    if (!('Next' in next)) throw new Error(`wait loop "${l.choice}" cannot end a sequence`);
+    const poll = `$.${l.check.resultKey}.poll`;
+    const choices: ChoiceRule[] = [{ ...l.until, Next: next.Next }];
+    // Entered before any check: no poll yet means "check now", a poll means "wait, then check".
+    if (l.enter === 'choice') choices.push({ Variable: poll, IsPresent: true, Next: l.wait });
+    const choice: AslState = { Type: 'Choice', Choices: choices, Default: l.enter === 'choice' ? l.check.name : l.wait };
+    const wait: AslState = { Type: 'Wait', Comment: `Growing interval computed by ${l.check.name}; its deadline bounds the loop.`, SecondsPath: `${poll}.nextWaitSeconds`, Next: l.check.name };
+    const failed = `${l.check.name} failed`;
+    const check = this.taskState(l.check, { Next: l.choice }, failed);
+    const checkFailed = this.failedPass(l.check.name, known, failTo, inBranch);
+    return l.enter === 'choice'
+      ? { [l.choice]: choice, [l.wait]: wait, [l.check.name]: check, [failed]: checkFailed }
+      : { [l.check.name]: check, [failed]: checkFailed, [l.choice]: choice, [l.wait]: wait };
+  }
+
+  /**
+   * A branch cannot reach the top-level failure path, so its failure Pass states end in one
+   * Pass + Fail that carry the clean failure state out as the branch's Cause (JSON); the
+   * Parallel's Catch then hands it to a top-level failure Pass, and Record failure unwraps it.
+   */
+  parallel(p: ParallelStep, next: { Next: string } | { End: true }, known: Known[]): { states: Record<string, AslState>; known: Known[] } {
+    const branchKnown: Known[][] = [];
+    const branches: AslMachine[] = p.branches.map((b) => {
+      const lower = b.name.toLowerCase();
+      const branchFailed = `${b.name} branch failed`;
+      const fail = `Fail ${lower} branch`;
+      const r = this.sequence(b.steps, { End: true }, branchFailed, known, true);
+      branchKnown.push(r.known);
+      const first = b.steps[0];
+      if (!first) throw new Error(`branch "${b.name}" has no steps`);
+      return {
+        StartAt: entryOf(first),
+        States: {
+          ...r.states,
+          [branchFailed]: {
+            Type: 'Pass',
+            Comment: "A branch cannot reach the top-level failure path: carry its clean failure state out as the branch's error.",
+            Parameters: { 'Error.$': `${CAUGHT}.error`, 'Cause.$': 'States.JsonToString($)' },
+            Next: fail,
+          },
+          [fail]: { Type: 'Fail', ErrorPath: '$.Error', CausePath: '$.Cause' },
+        },
+      };
+    });
+    // Carry on what was known before the Parallel (from the first branch) and what each branch added; nothing else (the CA bundle stays behind).
+    const selected = [...known.map((k) => ({ ...k, from: 0 }))];
+    branchKnown.forEach((bk, i) => {
+      for (const k of bk) if (!selected.some((s) => s.key === k.key)) selected.push({ ...k, from: i });
+    });
+    const state: AslState = {
+      Type: 'Parallel',
+      ...(p.comment ? { Comment: p.comment } : {}),
+      Branches: branches,
+      ResultSelector: Object.fromEntries(selected.map((s) => [`${s.key}.$`, `$[${s.from}].${s.key}`])),
+      ...next,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: CAUGHT, Next: p.failedName }],
+    };
+    const failed = this.failedPass(p.name, known, this.spec.failure.record.name, false, 'A clean failure state; the failed branch put its own failure state as JSON in the Cause.');
+    return { states: { [p.name]: state, [p.failedName]: failed }, known: selected.map(({ key, ledger }) => ({ key, ledger })) };
+  }
+
+  machine(): AslMachine {
+    const { spec } = this;
+    const first = spec.steps[0];
+    if (!first) throw new Error('a workflow needs steps');
+    const { record, failed, unrecorded } = spec.failure;
+    const body = this.sequence(spec.steps, { Next: spec.succeed.name }, record.name, [], false);
+    const recordState = this.taskState(record, { Next: failed.name }, unrecorded.name);
+    recordState.Catch = [{ ErrorEquals: ['States.ALL'], ResultPath: unrecorded.resultPath, Next: unrecorded.name }];
+    return {
+      Comment: spec.comment,
+      StartAt: entryOf(first),
+      TimeoutSeconds: executionTimeoutSeconds(spec),
+      States: {
+        ...body.states,
+        [spec.succeed.name]: { Type: 'Succeed', ...(spec.succeed.outputPath ? { OutputPath: spec.succeed.outputPath } : {}) },
+        [record.name]: recordState,
+        [failed.name]: { Type: 'Fail', Comment: failed.comment, ErrorPath: failed.errorPath, CausePath: failed.causePath },
+        [unrecorded.name]: { Type: 'Fail', Comment: unrecorded.comment, ErrorPath: unrecorded.errorPath, CausePath: unrecorded.causePath },
+      },
+    };
+  }
+}
+
+/** The ASL of a workflow description. */
+export function buildWorkflow(spec: WorkflowSpec): AslMachine {
+  return new Renderer(spec).machine();
+}
+
+/** The longest delay one retrier can wait before a retry. */
+export function maxRetryDelaySeconds(r: Retrier): number {
+  const grown = r.IntervalSeconds * r.BackoffRate ** Math.max(0, r.MaxAttempts - 1);
+  return Math.min(grown, r.MaxDelaySeconds ?? grown);
+}
+
+/** Worst case of one Task: every retrier used up, each attempt running to the timeout and then waiting the longest delay. */
+export function taskBudgetSeconds(timeoutSeconds: number, retry: Retrier[]): number {
+  const attempts = 1 + retry.reduce((n, r) => n + r.MaxAttempts, 0);
+  return attempts * (timeoutSeconds + Math.max(0, ...retry.map(maxRetryDelaySeconds)));
+}
+
+function worstCaseSeconds(steps: Step[], taskBudget: number): number {
+  return steps.reduce((total, s) => {
+    if (s.kind === 'task') return total + taskBudget;
+    // The loop's deadline bounds its checks and waits, but the check begun just before the deadline and the one that throws at it may each exhaust their retries.
+    if (s.kind === 'loop') return total + s.maxWaitSeconds + 2 * taskBudget;
+    return total + Math.max(...s.branches.map((b) => worstCaseSeconds(b.steps, taskBudget)));
+  }, 0);
+}
+
+/**
+ * The execution timeout. Step Functions ends a run that reaches it TIMED_OUT, past every
+ * Catch, with no failure record: so it must be a backstop that no path can reach.
+ */
+export function executionTimeoutSeconds(spec: WorkflowSpec): number {
+  const budget = taskBudgetSeconds(spec.taskTimeoutSeconds, spec.retry);
+  // Longest path = every wait loop at the schema's maximum + every Task on it (Record failure included) exhausting all its retries; rounded up so a wait or retry added later does not need a new figure at once.
+  const worst = worstCaseSeconds(spec.steps, budget) + budget;
+  return Math.ceil(worst / spec.timeoutRoundingSeconds) * spec.timeoutRoundingSeconds;
+}

@@ -1,0 +1,118 @@
+/**
+ * The onboarding workflow, described once. `npm run workflow` renders it with
+ * statemachine/builder.ts into onboard-workload.asl.json, the file CDK deploys and the local
+ * engine runs; a test fails when the committed file differs from this description.
+ */
+import { RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.ts';
+import { MAX_WAIT_SECONDS } from '../functions/lib/settings.ts';
+import { buildWorkflow, parallel, task, waitLoop, type WorkflowSpec } from './builder.ts';
+import type { AslMachine, Retrier } from './definition.ts';
+
+/**
+ * Lambda's own passing faults. `Lambda.Unknown` is left out: it is how Lambda reports an
+ * out-of-memory or a crashed runtime, which recurs on every attempt.
+ */
+export const LAMBDA_TRANSIENT_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+/** Retryable errors with a schedule of their own; every other retryable error takes the common one. */
+const SLOW_RETRIES = ['IamPropagationError', 'ResourceDrainingError'];
+
+/** The one retry policy of every Task state. Terminal errors are never listed: they recur until a person acts. */
+export const RETRY_POLICY: Retrier[] = [
+  { ErrorEquals: LAMBDA_TRANSIENT_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
+  { ErrorEquals: RETRYABLE_ERROR_NAMES.filter((n) => !SLOW_RETRIES.includes(n)), IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
+  // IAM eventual consistency: a new role is usually usable within a minute.
+  { ErrorEquals: ['IamPropagationError'], IntervalSeconds: 5, MaxAttempts: 8, BackoffRate: 1.5, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
+  // A same-named ECS service DRAINING → INACTIVE takes minutes: up to 20 × 30 s (about 5 min on average with full jitter, 10 at most).
+  { ErrorEquals: ['ResourceDrainingError'], IntervalSeconds: 30, MaxAttempts: 20, BackoffRate: 1, JitterStrategy: 'FULL' },
+];
+
+export const ONBOARD_WORKLOAD: WorkflowSpec = {
+  comment:
+    'Onboards one AWS ECS Fargate workload into an Istio / TSB mesh. Generated from statemachine/onboard-workload.ts by `npm run workflow`: edit that file, not this one. CDK deploys it with the ${...FunctionArn} placeholders filled, and the local engine runs the same file in-process.',
+  retry: RETRY_POLICY,
+  taskTimeoutSeconds: 60,
+  timeoutRoundingSeconds: 3600,
+  steps: [
+    // The execution id goes in beside the request so every step can log it as a correlation key.
+    task('Validate request', { parameters: { 'input.$': '$', 'executionId.$': '$$.Execution.Id' }, provides: ['request', 'execution'] }),
+    task('Pre-flight mesh', { resultKey: 'preflight' }),
+    parallel('Provision identity and network', {
+      comment: 'Identity and logging beside the network: neither needs the other.',
+      failedName: 'Provisioning failed',
+      branches: [
+        {
+          name: 'Identity',
+          steps: [
+            task('Ensure cluster', { resultKey: 'cluster', ledger: true }),
+            task('Ensure task role', { resultKey: 'taskRole', ledger: true }),
+            task('Ensure execution role', { resultKey: 'executionRole', ledger: true }),
+            task('Ensure CA secret', { resultKey: 'caSecret', ledger: true }),
+            task('Ensure log group', { resultKey: 'logGroup', ledger: true }),
+          ],
+        },
+        {
+          name: 'Network',
+          steps: [
+            task('Resolve network', { resultKey: 'network' }),
+            task('Ensure NAT gateway', { resultKey: 'natGateway', ledger: true }),
+            waitLoop({
+              choice: 'NAT gateway available?',
+              until: { Variable: '$.natGateway.state', StringEquals: 'available' },
+              wait: 'Wait for NAT gateway',
+              check: task('Check NAT gateway', { resultKey: 'natGateway', ledger: true }),
+              enter: 'choice',
+              maxWaitSeconds: MAX_WAIT_SECONDS,
+            }),
+            task('Ensure task subnet', { resultKey: 'taskSubnet', ledger: true }),
+            task('Ensure security group', { resultKey: 'securityGroup', ledger: true }),
+          ],
+        },
+      ],
+    }),
+    task('Register task definition', { resultKey: 'taskDefinition', ledger: true }),
+    task('Ensure service', { resultKey: 'service', ledger: true }),
+    waitLoop({
+      check: task('Check service readiness', { resultKey: 'readiness' }),
+      choice: 'Service ready?',
+      until: { Variable: '$.readiness.ready', BooleanEquals: true },
+      wait: 'Wait for service',
+      enter: 'check',
+      maxWaitSeconds: MAX_WAIT_SECONDS,
+    }),
+    waitLoop({
+      check: task('Verify workload', { resultKey: 'mesh' }),
+      choice: 'Workload connected?',
+      until: { Variable: '$.mesh.allConnected', BooleanEquals: true },
+      wait: 'Wait for mesh registration',
+      enter: 'check',
+      maxWaitSeconds: MAX_WAIT_SECONDS,
+    }),
+    task('Traffic evidence', { resultKey: 'traffic' }),
+    task('Record result', { resultKey: 'result' }),
+  ],
+  succeed: { name: 'Onboarded', outputPath: '$.result' },
+  failure: {
+    record: task('Record failure', { resultKey: 'failureRecord' }),
+    // The validated request only: never the raw input (with rootCaPem) nor the CA bundle.
+    carry: ['request'],
+    failed: { name: 'Onboarding failed', comment: 'Error and Cause of the failed step, as recorded.', errorPath: '$.failureRecord.error', causePath: '$.failureRecord.summary' },
+    unrecorded: {
+      name: 'Onboarding failed (unrecorded)',
+      comment: "Recording the failure failed too: still end with the step's own error.",
+      errorPath: '$.failure.error',
+      causePath: '$.failure.cause',
+      resultPath: '$.recordFailureError',
+    },
+  },
+};
+
+/** The workflow as ASL. */
+export function onboardWorkload(): AslMachine {
+  return buildWorkflow(ONBOARD_WORKLOAD);
+}
+
+/** The text of statemachine/onboard-workload.asl.json. */
+export function renderWorkflow(): string {
+  return `${JSON.stringify(onboardWorkload(), null, 2)}\n`;
+}
