@@ -6,7 +6,7 @@ import type { ClusterResult, WorkflowState } from '#lib/workflow.ts';
 export async function ensureCluster(state: WorkflowState): Promise<ClusterResult> {
   const { request } = state;
   const { created, ...c } = await ensureEcsCluster({ name: request.ecs.cluster, containerInsights: request.ecs.containerInsights });
-  return { ...c, ledger: [{ kind: 'ecs-cluster', id: c.clusterName, arn: c.clusterArn, created }] };
+  return { ...c, ledger: [{ kind: 'ecs-cluster', id: c.clusterName, arn: c.clusterArn, created, shared: true }] };
 }
 
 export const handler = wrap('Ensure cluster', ensureCluster);

@@ -78,7 +78,9 @@ export function renderWarTable(store: KubeStore, namespace: string, now = Date.n
 export function renderSummary(output: unknown): string {
   const r = output as OnboardingResult;
   const lines = [`Workload ${r.workload}: service ${r.service} in cluster ${r.cluster}, ${r.tasks.length} task(s).`];
-  lines.push(table([['', 'KIND', 'ID'], ...r.created.map((e) => ['created', e.kind, e.id]), ...r.reused.map((e) => ['reused', e.kind, e.id])]));
+  // Shared resources (NAT gateway, subnets, cluster) serve every workload of the VPC or cluster; the rest is this workload's own.
+  const row = (what: string) => (e: OnboardingResult['created'][number]) => [what, e.kind, e.shared ? 'shared' : 'workload', e.id];
+  lines.push(table([['', 'KIND', 'SCOPE', 'ID'], ...r.created.map(row('created')), ...r.reused.map(row('reused'))]));
   if (r.traffic) {
     lines.push(`Traffic seen in the agent's access log: ${r.traffic.trafficSeen ? `${r.traffic.inbound.total} inbound, ${r.traffic.outbound.total} outbound` : 'none yet (no load is generated)'}.`);
     if (r.traffic.hint) lines.push(`Note: ${r.traffic.hint}`);

@@ -32,7 +32,7 @@ describe('npm start', () => {
     expect(stdout).toContain('$ kubectl get war -n bookinfo');
     expect(stdout).toMatch(/^NAME +AGENT CONNECTED +AGE$/m);
     expect(stdout).toMatch(/^ratings-aws-aws-123456789012-us-east-1a-ecs-bookinfo-\S+ +True +\d+s$/m);
-    expect(stdout).toMatch(/^created +ecs-service +arn:aws:ecs:us-east-1:123456789012:service\/bookinfo\/ratings$/m);
+    expect(stdout).toMatch(/^created +ecs-service +workload +arn:aws:ecs:us-east-1:123456789012:service\/bookinfo\/ratings$/m);
     expect(stdout).toMatch(/Onboarded in \d+ ms/);
     // Plain lines on a pipe: no progress bar escapes, and no handler JSON logs unless --verbose.
     expect(stdout).not.toContain('\r');

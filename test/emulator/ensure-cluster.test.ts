@@ -18,7 +18,7 @@ describe('Ensure cluster (emulator)', () => {
     const first = await ensureCluster({ request });
     const second = await ensureCluster({ request });
 
-    expect(first.ledger).toEqual([{ kind: 'ecs-cluster', id: 'bookinfo', arn: first.clusterArn, created: true }]);
+    expect(first.ledger).toEqual([{ kind: 'ecs-cluster', id: 'bookinfo', arn: first.clusterArn, created: true, shared: true }]);
     expect(second.clusterArn).toBe(first.clusterArn);
     expect(second.ledger[0]?.created).toBe(false);
 

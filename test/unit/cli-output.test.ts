@@ -57,10 +57,10 @@ describe('npm start output', () => {
       taskDefinitionArn: 'arn:td',
       tasks: [{ taskId: 't', privateIp: '10.0.3.4', availabilityZone: 'us-east-1a' }],
       created: [{ kind: 'ecs-service', id: 'arn:svc', created: true }],
-      reused: [{ kind: 'nat-gateway', id: 'nat-1', created: false }],
+      reused: [{ kind: 'nat-gateway', id: 'nat-1', created: false, shared: true }],
     });
-    expect(text).toMatch(/created +ecs-service +arn:svc/);
-    expect(text).toMatch(/reused +nat-gateway +nat-1/);
+    expect(text).toMatch(/created +ecs-service +workload +arn:svc/);
+    expect(text).toMatch(/reused +nat-gateway +shared +nat-1/);
   });
 
   it('says why no traffic may show (access logging off) and where the agent image came from', () => {

@@ -611,7 +611,7 @@ describe('Ensure cluster: shared by every workload of the cluster (contract)', (
 
     const result = await ensureClusterHandler({ request: bookinfoRequest() }, {} as Context);
 
-    expect(result.ledger).toEqual([{ kind: 'ecs-cluster', id: 'bookinfo', arn: CLUSTER_ARN, created: true }]);
+    expect(result.ledger).toEqual([{ kind: 'ecs-cluster', id: 'bookinfo', arn: CLUSTER_ARN, created: true, shared: true }]);
     expect(ecsMock).toHaveReceivedCommandTimes(CreateClusterCommand, 1);
   });
 
