@@ -11,6 +11,8 @@ import { pinEcsTaskStatus, startFargateScheduler, type FargateScheduler, type Fa
 import { seedMesh, startKubeStandin, type KubeStandin } from './kube-api-standin.ts';
 import { startMoto, useEmulatorEnvironment, type MotoServer } from './moto-server.ts';
 import { startOnboardingPlane, type OnboardingPlane, type OnboardingPlaneOptions } from './onboarding-plane.ts';
+import { createRegistryTable } from './registry-table.ts';
+import { ENV } from '../functions/lib/settings.ts';
 
 export const SANDBOX_ACCOUNT = '123456789012';
 export const SANDBOX_EKS_CLUSTER = 'mesh-eks';
@@ -39,6 +41,8 @@ export interface Sandbox {
   plane: OnboardingPlane;
   vpc: MeshVpc;
   eks: EksCluster;
+  /** The registry's DynamoDB table in the emulator. */
+  registryTable: string;
   /** Environment with which the aws CLI and SDKs talk to the sandbox. */
   awsEnv: Record<string, string>;
   stop(): Promise<void>;
@@ -57,6 +61,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     await pinEcsTaskStatus(moto.admin);
     useEmulatorEnvironment(moto.endpoint, region);
     resetClients();
+
+    // The workload registry, as the CDK construct makes it on AWS; the steps and the API find it by the same variable.
+    const registryTable = await createRegistryTable();
+    process.env[ENV.registryTable] = registryTable;
 
     const vpc = await createMeshVpc({ endpoint: moto.endpoint, region, name: 'mesh' });
     const eks = await createEksCluster({
@@ -88,10 +96,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       plane,
       vpc,
       eks,
-      awsEnv: { AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: region, AWS_REGION: region },
+      registryTable,
+      awsEnv: { [ENV.registryTable]: registryTable, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: region, AWS_REGION: region },
       stop: async () => {
         await stopAll();
         delete process.env.MESH_KUBE_API_URL;
+        delete process.env[ENV.registryTable];
         resetClients();
       },
     };

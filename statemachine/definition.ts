@@ -7,7 +7,19 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const ASL_PATH = fileURLToPath(new URL('./onboard-workload.asl.json', import.meta.url));
+/**
+ * The state machines, by name: `statemachine/<name>.ts` describes each, `npm run workflow`
+ * writes `statemachine/<name>.asl.json`, which CDK deploys and the local engine runs.
+ */
+export const MACHINE_NAMES = ['onboard-workload'] as const;
+export type MachineName = (typeof MACHINE_NAMES)[number] | 'reverify-workloads';
+
+/** The committed ASL file of a machine. */
+export function aslPath(machine: MachineName = 'onboard-workload'): string {
+  return fileURLToPath(new URL(`./${machine}.asl.json`, import.meta.url));
+}
+/** The onboarding machine's file (most callers mean this one). */
+export const ASL_PATH = aslPath('onboard-workload');
 export const FUNCTIONS_DIR = fileURLToPath(new URL('../functions/', import.meta.url));
 
 /** One Retry entry; the builder always sets every field AWS would otherwise default. */
@@ -41,13 +53,16 @@ export interface AslMachine {
   [key: string]: unknown;
 }
 
-export function loadDefinition(): AslMachine {
-  return JSON.parse(readFileSync(ASL_PATH, 'utf8')) as AslMachine;
+export function loadDefinition(machine: MachineName = 'onboard-workload'): AslMachine {
+  return JSON.parse(readFileSync(aslPath(machine), 'utf8')) as AslMachine;
 }
 
-/** Every state of the machine, branches included, as [name, state]. */
+/** Every state of the machine, Parallel branches and Map item processors included, as [name, state]. */
 export function allStates(machine: AslMachine): [string, AslState][] {
-  return Object.entries(machine.States).flatMap(([name, s]) => [[name, s] as [string, AslState], ...(s.Branches ?? []).flatMap(allStates)]);
+  return Object.entries(machine.States).flatMap(([name, s]) => {
+    const nested = [...(s.Branches ?? []), ...(s.ItemProcessor ? [s.ItemProcessor as AslMachine] : []), ...(s.Iterator ? [s.Iterator as AslMachine] : [])];
+    return [[name, s] as [string, AslState], ...nested.flatMap(allStates)];
+  });
 }
 
 /** The step file (without extension) of a Task state: "Pre-flight mesh" → "preflight-mesh". */

@@ -4,14 +4,18 @@
  * emulator tests can point `AWS_ENDPOINT_URL` at moto_server before any call is made;
  * on Lambda the first use happens during the first invocation and is then reused.
  */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EKSClient } from '@aws-sdk/client-eks';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 function clientConfig() {
   return {
@@ -43,6 +47,11 @@ export const logs = lazy('logs', () => new CloudWatchLogsClient(clientConfig()))
 export const secrets = lazy('secrets', () => new SecretsManagerClient(clientConfig()));
 export const sfn = lazy('sfn', () => new SFNClient(clientConfig()));
 export const sts = lazy('sts', () => new STSClient(clientConfig()));
+export const cloudwatch = lazy('cloudwatch', () => new CloudWatchClient(clientConfig()));
+export const events = lazy('events', () => new EventBridgeClient(clientConfig()));
+export const dynamodb = lazy('dynamodb', () => new DynamoDBClient(clientConfig()));
+/** The registry's document client: plain JS values in and out, `undefined` fields dropped. */
+export const documents = lazy('documents', () => DynamoDBDocumentClient.from(dynamodb(), { marshallOptions: { removeUndefinedValues: true } }));
 
 /** Forgets every client so the next use reads the environment again (tests, sandbox restarts). */
 export function resetClients(): void {

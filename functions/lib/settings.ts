@@ -39,3 +39,24 @@ export const LOG_STREAM_PREFIX = 'ecs';
 export const runtimeSettings = {
   region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
 } as const;
+
+/**
+ * Environment variables the deployed functions read (the CDK construct sets them; the local
+ * sandbox sets the same ones against the emulator). One place, so infra and code agree.
+ */
+export const ENV = {
+  /** DynamoDB table of onboarded workloads (functions/lib/registry.ts). */
+  registryTable: 'REGISTRY_TABLE_NAME',
+  /** EventBridge bus that receives MeshWorkloadDrift events (default bus when unset). */
+  driftEventBus: 'DRIFT_EVENT_BUS_NAME',
+  /** ARN of the onboarding state machine (the API starts it). */
+  onboardStateMachineArn: 'ONBOARD_STATE_MACHINE_ARN',
+  /** ARN of the re-verification state machine (the API starts it for one workload). */
+  reverifyStateMachineArn: 'REVERIFY_STATE_MACHINE_ARN',
+} as const;
+
+/** EventBridge `source` and `detail-type` of a drift event. */
+export const DRIFT_EVENT_SOURCE = 'ecs-mesh-onboarding';
+export const DRIFT_EVENT_DETAIL_TYPE = 'MeshWorkloadDrift';
+/** CloudWatch namespace of the project's metrics (also used by the step middleware). */
+export const METRICS_NAMESPACE = 'EcsMeshOnboarding';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
-import { allStates, FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps } from '../../statemachine/definition.ts';
+import { allStates, FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps, type MachineName } from '../../statemachine/definition.ts';
 
 type Json = Parameters<StateMachine['run']>[0];
 type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -39,6 +39,8 @@ export interface StepHistory {
 }
 
 export interface RunOptions {
+  /** Which state machine (default the onboarding one). */
+  machine?: MachineName;
   /** Execution name (id); deterministic names come from the caller. */
   executionName?: string;
   /** Milliseconds every Wait state lasts instead of its Seconds (undefined: honour the ASL). */
@@ -107,10 +109,10 @@ function fakeContext(functionName: string, executionName: string): Context {
   };
 }
 
-/** Starts one execution of the onboarding workflow in-process; `done` settles when it ends. */
+/** Starts one execution of a workflow (default: onboarding) in-process; `done` settles when it ends. */
 export async function startWorkflow(input: unknown, opts: RunOptions = {}): Promise<RunningExecution> {
   const executionName = opts.executionName ?? `local-${randomUUID()}`;
-  const definition = loadDefinition();
+  const definition = loadDefinition(opts.machine);
   const definitionText = JSON.stringify(definition);
   const steps = taskSteps(definition);
   // Fake ARNs satisfy the engine's ARN validation; the local handlers are what run.

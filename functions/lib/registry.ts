@@ -1,0 +1,127 @@
+/**
+ * The workload registry: one DynamoDB item per onboarded workload (`namespace/name`), holding
+ * the request without its CA bundle, the latest execution and its status, the ledger of what
+ * was made or reused, and the last re-verification. The record steps and the re-verification
+ * write it; the API lists onboardings from it. The same code runs on AWS and against the
+ * emulator's DynamoDB in the local sandbox.
+ */
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documents } from './clients.ts';
+import type { WorkloadRequest } from './request.ts';
+import { ENV } from './settings.ts';
+import { workloadKey } from './tags.ts';
+import type { LedgerEntry } from './workflow.ts';
+
+/** The table's partition key (a string): the CDK table and the local one use this name. */
+export const REGISTRY_KEY = 'workload';
+
+export type WorkloadStatus = 'ONBOARDING' | 'ONBOARDED' | 'FAILED';
+
+/** One finding of a re-verification: what no longer holds. */
+export interface DriftFinding {
+  /** e.g. `service-missing`, `tasks-below-desired`, `task-gone`, `war-missing`, `agent-disconnected`. */
+  kind: string;
+  message: string;
+  taskId?: string;
+}
+
+export interface Verification {
+  at: string;
+  ok: boolean;
+  drift: DriftFinding[];
+  executionId?: string;
+}
+
+export interface WorkloadRecord {
+  workload: string;
+  /** The validated request without `rootCaPem`. */
+  request: WorkloadRequest;
+  status: WorkloadStatus;
+  /** The latest onboarding execution (ARN on AWS, name locally). */
+  executionId: string;
+  updatedAt: string;
+  /** What the latest execution made or reused. */
+  ledger: LedgerEntry[];
+  failure?: { step: string; error: string; cause: string };
+  verification?: Verification;
+}
+
+/** The table name, or undefined when this process has no registry (unit tests; the CDK construct always sets it). */
+export function registryTable(): string | undefined {
+  return process.env[ENV.registryTable] || undefined;
+}
+
+function table(): string {
+  const name = registryTable();
+  if (!name) throw new Error(`${ENV.registryTable} is not set: the registry table is unknown`);
+  return name;
+}
+
+/** Drops a `rootCaPem` that might have come along, so the registry never holds the CA bundle. */
+function withoutCa(request: WorkloadRequest): WorkloadRequest {
+  const { rootCaPem: _drop, ...rest } = request as WorkloadRequest & { rootCaPem?: string };
+  return rest;
+}
+
+/** Writes the workload's record for an execution that started (keeps its last verification). */
+export async function recordStarted(request: WorkloadRequest, executionId: string, now = new Date()): Promise<void> {
+  await upsert(request, { status: 'ONBOARDING', executionId, updatedAt: now.toISOString(), ledger: [] }, true);
+}
+
+export async function recordOnboarded(request: WorkloadRequest, executionId: string, ledger: LedgerEntry[], now = new Date()): Promise<void> {
+  await upsert(request, { status: 'ONBOARDED', executionId, updatedAt: now.toISOString(), ledger }, true);
+}
+
+export async function recordFailed(request: WorkloadRequest, executionId: string, failure: NonNullable<WorkloadRecord['failure']>, ledger: LedgerEntry[], now = new Date()): Promise<void> {
+  await upsert(request, { status: 'FAILED', executionId, updatedAt: now.toISOString(), ledger, failure }, false);
+}
+
+/** Sets every field given and keeps the rest (the verification survives a new onboarding); `clearFailure` removes an old failure. */
+async function upsert(request: WorkloadRequest, fields: Omit<WorkloadRecord, 'workload' | 'request' | 'verification'>, clearFailure: boolean): Promise<void> {
+  const values: Record<string, unknown> = { ...fields, request: withoutCa(request) };
+  const names = Object.keys(values);
+  await documents().send(
+    new UpdateCommand({
+      TableName: table(),
+      Key: { [REGISTRY_KEY]: workloadKey(request) },
+      UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}${clearFailure ? ' REMOVE #failure' : ''}`,
+      ExpressionAttributeNames: Object.fromEntries([...names, ...(clearFailure ? ['failure'] : [])].map((n) => [`#${n}`, n])),
+      ExpressionAttributeValues: Object.fromEntries(names.map((n) => [`:${n}`, values[n]])),
+    }),
+  );
+}
+
+/** Stores a re-verification's result on an existing record (never creates one). */
+export async function recordVerification(workload: string, verification: Verification): Promise<void> {
+  await documents().send(
+    new UpdateCommand({
+      TableName: table(),
+      Key: { [REGISTRY_KEY]: workload },
+      UpdateExpression: 'SET #v = :v',
+      ConditionExpression: 'attribute_exists(#k)',
+      ExpressionAttributeNames: { '#v': 'verification', '#k': REGISTRY_KEY },
+      ExpressionAttributeValues: { ':v': verification },
+    }),
+  );
+}
+
+export async function getWorkload(workload: string): Promise<WorkloadRecord | undefined> {
+  const out = await documents().send(new GetCommand({ TableName: table(), Key: { [REGISTRY_KEY]: workload }, ConsistentRead: true }));
+  return out.Item as WorkloadRecord | undefined;
+}
+
+/**
+ * One page of workloads. A Scan: the registry holds one item per workload (thousands at
+ * most), read by the API's list and the hourly re-verification; `nextToken` is opaque.
+ */
+export async function listWorkloads(opts: { limit?: number; nextToken?: string } = {}): Promise<{ items: WorkloadRecord[]; nextToken?: string }> {
+  const start = opts.nextToken ? (JSON.parse(Buffer.from(opts.nextToken, 'base64url').toString('utf8')) as Record<string, unknown>) : undefined;
+  const out = await documents().send(new ScanCommand({ TableName: table(), Limit: opts.limit ?? 100, ExclusiveStartKey: start }));
+  const items = (out.Items ?? []) as WorkloadRecord[];
+  return { items, ...(out.LastEvaluatedKey ? { nextToken: Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') } : {}) };
+}
+
+/** Test and sandbox helper: writes a whole record as given. */
+export async function putWorkloadRecord(record: WorkloadRecord): Promise<void> {
+  await documents().send(new PutCommand({ TableName: table(), Item: record }));
+}
