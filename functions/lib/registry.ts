@@ -8,6 +8,7 @@
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documents } from './clients.ts';
 import type { WorkloadRequest } from './request.ts';
+import type { StepPermissions } from './permissions.ts';
 import { ENV } from './settings.ts';
 import { workloadKey } from './tags.ts';
 import type { LedgerEntry } from './workflow.ts';
@@ -125,3 +126,8 @@ export async function listWorkloads(opts: { limit?: number; nextToken?: string }
 export async function putWorkloadRecord(record: WorkloadRecord): Promise<void> {
   await documents().send(new PutCommand({ TableName: table(), Item: record }));
 }
+
+/** What a step that writes the registry needs. */
+export const REGISTRY_WRITE_PERMISSIONS: StepPermissions = [{ sid: 'WriteWorkloadRegistry', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] }];
+/** What a step that reads the registry needs. */
+export const REGISTRY_READ_PERMISSIONS: StepPermissions = [{ sid: 'ReadWorkloadRegistry', actions: ['dynamodb:GetItem', 'dynamodb:Scan'], resources: ['${RegistryTableArn}'] }];

@@ -1,0 +1,67 @@
+/**
+ * The re-verification workflow, described once: list the registered workloads, then re-check
+ * each (read-only) in a Map with bounded concurrency. `npm run workflow` writes
+ * reverify-workloads.asl.json. It runs as an EXPRESS workflow on AWS (short, read-only, run
+ * hourly for every workload: Standard transitions would cost far more), so the whole run must
+ * fit in Express's 5 minutes; a failure of one workload's check never stops the others.
+ */
+import type { AslMachine } from './definition.ts';
+import { placeholderOf } from './definition.ts';
+import { RETRY_POLICY } from './onboard-workload.ts';
+
+/** Express workflows end after 5 minutes; the execution timeout says so explicitly. */
+export const REVERIFY_TIMEOUT_SECONDS = 300;
+const TASK_TIMEOUT_SECONDS = 60;
+
+export function reverifyWorkloads(): AslMachine {
+  return {
+    Comment:
+      'Re-verifies every onboarded workload (read-only) and reports drift. Generated from statemachine/reverify-workloads.ts by `npm run workflow`: edit that file, not this one.',
+    StartAt: 'List workloads',
+    TimeoutSeconds: REVERIFY_TIMEOUT_SECONDS,
+    States: {
+      'List workloads': {
+        Type: 'Task',
+        Comment: 'The workloads to check (all of the registry, or the ones the input names) and the Map concurrency.',
+        Resource: `\${${placeholderOf('List workloads')}}`,
+        TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+        ResultPath: '$.list',
+        Retry: RETRY_POLICY,
+        Next: 'Reverify each workload',
+      },
+      'Reverify each workload': {
+        Type: 'Map',
+        ItemsPath: '$.list.workloads',
+        // A number set at deploy time (the construct's prop) reaches the Map through the list step's output.
+        MaxConcurrencyPath: '$.list.maxConcurrency',
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: 'Reverify workload',
+          States: {
+            'Reverify workload': {
+              Type: 'Task',
+              Resource: `\${${placeholderOf('Reverify workload')}}`,
+              TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+              Retry: RETRY_POLICY,
+              Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Verification failed' }],
+              End: true,
+            },
+            'Verification failed': {
+              Type: 'Pass',
+              Comment: 'One workload that cannot be checked is reported, and the others go on.',
+              Parameters: { 'workload.$': '$.workload', checked: false, 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause' },
+              End: true,
+            },
+          },
+        },
+        ResultPath: '$.results',
+        Next: 'Reverified',
+      },
+      Reverified: { Type: 'Succeed', OutputPath: '$.results' },
+    },
+  };
+}
+
+export function renderReverifyWorkloads(): string {
+  return `${JSON.stringify(reverifyWorkloads(), null, 2)}\n`;
+}
