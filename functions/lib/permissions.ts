@@ -9,7 +9,9 @@
  * - `${Partition}`, `${Region}`, `${Account}`: the stack's;
  * - `${EksClusterName}`: one resource per EKS cluster the construct may read (its prop);
  * - `${RegistryTableArn}`, `${DriftEventBusArn}`, `${OnboardStateMachineArn}`,
- *   `${ReverifyStateMachineArn}`: the construct's own resources.
+ *   `${ReverifyStateMachineArn}`, `${OnboardStateMachineName}`, `${ReverifyStateMachineName}`:
+ *   the construct's own resources (names for execution ARNs:
+ *   `arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*`).
  */
 export const PERMISSION_PLACEHOLDERS = [
   'Partition',
@@ -20,6 +22,8 @@ export const PERMISSION_PLACEHOLDERS = [
   'DriftEventBusArn',
   'OnboardStateMachineArn',
   'ReverifyStateMachineArn',
+  'OnboardStateMachineName',
+  'ReverifyStateMachineName',
 ] as const;
 export type PermissionPlaceholder = (typeof PERMISSION_PLACEHOLDERS)[number];
 

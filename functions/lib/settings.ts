@@ -58,5 +58,7 @@ export const ENV = {
 /** EventBridge `source` and `detail-type` of a drift event. */
 export const DRIFT_EVENT_SOURCE = 'ecs-mesh-onboarding';
 export const DRIFT_EVENT_DETAIL_TYPE = 'MeshWorkloadDrift';
+/** The metric (count, in METRICS_NAMESPACE) a drifted workload adds to; the construct's alarm watches it. */
+export const DRIFT_METRIC_NAME = 'WorkloadDrift';
 /** CloudWatch namespace of the project's metrics (also used by the step middleware). */
 export const METRICS_NAMESPACE = 'EcsMeshOnboarding';
