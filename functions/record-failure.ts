@@ -1,5 +1,6 @@
 import { mergeLedgers } from '#lib/ledger.ts';
 import { wrap } from '#lib/middleware.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import type { WorkloadRequest } from '#lib/request.ts';
 import type { LedgerEntry } from '#lib/workflow.ts';
 
@@ -79,5 +80,8 @@ function parseJson(text: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/** No AWS call yet (the registry write comes with its own permissions). */
+export const permissions: StepPermissions = [];
 
 export const handler = wrap('Record failure', recordFailure);

@@ -1,6 +1,7 @@
 import { collectLedger } from '#lib/ledger.ts';
 import { wrap } from '#lib/middleware.ts';
 import { need } from '#lib/state.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { workloadKey } from '#lib/tags.ts';
 import type { LedgerEntry, MeshVerificationResult, TrafficEvidenceResult, WorkflowState } from '#lib/workflow.ts';
 
@@ -61,5 +62,8 @@ function trafficSummary(t: TrafficEvidenceResult): NonNullable<OnboardingResult[
     ...(t.hint ? { hint: t.hint } : {}),
   };
 }
+
+/** No AWS call yet (the registry write comes with its own permissions). */
+export const permissions: StepPermissions = [];
 
 export const handler = wrap('Record result', recordResult);

@@ -1,4 +1,5 @@
 import { wrap } from '#lib/middleware.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { parseRequest } from '#lib/request.ts';
 import type { WorkflowState } from '#lib/workflow.ts';
 
@@ -27,5 +28,8 @@ function fromStateMachine(input: unknown): { raw: unknown; executionId?: string 
 function isWrapped(input: unknown): input is { request: unknown } {
   return typeof input === 'object' && input !== null && Object.keys(input).length === 1 && 'request' in input;
 }
+
+/** No AWS call: the request is checked in memory. */
+export const permissions: StepPermissions = [];
 
 export const handler = wrap('Validate request', validateRequest);
