@@ -1,7 +1,8 @@
-import { describeNatGateway, natGatewayFailed } from '#lib/aws/vpc-nat.ts';
+import { DESCRIBE_NAT_GATEWAY_PERMISSIONS, describeNatGateway, natGatewayFailed } from '#lib/aws/vpc-nat.ts';
 import { ResourceNotReadyError, WaitDeadlineExceededError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
 import type { NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
@@ -37,5 +38,7 @@ export async function checkNatGateway(state: WorkflowState): Promise<NatGatewayR
   }
   return { ...natGateway, state: 'pending', poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds) };
 }
+
+export const permissions: StepPermissions = DESCRIBE_NAT_GATEWAY_PERMISSIONS;
 
 export const handler = wrap('Check NAT gateway', checkNatGateway);

@@ -1,8 +1,9 @@
 import type { Deployment, Task } from '@aws-sdk/client-ecs';
-import { describeService, listServiceTasks } from '#lib/aws/ecs-service.ts';
+import { DESCRIBE_SERVICE_PERMISSIONS, describeService, listServiceTasks, SERVICE_TASKS_PERMISSIONS } from '#lib/aws/ecs-service.ts';
 import { ResourceFailedError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
 import type { ReadinessResult, RunningTask, WorkflowState } from '#lib/workflow.ts';
@@ -131,5 +132,7 @@ export async function checkServiceReadiness(state: WorkflowState): Promise<Readi
   }
   return { ready, tasks: running, poll, status };
 }
+
+export const permissions: StepPermissions = composePermissions(DESCRIBE_SERVICE_PERMISSIONS, SERVICE_TASKS_PERMISSIONS);
 
 export const handler = wrap('Check service readiness', checkServiceReadiness);

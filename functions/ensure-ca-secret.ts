@@ -1,6 +1,7 @@
-import { ensureCaSecret as ensureSecret } from '#lib/aws/ca-secret.ts';
+import { CA_SECRET_PERMISSIONS, ensureCaSecret as ensureSecret } from '#lib/aws/ca-secret.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { need } from '#lib/state.ts';
 import { workloadKey, workloadTags } from '#lib/tags.ts';
 import type { CaSecretResult, WorkflowState } from '#lib/workflow.ts';
@@ -23,5 +24,7 @@ export async function ensureCaSecret(state: WorkflowState): Promise<CaSecretResu
     ledger: [{ kind: 'secret', id: s.secretName, arn: s.secretArn, created: s.created }],
   };
 }
+
+export const permissions: StepPermissions = CA_SECRET_PERMISSIONS;
 
 export const handler = wrap('Ensure CA secret', ensureCaSecret);

@@ -1,6 +1,17 @@
-import { attachManagedPolicy, ecsTasksTrustPolicy, ensureRole, putInlinePolicy, resolveAwsContext, type PolicyDocument } from '#lib/aws/iam-role.ts';
+import {
+  attachManagedPolicy,
+  attachManagedPolicyPermissions,
+  ecsTasksTrustPolicy,
+  ENSURE_ROLE_PERMISSIONS,
+  ensureRole,
+  PUT_INLINE_POLICY_PERMISSIONS,
+  putInlinePolicy,
+  resolveAwsContext,
+  type PolicyDocument,
+} from '#lib/aws/iam-role.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { workloadKey, workloadTags } from '#lib/tags.ts';
 import type { AwsContext, RoleResult, WorkflowState } from '#lib/workflow.ts';
 
@@ -56,5 +67,12 @@ export async function ensureExecutionRole(state: WorkflowState): Promise<RoleRes
     ],
   };
 }
+
+/** Attaching is limited to the one managed policy (iam:PolicyARN), rendered for the stack's partition. */
+export const permissions: StepPermissions = composePermissions(
+  ENSURE_ROLE_PERMISSIONS,
+  attachManagedPolicyPermissions(executionManagedPolicyArn('${Partition}')),
+  PUT_INLINE_POLICY_PERMISSIONS,
+);
 
 export const handler = wrap('Ensure execution role', ensureExecutionRole);

@@ -1,6 +1,7 @@
-import { ensureLogGroup as ensureGroup } from '#lib/aws/log-group.ts';
+import { ensureLogGroup as ensureGroup, LOG_GROUP_PERMISSIONS } from '#lib/aws/log-group.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { tagMap } from '#lib/tags.ts';
 import type { LogGroupResult, WorkflowState } from '#lib/workflow.ts';
 
@@ -14,5 +15,7 @@ export async function ensureLogGroup(state: WorkflowState): Promise<LogGroupResu
     ledger: [{ kind: 'log-group', id: g.logGroupName, arn: g.logGroupArn, created: g.created }],
   };
 }
+
+export const permissions: StepPermissions = LOG_GROUP_PERMISSIONS;
 
 export const handler = wrap('Ensure log group', ensureLogGroup);

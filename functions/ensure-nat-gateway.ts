@@ -1,11 +1,24 @@
 import type { NatGateway } from '@aws-sdk/client-ec2';
-import { attachedInternetGatewayId, checkGivenPrivateSubnet, ourFilters, vpcCidrs, vpcNatGateways } from '#lib/aws/network.ts';
-import { createNatGateway, DEAD_NAT_STATES, describeNatGateway, ensureNatElasticIp, NAT_ROLES, natGatewayFailed, natGatewayReachesInternet } from '#lib/aws/vpc-nat.ts';
-import { ensureRouteTable, ensureTaggedSubnet } from '#lib/aws/vpc-subnet.ts';
+import { attachedInternetGatewayId, CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, NETWORK_READS, ourFilters, vpcCidrs, vpcNatGateways } from '#lib/aws/network.ts';
+import {
+  CREATE_NAT_GATEWAY_PERMISSIONS,
+  createNatGateway,
+  DEAD_NAT_STATES,
+  DESCRIBE_NAT_GATEWAY_PERMISSIONS,
+  describeNatGateway,
+  ensureNatElasticIp,
+  NAT_ELASTIC_IP_PERMISSIONS,
+  NAT_REACHES_INTERNET_PERMISSIONS,
+  NAT_ROLES,
+  natGatewayFailed,
+  natGatewayReachesInternet,
+} from '#lib/aws/vpc-nat.ts';
+import { ensureRouteTable, ensureTaggedSubnet, ROUTE_TABLE_PERMISSIONS, TAGGED_SUBNET_PERMISSIONS } from '#lib/aws/vpc-subnet.ts';
 import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { DEFAULTS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import { isManagedByUs } from '#lib/tags.ts';
@@ -102,5 +115,17 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
     { kind: 'nat-gateway', id: nat.NatGatewayId!, created },
   ]);
 }
+
+export const permissions: StepPermissions = composePermissions(
+  CHECK_GIVEN_SUBNET_PERMISSIONS,
+  DESCRIBE_NAT_GATEWAY_PERMISSIONS,
+  NAT_REACHES_INTERNET_PERMISSIONS,
+  NETWORK_READS.attachedInternetGatewayId,
+  NETWORK_READS.vpcCidrs,
+  TAGGED_SUBNET_PERMISSIONS,
+  ROUTE_TABLE_PERMISSIONS,
+  NAT_ELASTIC_IP_PERMISSIONS,
+  CREATE_NAT_GATEWAY_PERMISSIONS,
+);
 
 export const handler = wrap('Ensure NAT gateway', ensureNatGateway);

@@ -1,7 +1,8 @@
-import { convergeAppIngress, convergeEksIngress, findOrCreateSecurityGroup } from '#lib/aws/vpc-security-group.ts';
+import { convergeAppIngress, convergeEksIngress, findOrCreateSecurityGroup, SECURITY_GROUP_PERMISSIONS } from '#lib/aws/vpc-security-group.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
 import { logger, wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { allowFromEksClusterSecurityGroup } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
 import type { LedgerEntry, SecurityGroupResult, WorkflowState } from '#lib/workflow.ts';
@@ -38,5 +39,7 @@ export async function ensureSecurityGroup(state: WorkflowState): Promise<Securit
   }
   return { groupId, ledger };
 }
+
+export const permissions: StepPermissions = SECURITY_GROUP_PERMISSIONS;
 
 export const handler = wrap('Ensure security group', ensureSecurityGroup);

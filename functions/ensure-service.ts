@@ -1,5 +1,6 @@
-import { ensureEcsService } from '#lib/aws/ecs-service.ts';
+import { ENSURE_SERVICE_PERMISSIONS, ensureEcsService } from '#lib/aws/ecs-service.ts';
 import { wrap } from '#lib/middleware.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { need } from '#lib/state.ts';
 import { ecsTags } from '#lib/tags.ts';
 import type { ServiceResult, WorkflowState } from '#lib/workflow.ts';
@@ -21,5 +22,7 @@ export async function ensureService(state: WorkflowState): Promise<ServiceResult
   });
   return { serviceArn, serviceName, clusterName: cluster.clusterName, updated, ledger: [{ kind: 'ecs-service', id: serviceArn, arn: serviceArn, created }] };
 }
+
+export const permissions: StepPermissions = ENSURE_SERVICE_PERMISSIONS;
 
 export const handler = wrap('Ensure service', ensureService);

@@ -1,6 +1,17 @@
-import { deleteInlinePolicy, ecsTasksTrustPolicy, ensureRole, putInlinePolicy, resolveAwsContext, type PolicyDocument } from '#lib/aws/iam-role.ts';
+import {
+  DELETE_INLINE_POLICY_PERMISSIONS,
+  deleteInlinePolicy,
+  ecsTasksTrustPolicy,
+  ENSURE_ROLE_PERMISSIONS,
+  ensureRole,
+  PUT_INLINE_POLICY_PERMISSIONS,
+  putInlinePolicy,
+  resolveAwsContext,
+  type PolicyDocument,
+} from '#lib/aws/iam-role.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { workloadKey, workloadTags } from '#lib/tags.ts';
 import type { LedgerEntry, RoleResult, WorkflowState } from '#lib/workflow.ts';
 
@@ -41,5 +52,7 @@ export async function ensureTaskRole(state: WorkflowState): Promise<RoleResult> 
   }
   return { roleName: role.roleName, roleArn: role.roleArn, ledger };
 }
+
+export const permissions: StepPermissions = composePermissions(ENSURE_ROLE_PERMISSIONS, PUT_INLINE_POLICY_PERMISSIONS, DELETE_INLINE_POLICY_PERMISSIONS);
 
 export const handler = wrap('Ensure task role', ensureTaskRole);

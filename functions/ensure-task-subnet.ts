@@ -1,9 +1,10 @@
-import { checkGivenPrivateSubnet, vpcCidrs } from '#lib/aws/network.ts';
-import { ensureRouteTable, ensureTaggedSubnet } from '#lib/aws/vpc-subnet.ts';
+import { CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, NETWORK_READS, vpcCidrs } from '#lib/aws/network.ts';
+import { ensureRouteTable, ensureTaggedSubnet, ROUTE_TABLE_PERMISSIONS, TAGGED_SUBNET_PERMISSIONS } from '#lib/aws/vpc-subnet.ts';
 import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { DEFAULTS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { TaskSubnetResult, WorkflowState } from '#lib/workflow.ts';
@@ -65,5 +66,7 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
     ],
   };
 }
+
+export const permissions: StepPermissions = composePermissions(CHECK_GIVEN_SUBNET_PERMISSIONS, NETWORK_READS.vpcCidrs, TAGGED_SUBNET_PERMISSIONS, ROUTE_TABLE_PERMISSIONS);
 
 export const handler = wrap('Ensure task subnet', ensureTaskSubnet);

@@ -1,8 +1,9 @@
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { sts } from '#lib/clients.ts';
 import { MeshPrerequisiteError } from '#lib/errors.ts';
-import { meshKube, type MeshKube } from '#lib/kube/client.ts';
+import { MESH_KUBE_PERMISSIONS, meshKube, type MeshKube } from '#lib/kube/client.ts';
 import { namespaceYaml, onboardingPolicyYaml, workloadGroupYaml } from '#lib/kube/mesh-yaml.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { AGENT_IMAGE_NAMESPACE, AGENT_IMAGE_SEGMENT, AGENT_IMAGE_SOURCES, type AgentImageSource } from '#lib/mesh-facts.ts';
 import { logger, wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
@@ -116,5 +117,11 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
     ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
+
+/**
+ * The mesh's EKS cluster (DescribeCluster) only: awsContext's sts:GetCallerIdentity needs no
+ * permission (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+ */
+export const permissions: StepPermissions = MESH_KUBE_PERMISSIONS;
 
 export const handler = wrap('Pre-flight mesh', preflightMesh);

@@ -1,7 +1,8 @@
 import type { LogConfiguration, RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
-import { ensureTaskDefinition } from '#lib/aws/task-definition.ts';
+import { ensureTaskDefinition, TASK_DEFINITION_PERMISSIONS } from '#lib/aws/task-definition.ts';
 import { wrap } from '#lib/middleware.ts';
 import { onboardingConfigJson } from '#lib/onboarding-config.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { AGENT_CONTAINER_NAME, LOG_STREAM_PREFIX } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import { ecsTags } from '#lib/tags.ts';
@@ -73,5 +74,7 @@ export async function registerTaskDefinition(state: WorkflowState): Promise<Task
   const { created, ...td } = await ensureTaskDefinition(taskDefinitionInput(s), s.request);
   return { ...td, ledger: [{ kind: 'task-definition', id: td.taskDefinitionArn, arn: td.taskDefinitionArn, created }] };
 }
+
+export const permissions: StepPermissions = TASK_DEFINITION_PERMISSIONS;
 
 export const handler = wrap('Register task definition', registerTaskDefinition);

@@ -1,6 +1,7 @@
-import { attachedInternetGatewayId, eksClusterNetwork, vpcCidrs, vpcNatGateways, vpcSubnets } from '#lib/aws/network.ts';
+import { attachedInternetGatewayId, eksClusterNetwork, NETWORK_READS, vpcCidrs, vpcNatGateways, vpcSubnets } from '#lib/aws/network.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import type { NetworkResult, WorkflowState } from '#lib/workflow.ts';
 
 /**
@@ -38,5 +39,14 @@ export async function resolveNetwork(state: WorkflowState): Promise<NetworkResul
     ...(eksClusterSecurityGroupId ? { eksClusterSecurityGroupId } : {}),
   };
 }
+
+/** Reads only: the EKS cluster, then the VPC (ec2:Describe* on `*`: EC2 has no resource-level permissions for them). */
+export const permissions: StepPermissions = composePermissions(
+  NETWORK_READS.eksClusterNetwork,
+  NETWORK_READS.vpcCidrs,
+  NETWORK_READS.describeSubnets,
+  NETWORK_READS.attachedInternetGatewayId,
+  NETWORK_READS.vpcNatGateways,
+);
 
 export const handler = wrap('Resolve network', resolveNetwork);

@@ -1,7 +1,9 @@
 import { DescribeLogStreamsCommand, FilterLogEventsCommand, type FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
+import { LOG_GROUPS_ARN } from '#lib/aws/log-group.ts';
 import { logs } from '#lib/clients.ts';
 import { isAwsError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { AGENT_CONTAINER_NAME, LOG_STREAM_PREFIX } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { TrafficEvidenceResult, WorkflowState } from '#lib/workflow.ts';
@@ -179,5 +181,8 @@ export async function trafficEvidence(state: WorkflowState, now = new Date()): P
     ...(hint ? { hint } : {}),
   };
 }
+
+/** Reads the agent's streams in the workload's log group (`/ecs/<family>`) only. */
+export const permissions: StepPermissions = [{ sid: 'ReadAgentLog', actions: ['logs:DescribeLogStreams', 'logs:FilterLogEvents'], resources: [LOG_GROUPS_ARN] }];
 
 export const handler = wrap('Traffic evidence', (state: WorkflowState) => trafficEvidence(state));

@@ -1,9 +1,10 @@
 import { MeshPrerequisiteError, WaitDeadlineExceededError } from '#lib/errors.ts';
-import { meshKube } from '#lib/kube/client.ts';
+import { MESH_KUBE_PERMISSIONS, meshKube } from '#lib/kube/client.ts';
 import type { WorkloadAutoRegistration } from '#lib/kube/resources.ts';
 import { DEFAULT_CONNECTED_OVER, WAR_CONNECTED_CONDITION } from '#lib/mesh-facts.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
 import type { MeshVerificationResult, RunningTask, TaskRegistration, WorkflowState } from '#lib/workflow.ts';
@@ -79,5 +80,7 @@ export async function verifyWorkload(state: WorkflowState): Promise<MeshVerifica
   }
   return { allConnected, connected, disconnected, missing, poll };
 }
+
+export const permissions: StepPermissions = MESH_KUBE_PERMISSIONS;
 
 export const handler = wrap('Verify workload', verifyWorkload);

@@ -13,6 +13,7 @@ import {
   CreateRouteTableCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
+  CreateTagsCommand,
   CreateVpcCommand,
   EC2Client,
   ModifyVpcAttributeCommand,
@@ -178,6 +179,25 @@ export async function createEksCluster(opts: EksClusterOptions): Promise<EksClus
   );
   const res = await fetch(url, { method: 'POST', headers: signed.headers, body });
   if (!res.ok) throw new Error(`EKS CreateCluster ${opts.name} answered ${res.status}: ${await res.text()}`);
+
+  if (opts.clusterSecurityGroupId) {
+    // The tags EKS puts on the cluster security group it creates (https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html):
+    // the orchestrator's IAM policy names the group by them.
+    const ec2 = ec2Client(opts);
+    try {
+      await ec2.send(
+        new CreateTagsCommand({
+          Resources: [opts.clusterSecurityGroupId],
+          Tags: [
+            { Key: 'aws:eks:cluster-name', Value: opts.name },
+            { Key: `kubernetes.io/cluster/${opts.name}`, Value: 'owned' },
+          ],
+        }),
+      );
+    } finally {
+      ec2.destroy();
+    }
+  }
 
   const eks = new EKSClient({ endpoint, region, credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
   try {

@@ -27,6 +27,49 @@ function clientConfig() {
   };
 }
 
+/** One command a client is about to send: what the least-privilege test maps to IAM actions. */
+export interface SentCommand {
+  /** The client's key below (`ecs`, `ec2`, `iam`, ...). */
+  service: string;
+  /** The operation, e.g. `CreateRole` (lib-dynamodb's commands report the DynamoDB operation they send). */
+  command: string;
+  input: unknown;
+}
+export type CommandRecorder = (sent: SentCommand) => void | Promise<void>;
+
+const recorders = new Set<CommandRecorder>();
+
+/**
+ * Registers a recorder every client calls before sending a command (awaited, so it may look
+ * the resource up first); returns its removal. None are registered on Lambda: then the hook
+ * costs one size check per call.
+ */
+export function onCommand(recorder: CommandRecorder): () => void {
+  recorders.add(recorder);
+  return () => {
+    recorders.delete(recorder);
+  };
+}
+
+type Next = (args: { input: unknown }) => Promise<unknown>;
+interface RecordableStack {
+  add(mw: (next: Next, context: { commandName?: string }) => Next, opts: { step: 'initialize'; name: string }): void;
+}
+
+function recorded<C extends { middlewareStack: unknown }>(service: string, client: C): C {
+  (client.middlewareStack as RecordableStack).add(
+    (next, context) => async (args) => {
+      if (recorders.size > 0) {
+        const sent = { service, command: (context.commandName ?? '').replace(/Command$/, ''), input: args.input };
+        for (const r of recorders) await r(sent);
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'meshOnboardingCommandRecorder' },
+  );
+  return client;
+}
+
 const cache = new Map<string, unknown>();
 function lazy<T>(key: string, make: () => T): () => T {
   return () => {
@@ -39,18 +82,18 @@ function lazy<T>(key: string, make: () => T): () => T {
   };
 }
 
-export const ecs = lazy('ecs', () => new ECSClient(clientConfig()));
-export const ec2 = lazy('ec2', () => new EC2Client(clientConfig()));
-export const eks = lazy('eks', () => new EKSClient(clientConfig()));
-export const iam = lazy('iam', () => new IAMClient(clientConfig()));
-export const logs = lazy('logs', () => new CloudWatchLogsClient(clientConfig()));
-export const secrets = lazy('secrets', () => new SecretsManagerClient(clientConfig()));
-export const sfn = lazy('sfn', () => new SFNClient(clientConfig()));
-export const sts = lazy('sts', () => new STSClient(clientConfig()));
-export const cloudwatch = lazy('cloudwatch', () => new CloudWatchClient(clientConfig()));
-export const events = lazy('events', () => new EventBridgeClient(clientConfig()));
-export const dynamodb = lazy('dynamodb', () => new DynamoDBClient(clientConfig()));
-/** The registry's document client: plain JS values in and out, `undefined` fields dropped. */
+export const ecs = lazy('ecs', () => recorded('ecs', new ECSClient(clientConfig())));
+export const ec2 = lazy('ec2', () => recorded('ec2', new EC2Client(clientConfig())));
+export const eks = lazy('eks', () => recorded('eks', new EKSClient(clientConfig())));
+export const iam = lazy('iam', () => recorded('iam', new IAMClient(clientConfig())));
+export const logs = lazy('logs', () => recorded('logs', new CloudWatchLogsClient(clientConfig())));
+export const secrets = lazy('secrets', () => recorded('secrets', new SecretsManagerClient(clientConfig())));
+export const sfn = lazy('sfn', () => recorded('sfn', new SFNClient(clientConfig())));
+export const sts = lazy('sts', () => recorded('sts', new STSClient(clientConfig())));
+export const cloudwatch = lazy('cloudwatch', () => recorded('cloudwatch', new CloudWatchClient(clientConfig())));
+export const events = lazy('events', () => recorded('events', new EventBridgeClient(clientConfig())));
+export const dynamodb = lazy('dynamodb', () => recorded('dynamodb', new DynamoDBClient(clientConfig())));
+/** The registry's document client: plain JS values in and out, `undefined` fields dropped (it shares the DynamoDB client's middleware, recorder included). */
 export const documents = lazy('documents', () => DynamoDBDocumentClient.from(dynamodb(), { marshallOptions: { removeUndefinedValues: true } }));
 
 /** Forgets every client so the next use reads the environment again (tests, sandbox restarts). */

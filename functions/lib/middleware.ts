@@ -3,6 +3,7 @@
  * workload and execution as correlation keys), tracer, metrics, and error
  * normalisation into the typed errors the state machine's Retry/Catch match.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -69,6 +70,17 @@ function stepMiddleware(step: string): middy.MiddlewareObj<unknown, unknown, Err
 export type StepFn<I, O> = (input: I) => Promise<O>;
 
 /**
+ * The state whose handler runs in this async context. Per context, not a global: the local
+ * engine runs the two Parallel branches' steps concurrently in one process.
+ */
+const stepScope = new AsyncLocalStorage<string>();
+
+/** The state name of the step running in this async context (what the SDK call recorder attributes calls to), if any. */
+export function currentStep(): string | undefined {
+  return stepScope.getStore();
+}
+
+/**
  * Wraps a step function as a Lambda handler. The same wrapped handler is what Lambda
  * runs and what the local engine binds to each Task state.
  */
@@ -78,5 +90,5 @@ export function wrap<I, O>(step: string, fn: StepFn<I, O>) {
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
     .use(stepMiddleware(step) as middy.MiddlewareObj<I, O, Error, Context>)
-    .handler((event: I) => fn(event));
+    .handler((event: I) => stepScope.run(step, () => fn(event)));
 }

@@ -25,14 +25,19 @@ export function workloadBase(r: Pick<OnboardingRequest, 'workloadGroup'>): strin
 }
 const base = workloadBase;
 
+/** Every CA secret's name starts so (its IAM grant is `secret:mesh-onboarding/*`). */
+export const CA_SECRET_PREFIX = 'mesh-onboarding/';
+/** Every log group's name starts so (the seed's `/ecs/<family>`; its IAM grant is `log-group:/ecs/*`). */
+export const LOG_GROUP_PREFIX = '/ecs/';
+
 export const names = {
   /** IAM role names: at most 64 characters. */
   taskRole: (r: Req) => fitName(`${base(r)}-ecs-task-role`, 64),
   executionRole: (r: Req) => fitName(`${base(r)}-ecs-exec-role`, 64),
   /** Secrets Manager name of the onboarding endpoint's CA bundle. */
-  caSecret: (r: Req) => fitName(`mesh-onboarding/${r.workloadGroup.namespace}/${r.workloadGroup.name}/root-ca`, 512),
+  caSecret: (r: Req) => fitName(`${CA_SECRET_PREFIX}${r.workloadGroup.namespace}/${r.workloadGroup.name}/root-ca`, 512),
   /** The seed's log group `/ecs/<family>`. */
-  logGroup: (r: Req) => fitName(`/ecs/${r.ecs.family}`, 512),
+  logGroup: (r: Req) => fitName(`${LOG_GROUP_PREFIX}${r.ecs.family}`, 512),
   /** Name tag of the public subnet that holds a NAT gateway this tool made (one per VPC). */
   natSubnet: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-subnet-${vpcId}`, 255),
   natGateway: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-${vpcId}`, 255),

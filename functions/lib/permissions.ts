@@ -12,7 +12,10 @@
  *   `${ReverifyStateMachineArn}`, `${OnboardStateMachineName}`, `${ReverifyStateMachineName}`:
  *   the construct's own resources (names for execution ARNs:
  *   `arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*`).
+ * Condition values may hold them too (`renderPermission` fills both).
  */
+import { TAG_MANAGED_BY, TOOL_NAME } from './settings.ts';
+
 export const PERMISSION_PLACEHOLDERS = [
   'Partition',
   'Region',
@@ -38,12 +41,77 @@ export interface Permission {
    * it with `conditions` where the service supports them (aws:ResourceTag, aws:RequestTag).
    */
   resources: string[];
-  /** IAM condition block, e.g. `{ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }`. */
-  conditions?: Record<string, Record<string, string | string[]>>;
+  /**
+   * IAM condition block, e.g. `{ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }`.
+   * Values may hold the same placeholders as `resources` (render with `renderPermission`).
+   */
+  conditions?: Conditions;
 }
+
+/** An IAM `Condition` element: operator → condition key → value(s). */
+export type Conditions = Record<string, Record<string, string | string[]>>;
 
 /** What a step file exports as `permissions`. */
 export type StepPermissions = readonly Permission[];
+
+/**
+ * The actions whose statements may name `*` as their only resource, because the service
+ * defines no resource type for them (the Service Authorization Reference lists none:
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html,
+ * .../list_amazoncloudwatchlogs.html, .../list_amazonelasticcontainerservice.html).
+ * ecs:ListTasks is the one exception: the reference lists only `container-instance*` for it,
+ * which a call naming a cluster does not match; `*` narrowed by the `ecs:cluster` condition is
+ * what works (https://github.com/awsdocs/amazon-ecs-developer-guide/issues/211), and that is
+ * what Check service readiness is granted. Nothing else may be granted on `*` (a test checks).
+ */
+export const WILDCARD_RESOURCE_ACTIONS: readonly string[] = [
+  'ec2:DescribeAddresses',
+  'ec2:DescribeInternetGateways',
+  'ec2:DescribeNatGateways',
+  'ec2:DescribeRouteTables',
+  'ec2:DescribeSecurityGroupRules',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeVpcs',
+  'ecs:DescribeTaskDefinition',
+  'ecs:ListTasks',
+  'logs:DescribeLogGroups',
+];
+
+/** Condition: the request tags the new resource as this tool's (tag-on-create; `aws:RequestTag`). */
+export function requestTaggedByUs(): Conditions {
+  return { StringEquals: { [`aws:RequestTag/${TAG_MANAGED_BY}`]: TOOL_NAME } };
+}
+
+/** Condition: the resource acted on carries this tool's managed-by tag (`aws:ResourceTag`). */
+export function resourceTaggedByUs(): Conditions {
+  return { StringEquals: { [`aws:ResourceTag/${TAG_MANAGED_BY}`]: TOOL_NAME } };
+}
+
+/**
+ * One step's permissions from the constants of the modules it calls: statements sharing a
+ * `sid` are one statement (their actions joined), so two modules that read the same
+ * resources give one statement, and IAM's rule that Sids are unique in a policy holds.
+ * Statements sharing a sid must name the same resources and conditions (else this throws:
+ * two different grants under one name would hide one of them).
+ */
+export function composePermissions(...groups: (StepPermissions | Permission)[]): StepPermissions {
+  const bySid = new Map<string, Permission>();
+  for (const p of groups.flatMap((g) => (Array.isArray(g) ? (g as StepPermissions) : [g as Permission]))) {
+    const seen = bySid.get(p.sid);
+    if (!seen) {
+      bySid.set(p.sid, { ...p, actions: [...p.actions], resources: [...p.resources] });
+      continue;
+    }
+    if (scopeKey(seen) !== scopeKey(p)) throw new Error(`permission ${p.sid} is declared twice with different resources or conditions`);
+    for (const a of p.actions) if (!seen.actions.includes(a)) seen.actions.push(a);
+  }
+  return [...bySid.values()].map((p) => ({ ...p, actions: [...p.actions].sort() }));
+}
+
+function scopeKey(p: Permission): string {
+  return JSON.stringify([[...p.resources].sort(), p.conditions ?? {}]);
+}
 
 /** `arn:${Partition}:<service>:${Region}:${Account}:<resource>` (regional services). */
 export function arnTemplate(service: string, resource: string, opts: { regional?: boolean; account?: boolean } = {}): string {
@@ -52,8 +120,10 @@ export function arnTemplate(service: string, resource: string, opts: { regional?
   return `arn:\${Partition}:${service}:${region}:${account}:${resource}`;
 }
 
+export type PlaceholderValues = Partial<Record<PermissionPlaceholder, string | string[]>>;
+
 /** Fills the placeholders of a template; a list value (EKS clusters) gives one ARN each. */
-export function renderResource(template: string, values: Partial<Record<PermissionPlaceholder, string | string[]>>): string[] {
+export function renderResource(template: string, values: PlaceholderValues): string[] {
   let out = [template];
   for (const key of PERMISSION_PLACEHOLDERS) {
     const token = `\${${key}}`;
@@ -64,4 +134,23 @@ export function renderResource(template: string, values: Partial<Record<Permissi
     out = out.flatMap((t) => list.map((v) => t.split(token).join(v)));
   }
   return out;
+}
+
+/** A permission with its resources and condition values rendered (what goes into the policy). */
+export function renderPermission(p: Permission, values: PlaceholderValues): Permission {
+  const list = (vs: string[]) => [...new Set(vs.flatMap((v) => renderResource(v, values)))];
+  const conditions = p.conditions
+    ? Object.fromEntries(
+        Object.entries(p.conditions).map(([op, keys]) => [
+          op,
+          Object.fromEntries(
+            Object.entries(keys).map(([k, v]) => {
+              const rendered = list(Array.isArray(v) ? v : [v]);
+              return [k, Array.isArray(v) || rendered.length > 1 ? rendered : rendered[0]!];
+            }),
+          ),
+        ]),
+      )
+    : undefined;
+  return { sid: p.sid, actions: [...p.actions], resources: list(p.resources), ...(conditions ? { conditions } : {}) };
 }

@@ -10,6 +10,15 @@ export const TAG_MANAGED_BY = 'mesh-onboarding/managed-by';
 /** Marks the role a resource plays when several of one type exist per VPC (nat-subnet, task-subnet...). */
 export const TAG_ROLE = 'mesh-onboarding/role';
 
+/**
+ * The IAM path of every role this tool makes (`arn:aws:iam::<account>:role/mesh-onboarding/<name>`),
+ * so the orchestrator's policies can name exactly those roles. Names stay unique across paths
+ * and GetRole finds a role by name alone; the mesh matches the task role by NAME
+ * (OnboardingPolicy `iamRoleNames`; the assumed-role ARN carries no path), so it is unaffected.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-friendly-names
+ */
+export const ROLE_PATH = '/mesh-onboarding/';
+
 export const DEFAULTS = {
   onboardingPort: 15443,
   desiredCount: 1,

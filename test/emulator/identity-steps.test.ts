@@ -64,6 +64,8 @@ describe('Ensure task role (emulator)', () => {
     const second = await ensureTaskRole({ request });
 
     expect(first.roleName).toBe('bookinfo.ratings-ecs-task-role');
+    // Under the tool's IAM path, which its own policies name (ROLE_PATH).
+    expect(first.roleArn).toBe('arn:aws:iam::123456789012:role/mesh-onboarding/bookinfo.ratings-ecs-task-role');
     expect(first.ledger).toEqual([
       { kind: 'iam-role', id: first.roleName, arn: first.roleArn, created: true },
       { kind: 'iam-role-policy', id: 'bookinfo.ratings-ecs-task-role/ecs-exec-ssmmessages', created: true },

@@ -20,7 +20,7 @@ import { handler as executionRoleHandler } from '../../functions/ensure-executio
 import { handler as logGroupHandler } from '../../functions/ensure-log-group.ts';
 import { EXEC_POLICY_NAME, handler as taskRoleHandler, ensureTaskRole } from '../../functions/ensure-task-role.ts';
 import { ecsTasksTrustPolicy } from '../../functions/lib/aws/iam-role.ts';
-import { AwsThrottledError, IamPropagationError, ResourceNotReadyError, UnexpectedError } from '../../functions/lib/errors.ts';
+import { AwsThrottledError, IamPropagationError, ResourceConflictError, ResourceNotReadyError, UnexpectedError } from '../../functions/lib/errors.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import { bookinfoPreflight, bookinfoRequest } from '../support/requests.ts';
 
@@ -42,7 +42,7 @@ const ourTags = [
   { Key: 'mesh-onboarding/managed-by', Value: 'ecs-mesh-onboarding' },
   { Key: 'mesh-onboarding/workload', Value: 'bookinfo/ratings' },
 ];
-const roleArn = `arn:aws:iam::${ACCOUNT}:role/bookinfo.ratings-ecs-task-role`;
+const roleArn = `arn:aws:iam::${ACCOUNT}:role/mesh-onboarding/bookinfo.ratings-ecs-task-role`;
 
 function awsError(name: string, message: string, httpStatusCode = 400): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode } });
@@ -72,7 +72,7 @@ describe('identity steps: errors the emulator cannot produce', () => {
   });
 
   it('surfaces a role that "cannot be assumed" as IamPropagationError', async () => {
-    iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: 'r', Arn: roleArn, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(ecsTasksTrustPolicy(ACCOUNT))) } });
+    iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: 'r', Arn: roleArn, Path: '/mesh-onboarding/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(ecsTasksTrustPolicy(ACCOUNT))) } });
     iamMock.on(GetRolePolicyCommand).rejects(awsError('InvalidParameterException', `Role ${roleArn} cannot be assumed by ecs-tasks.amazonaws.com`));
 
     const err = await taskRoleHandler(state(), {} as Context).catch((e: unknown) => e);
@@ -87,7 +87,7 @@ describe('identity steps: errors the emulator cannot produce', () => {
     };
     // Same trust policy with its keys in another order and extra whitespace.
     const trust = JSON.stringify({ Statement: [{ Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } }, Action: 'sts:AssumeRole', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Effect: 'Allow' }], Version: '2012-10-17' }, null, 2);
-    iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: 'r', Arn: roleArn, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(trust) } });
+    iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: 'r', Arn: roleArn, Path: '/mesh-onboarding/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(trust) } });
     iamMock.on(GetRolePolicyCommand).resolves({ RoleName: 'r', PolicyName: EXEC_POLICY_NAME, PolicyDocument: encodeURIComponent(JSON.stringify(execDoc)) });
 
     const r = await ensureTaskRole(state());
@@ -99,8 +99,20 @@ describe('identity steps: errors the emulator cannot produce', () => {
     expect(iamMock).not.toHaveReceivedCommand(DeleteRolePolicyCommand);
   });
 
+  it('refuses this workload\'s role at another path (an earlier version made it at /): the orchestrator may change only roles under /mesh-onboarding/', async () => {
+    const atRoot = { RoleName: 'r', Arn: `arn:aws:iam::${ACCOUNT}:role/bookinfo.ratings-ecs-task-role`, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags };
+    iamMock.on(GetRoleCommand).resolves({ Role: atRoot });
+
+    const err = await taskRoleHandler(state(), {} as Context).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(ResourceConflictError);
+    expect((err as Error).message).toContain('lives at path / ');
+    expect(iamMock).not.toHaveReceivedCommand(PutRolePolicyCommand);
+    expect(iamMock).not.toHaveReceivedCommand(UpdateAssumeRolePolicyCommand);
+  });
+
   it('treats a concurrent create (EntityAlreadyExists) as found, and checks the role it finds', async () => {
-    const existing = { RoleName: 'r', Arn: roleArn, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(ecsTasksTrustPolicy(ACCOUNT))) };
+    const existing = { RoleName: 'r', Arn: roleArn, Path: '/mesh-onboarding/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags, AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(ecsTasksTrustPolicy(ACCOUNT))) };
     iamMock
       .on(GetRoleCommand)
       .rejectsOnce(awsError('NoSuchEntity', 'not found', 404))
@@ -120,7 +132,7 @@ describe('identity steps: errors the emulator cannot produce', () => {
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
 // AWS's words for it: "The role with name <name> cannot be found." (moto never lags).
 describe('identity steps: a role CreateRole just made is not visible yet (contract)', () => {
-  const madeRole = (name: string) => ({ Role: { RoleName: name, Arn: `arn:aws:iam::${ACCOUNT}:role/${name}`, Path: '/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags } });
+  const madeRole = (name: string) => ({ Role: { RoleName: name, Arn: `arn:aws:iam::${ACCOUNT}:role/mesh-onboarding/${name}`, Path: '/mesh-onboarding/', RoleId: 'AROA', CreateDate: new Date(), Tags: ourTags } });
   const notFound = (name: string) => awsError('NoSuchEntity', `The role with name ${name} cannot be found.`, 404);
 
   it('surfaces NoSuchEntity from PutRolePolicy right after CreateRole as IamPropagationError', async () => {

@@ -8,8 +8,30 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { secrets } from '../clients.ts';
 import { isAwsError, ResourceNotReadyError } from '../errors.ts';
+import { CA_SECRET_PREFIX } from '../naming.ts';
+import { arnTemplate, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { assertOwnedByWorkload, type Tag } from '../tags.ts';
+
+const CA_SECRETS_ARN = arnTemplate('secretsmanager', `secret:${CA_SECRET_PREFIX}*`);
+
+/**
+ * ensureCaSecret. Any secret of ours by name may be described (to report one that is not this
+ * workload's); creating with tags needs secretsmanager:TagResource too
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html,
+ * "Required permissions"); reading, writing and restoring only secrets carrying our tag. The
+ * default key (aws/secretsmanager) needs no kms:Decrypt.
+ */
+export const CA_SECRET_PERMISSIONS: StepPermissions = [
+  { sid: 'FindCaSecret', actions: ['secretsmanager:DescribeSecret'], resources: [CA_SECRETS_ARN] },
+  { sid: 'CreateCaSecret', actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'], resources: [CA_SECRETS_ARN], conditions: requestTaggedByUs() },
+  {
+    sid: 'UpdateOurCaSecret',
+    actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
+    resources: [CA_SECRETS_ARN],
+    conditions: resourceTaggedByUs(),
+  },
+];
 
 export interface CaSecretSpec {
   name: string;

@@ -1,6 +1,31 @@
 import { CreateClusterCommand, DescribeClustersCommand, type ClusterSetting } from '@aws-sdk/client-ecs';
 import { ecs } from '../clients.ts';
+import { arnTemplate, requestTaggedByUs, type StepPermissions } from '../permissions.ts';
 import { sharedTags } from '../tags.ts';
+
+/** Cluster names come from requests: any cluster of the account and region. */
+export const ECS_CLUSTERS_ARN = arnTemplate('ecs', 'cluster/*');
+
+/**
+ * ensureEcsCluster. Creating with tags is authorized as ecs:TagResource too, narrowed by
+ * `ecs:CreateAction` (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html).
+ * CreateCluster also tries to create ECS's service-linked role (it is skipped when the caller
+ * may not: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateCluster.html),
+ * and without that role the first CreateService of the account fails ("Unable to assume the
+ * service linked role", https://github.com/aws-samples/baseline-environment-on-aws/issues/238):
+ * so that one role, for ECS only.
+ */
+export const ECS_CLUSTER_PERMISSIONS: StepPermissions = [
+  { sid: 'FindEcsCluster', actions: ['ecs:DescribeClusters'], resources: [ECS_CLUSTERS_ARN] },
+  { sid: 'CreateEcsCluster', actions: ['ecs:CreateCluster'], resources: [ECS_CLUSTERS_ARN], conditions: requestTaggedByUs() },
+  { sid: 'TagEcsClusterOnCreate', actions: ['ecs:TagResource'], resources: [ECS_CLUSTERS_ARN], conditions: { StringEquals: { 'ecs:CreateAction': 'CreateCluster' } } },
+  {
+    sid: 'CreateEcsServiceLinkedRole',
+    actions: ['iam:CreateServiceLinkedRole'],
+    resources: ['arn:${Partition}:iam::${Account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS'],
+    conditions: { StringEquals: { 'iam:AWSServiceName': 'ecs.amazonaws.com' } },
+  },
+];
 
 export interface ClusterSpec {
   name: string;

@@ -13,8 +13,35 @@ import {
 } from '@aws-sdk/client-ecs';
 import { ecs } from '../clients.ts';
 import { isAwsError, ResourceDrainingError } from '../errors.ts';
+import { arnTemplate, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { assertOwnedByWorkload } from '../tags.ts';
+import { ECS_CLUSTERS_ARN } from './ecs-cluster.ts';
+
+/** Cluster and service names come from requests: any service of the account and region. */
+const ECS_SERVICES_ARN = arnTemplate('ecs', 'service/*/*');
+
+/** describeService (reads any service of the name, to report one that is not this workload's). */
+export const DESCRIBE_SERVICE_PERMISSIONS: StepPermissions = [{ sid: 'ReadEcsService', actions: ['ecs:DescribeServices'], resources: [ECS_SERVICES_ARN] }];
+
+/**
+ * ensureEcsService: creates with our tags (also ecs:TagResource,
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html)
+ * and updates only services carrying them. No iam:PassRole: the service names no role (the
+ * task definition does, and Register task definition passes them).
+ */
+export const ENSURE_SERVICE_PERMISSIONS: StepPermissions = [
+  ...DESCRIBE_SERVICE_PERMISSIONS,
+  { sid: 'CreateEcsService', actions: ['ecs:CreateService'], resources: [ECS_SERVICES_ARN], conditions: requestTaggedByUs() },
+  { sid: 'TagEcsServiceOnCreate', actions: ['ecs:TagResource'], resources: [ECS_SERVICES_ARN], conditions: { StringEquals: { 'ecs:CreateAction': 'CreateService' } } },
+  { sid: 'UpdateOurEcsService', actions: ['ecs:UpdateService'], resources: [ECS_SERVICES_ARN], conditions: resourceTaggedByUs() },
+];
+
+/** listServiceTasks. ListTasks: `*` narrowed by `ecs:cluster` (see WILDCARD_RESOURCE_ACTIONS). */
+export const SERVICE_TASKS_PERMISSIONS: StepPermissions = [
+  { sid: 'ListServiceTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': ECS_CLUSTERS_ARN } } },
+  { sid: 'ReadServiceTasks', actions: ['ecs:DescribeTasks'], resources: [arnTemplate('ecs', 'task/*/*')] },
+];
 
 /** What the service should look like. */
 export interface WantedService {

@@ -11,10 +11,53 @@ import {
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { iam, sts } from '../clients.ts';
-import { IamPropagationError, isAwsError } from '../errors.ts';
+import { IamPropagationError, isAwsError, ResourceConflictError } from '../errors.ts';
+import { requestTaggedByUs, resourceTaggedByUs, type Permission, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
+import { ROLE_PATH } from '../settings.ts';
 import { assertOwnedByWorkload, type Tag } from '../tags.ts';
 import type { AwsContext } from '../workflow.ts';
+
+/** The roles this tool makes (all under ROLE_PATH), as a policy resource. */
+export const OUR_ROLES_ARN = `arn:\${Partition}:iam::\${Account}:role${ROLE_PATH}*`;
+
+/**
+ * ensureRole. GetRole is granted on every role of the account: a role of our name outside our
+ * path (someone else's, or one an earlier version made at `/`) must be reported as a name
+ * collision (ResourceConflictError naming it), not as AccessDenied. Everything that changes a
+ * role is limited to our path and our managed-by tag. CreateRole with Tags is authorized as
+ * iam:TagRole too (https://github.com/openshift/installer/issues/1073: "not authorized to
+ * perform: iam:TagRole" from CreateRole with tags), both with the tag in the request
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
+ * STS GetCallerIdentity (resolveAwsContext without a preflight) needs no permission.
+ */
+export const ENSURE_ROLE_PERMISSIONS: StepPermissions = [
+  { sid: 'FindRoleByName', actions: ['iam:GetRole'], resources: ['arn:${Partition}:iam::${Account}:role/*'] },
+  { sid: 'CreateOurRole', actions: ['iam:CreateRole', 'iam:TagRole'], resources: [OUR_ROLES_ARN], conditions: requestTaggedByUs() },
+  { sid: 'RepairTrustPolicy', actions: ['iam:UpdateAssumeRolePolicy'], resources: [OUR_ROLES_ARN], conditions: resourceTaggedByUs() },
+];
+
+/** putInlinePolicy. */
+export const PUT_INLINE_POLICY_PERMISSIONS: StepPermissions = [
+  { sid: 'ReadInlinePolicy', actions: ['iam:GetRolePolicy'], resources: [OUR_ROLES_ARN] },
+  { sid: 'WriteInlinePolicy', actions: ['iam:PutRolePolicy'], resources: [OUR_ROLES_ARN], conditions: resourceTaggedByUs() },
+];
+
+/** deleteInlinePolicy (same statement as PutRolePolicy when a step does both). */
+export const DELETE_INLINE_POLICY_PERMISSIONS: StepPermissions = [
+  { sid: 'WriteInlinePolicy', actions: ['iam:DeleteRolePolicy'], resources: [OUR_ROLES_ARN], conditions: resourceTaggedByUs() },
+];
+
+/** attachManagedPolicy, for the one managed policy `policyArn` (a template: `iam:PolicyARN` limits the attach to it). */
+export function attachManagedPolicyPermissions(policyArn: string): StepPermissions {
+  const attach: Permission = {
+    sid: 'AttachManagedPolicy',
+    actions: ['iam:AttachRolePolicy'],
+    resources: [OUR_ROLES_ARN],
+    conditions: { StringEquals: { ...resourceTaggedByUs().StringEquals, 'iam:PolicyARN': policyArn } },
+  };
+  return [{ sid: 'ListAttachedPolicies', actions: ['iam:ListAttachedRolePolicies'], resources: [OUR_ROLES_ARN] }, attach];
+}
 
 /** An IAM policy document, kept loose: we only write our own and compare parsed JSON. */
 export interface PolicyDocument {
@@ -139,6 +182,7 @@ export async function ensureRole(spec: RoleSpec): Promise<EnsuredRole> {
         iam().send(
           new CreateRoleCommand({
             RoleName: spec.name,
+            Path: ROLE_PATH,
             AssumeRolePolicyDocument: JSON.stringify(spec.trust),
             Description: spec.description,
             Tags: spec.tags,
@@ -155,6 +199,13 @@ export async function ensureRole(spec: RoleSpec): Promise<EnsuredRole> {
   }
   if (!role?.Arn) throw new IamPropagationError(`IAM role "${spec.name}" is not visible yet after CreateRole`);
   if (!created) assertOwnedByWorkload(role.Tags, spec.owner, `IAM role "${spec.name}"`, 'delete or rename it, or choose another workload name');
+  // IAM cannot move a role to another path, and the orchestrator may change only roles under ours.
+  if (!created && role.Path !== undefined && role.Path !== ROLE_PATH) {
+    throw new ResourceConflictError(
+      `IAM role "${spec.name}" is this workload's but lives at path ${role.Path} (made by an earlier version), and this tool manages only roles under ${ROLE_PATH}: ` +
+        'delete it (its inline policies and attachments first) and run again; it is made again with the same name, so the mesh identity stays the same',
+    );
+  }
   let trustUpdated = false;
   if (!created && !samePolicy(role.AssumeRolePolicyDocument, spec.trust)) {
     await iamCall(`UpdateAssumeRolePolicy ${spec.name}`, () =>

@@ -1,8 +1,26 @@
 import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import { logs } from '../clients.ts';
 import { isAwsError, ResourceNotReadyError } from '../errors.ts';
+import { LOG_GROUP_PREFIX } from '../naming.ts';
+import { arnTemplate, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { assertOwnedByWorkload } from '../tags.ts';
+
+/** The log groups this tool makes and reads (`/ecs/<family>`; the pattern also covers their streams). */
+export const LOG_GROUPS_ARN = arnTemplate('logs', `log-group:${LOG_GROUP_PREFIX}*`);
+
+/**
+ * ensureLogGroup. DescribeLogGroups has no resource type (`*`). Creating with tags needs
+ * logs:TagResource (or the deprecated logs:TagLogGroup,
+ * https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html,
+ * the `tags` parameter); the retention is set only on groups carrying our tag.
+ */
+export const LOG_GROUP_PERMISSIONS: StepPermissions = [
+  { sid: 'FindLogGroup', actions: ['logs:DescribeLogGroups'], resources: ['*'] },
+  { sid: 'ReadLogGroupTags', actions: ['logs:ListTagsForResource'], resources: [LOG_GROUPS_ARN] },
+  { sid: 'CreateLogGroup', actions: ['logs:CreateLogGroup', 'logs:TagResource'], resources: [LOG_GROUPS_ARN], conditions: requestTaggedByUs() },
+  { sid: 'SetLogRetention', actions: ['logs:PutRetentionPolicy'], resources: [LOG_GROUPS_ARN], conditions: resourceTaggedByUs() },
+];
 
 export interface LogGroupSpec {
   name: string;

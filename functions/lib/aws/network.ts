@@ -30,9 +30,40 @@ import { DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { ec2, eks } from '../clients.ts';
 import { parseBlock } from '../cidr.ts';
 import { isAwsError, NetworkConfigurationError, ResourceConflictError } from '../errors.ts';
+import { arnTemplate, composePermissions, type Permission, type StepPermissions } from '../permissions.ts';
 import { TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../settings.ts';
 import { isManagedByUs, tagValue } from '../tags.ts';
 import type { SubnetInfo } from '../workflow.ts';
+
+// ---- IAM -------------------------------------------------------------------
+
+/** Any EC2 resource of `type` in the account and region (ids are not known before a run). */
+export function ec2Arn(type: string): string {
+  return arnTemplate('ec2', `${type}/*`);
+}
+
+/**
+ * ec2:Describe* have no resource-level permissions: `*` is their only valid Resource
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html lists
+ * no resource type for them). One statement per step: the reads it sends.
+ */
+export function ec2Describe(action: string): Permission {
+  return { sid: 'DescribeVpcNetwork', actions: [action], resources: ['*'] };
+}
+
+/** What each read of this module sends; a step composes the ones it calls. */
+export const NETWORK_READS = {
+  eksClusterNetwork: { sid: 'DescribeEksCluster', actions: ['eks:DescribeCluster'], resources: [arnTemplate('eks', 'cluster/${EksClusterName}')] },
+  vpcCidrs: ec2Describe('ec2:DescribeVpcs'),
+  /** describeSubnets and vpcSubnets. */
+  describeSubnets: ec2Describe('ec2:DescribeSubnets'),
+  attachedInternetGatewayId: ec2Describe('ec2:DescribeInternetGateways'),
+  vpcNatGateways: ec2Describe('ec2:DescribeNatGateways'),
+  effectiveRouteTable: ec2Describe('ec2:DescribeRouteTables'),
+} satisfies Record<string, Permission>;
+
+/** checkGivenPrivateSubnet. */
+export const CHECK_GIVEN_SUBNET_PERMISSIONS: StepPermissions = composePermissions(NETWORK_READS.describeSubnets, NETWORK_READS.effectiveRouteTable);
 
 // ---- tags ------------------------------------------------------------------
 

@@ -7,8 +7,29 @@ import {
 } from '@aws-sdk/client-ecs';
 import { ecs } from '../clients.ts';
 import { isAwsError } from '../errors.ts';
+import { arnTemplate, requestTaggedByUs, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { assertOwnedByWorkload } from '../tags.ts';
+import { OUR_ROLES_ARN } from './iam-role.ts';
+
+/** Families come from requests: any task definition of the account and region. */
+const TASK_DEFINITIONS_ARN = arnTemplate('ecs', 'task-definition/*:*');
+
+/**
+ * ensureTaskDefinition. DescribeTaskDefinition has no resource type (`*`, see
+ * WILDCARD_RESOURCE_ACTIONS). Registering with tags is also ecs:TagResource
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html),
+ * and naming a task role and an execution role is iam:PassRole on each: only on this tool's
+ * roles, and only to ECS tasks (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html,
+ * condition key iam:PassedToService in
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
+ */
+export const TASK_DEFINITION_PERMISSIONS: StepPermissions = [
+  { sid: 'ReadTaskDefinition', actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] },
+  { sid: 'RegisterTaskDefinition', actions: ['ecs:RegisterTaskDefinition'], resources: [TASK_DEFINITIONS_ARN], conditions: requestTaggedByUs() },
+  { sid: 'TagTaskDefinitionOnCreate', actions: ['ecs:TagResource'], resources: [TASK_DEFINITIONS_ARN], conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } } },
+  { sid: 'PassTaskRoles', actions: ['iam:PassRole'], resources: [OUR_ROLES_ARN], conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } },
+];
 
 /** The fields of a task definition this tool sets; both the request we send and AWS's answer fit it. */
 type TaskDefinitionContent = Pick<

@@ -15,8 +15,33 @@ import {
 import { ec2 } from '../clients.ts';
 import { isAwsError, NatGatewayFailedError, ResourceNotReadyError } from '../errors.ts';
 import { names } from '../naming.ts';
+import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import { sharedTags } from '../tags.ts';
-import { clientToken, defaultRoute, effectiveRouteTable, ourFilters, tagSpec, vpcNatGateways } from './network.ts';
+import { clientToken, defaultRoute, ec2Arn, ec2Describe, effectiveRouteTable, NETWORK_READS, ourFilters, tagSpec, vpcNatGateways } from './network.ts';
+
+/** ensureNatElasticIp: allocates only with our tag (also ec2:CreateTags for AllocateAddress), releases only ours. */
+export const NAT_ELASTIC_IP_PERMISSIONS: StepPermissions = composePermissions(ec2Describe('ec2:DescribeAddresses'), [
+  { sid: 'AllocateOurElasticIp', actions: ['ec2:AllocateAddress'], resources: [ec2Arn('elastic-ip')], conditions: requestTaggedByUs() },
+  { sid: 'TagElasticIpOnCreate', actions: ['ec2:CreateTags'], resources: [ec2Arn('elastic-ip')], conditions: { StringEquals: { 'ec2:CreateAction': 'AllocateAddress' } } },
+  { sid: 'ReleaseOurElasticIp', actions: ['ec2:ReleaseAddress'], resources: [ec2Arn('elastic-ip')], conditions: resourceTaggedByUs() },
+]);
+
+/**
+ * createNatGateway: the new NAT gateway must carry our tag; the subnet and Elastic IP it uses
+ * must be ours (the NAT subnet and Elastic IP this tool made); the VPC is the user's.
+ */
+export const CREATE_NAT_GATEWAY_PERMISSIONS: StepPermissions = composePermissions(NETWORK_READS.vpcNatGateways, [
+  { sid: 'CreateOurNatGateway', actions: ['ec2:CreateNatGateway'], resources: [ec2Arn('natgateway')], conditions: requestTaggedByUs() },
+  { sid: 'CreateNatGatewayFromOurs', actions: ['ec2:CreateNatGateway'], resources: [ec2Arn('subnet'), ec2Arn('elastic-ip')], conditions: resourceTaggedByUs() },
+  { sid: 'CreateNatGatewayInVpc', actions: ['ec2:CreateNatGateway'], resources: [ec2Arn('vpc')] },
+  { sid: 'TagNatGatewayOnCreate', actions: ['ec2:CreateTags'], resources: [ec2Arn('natgateway')], conditions: { StringEquals: { 'ec2:CreateAction': 'CreateNatGateway' } } },
+]);
+
+/** describeNatGateway. */
+export const DESCRIBE_NAT_GATEWAY_PERMISSIONS: StepPermissions = [NETWORK_READS.vpcNatGateways];
+
+/** natGatewayReachesInternet. */
+export const NAT_REACHES_INTERNET_PERMISSIONS: StepPermissions = [NETWORK_READS.effectiveRouteTable];
 
 export const NAT_ROLES = { subnet: 'nat-subnet', routeTable: 'nat-route-table', eip: 'nat-eip', natGateway: 'nat-gateway' } as const;
 

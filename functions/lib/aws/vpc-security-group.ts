@@ -14,10 +14,47 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
 import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
+import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { TAG_ROLE } from '../settings.ts';
 import { assertOwnedByWorkload, isManagedByUs, ownershipOf, tagValue, workloadKey, workloadTags } from '../tags.ts';
-import { tagSpec } from './network.ts';
+import { ec2Arn, ec2Describe, tagSpec } from './network.ts';
+
+/**
+ * The tag EKS puts on the cluster security group it creates, naming the cluster
+ * (https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html); it lets the grant
+ * name the EKS clusters' groups without knowing their ids.
+ */
+export const EKS_CLUSTER_SG_TAG = 'aws:eks:cluster-name';
+
+/**
+ * findOrCreateSecurityGroup, convergeAppIngress, convergeEksIngress. A new group and new rules
+ * must carry our tag (rules are tagged through TagSpecifications: the `security-group-rule`
+ * resource, and ec2:CreateTags for AuthorizeSecurityGroupIngress). Ingress changes only on
+ * groups carrying our tag, or on the cluster security group of an EKS cluster the construct
+ * names (its `aws:eks:cluster-name` tag): the one group of someone else's this tool changes,
+ * and only by the rules it made (IAM has no per-rule resource for Revoke: which rules are ours
+ * is decided by their tags in code).
+ */
+export const SECURITY_GROUP_PERMISSIONS: StepPermissions = composePermissions(ec2Describe('ec2:DescribeSecurityGroups'), ec2Describe('ec2:DescribeSecurityGroupRules'), [
+  { sid: 'CreateOurSecurityGroup', actions: ['ec2:CreateSecurityGroup'], resources: [ec2Arn('security-group')], conditions: requestTaggedByUs() },
+  { sid: 'CreateSecurityGroupInVpc', actions: ['ec2:CreateSecurityGroup'], resources: [ec2Arn('vpc')] },
+  { sid: 'TagSecurityGroupOnCreate', actions: ['ec2:CreateTags'], resources: [ec2Arn('security-group')], conditions: { StringEquals: { 'ec2:CreateAction': 'CreateSecurityGroup' } } },
+  { sid: 'IngressOnOurSecurityGroup', actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'], resources: [ec2Arn('security-group')], conditions: resourceTaggedByUs() },
+  {
+    sid: 'IngressOnEksClusterSecurityGroup',
+    actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
+    resources: [ec2Arn('security-group')],
+    conditions: { StringEquals: { [`aws:ResourceTag/${EKS_CLUSTER_SG_TAG}`]: ['${EksClusterName}'] } },
+  },
+  { sid: 'TagOurIngressRule', actions: ['ec2:AuthorizeSecurityGroupIngress'], resources: [ec2Arn('security-group-rule')], conditions: requestTaggedByUs() },
+  {
+    sid: 'TagIngressRuleOnCreate',
+    actions: ['ec2:CreateTags'],
+    resources: [ec2Arn('security-group-rule')],
+    conditions: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' } },
+  },
+]);
 
 type Req = Pick<OnboardingRequest, 'workloadGroup'>;
 

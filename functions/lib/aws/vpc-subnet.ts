@@ -18,9 +18,41 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
 import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
+import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import { sharedTags } from '../tags.ts';
 import type { SubnetInfo } from '../workflow.ts';
-import { clientToken, defaultRoute, describeSubnets, hasIpv4Block, pickOurs, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
+import { clientToken, defaultRoute, describeSubnets, ec2Arn, hasIpv4Block, NETWORK_READS, pickOurs, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
+
+/**
+ * ensureTaggedSubnet. A new subnet must carry our tag (aws:RequestTag on the `subnet`
+ * resource); the VPC is the user's (the EKS cluster's), so it cannot be narrowed by tag;
+ * TagSpecifications are authorized as ec2:CreateTags, narrowed by `ec2:CreateAction`
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html;
+ * resource types per action: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+ */
+export const TAGGED_SUBNET_PERMISSIONS: StepPermissions = composePermissions(NETWORK_READS.describeSubnets, [
+  { sid: 'CreateOurSubnet', actions: ['ec2:CreateSubnet'], resources: [ec2Arn('subnet')], conditions: requestTaggedByUs() },
+  { sid: 'CreateSubnetInVpc', actions: ['ec2:CreateSubnet'], resources: [ec2Arn('vpc')] },
+  { sid: 'TagSubnetOnCreate', actions: ['ec2:CreateTags'], resources: [ec2Arn('subnet')], conditions: { StringEquals: { 'ec2:CreateAction': 'CreateSubnet' } } },
+]);
+
+/**
+ * ensureRouteTable: a new route table must carry our tag; routes and associations change only
+ * tables (and subnets) carrying it. CreateRoute/ReplaceRoute are authorized on the route table
+ * alone (the reference lists no target resource for them).
+ */
+export const ROUTE_TABLE_PERMISSIONS: StepPermissions = composePermissions(NETWORK_READS.effectiveRouteTable, [
+  { sid: 'CreateOurRouteTable', actions: ['ec2:CreateRouteTable'], resources: [ec2Arn('route-table')], conditions: requestTaggedByUs() },
+  { sid: 'CreateRouteTableInVpc', actions: ['ec2:CreateRouteTable'], resources: [ec2Arn('vpc')] },
+  { sid: 'TagRouteTableOnCreate', actions: ['ec2:CreateTags'], resources: [ec2Arn('route-table')], conditions: { StringEquals: { 'ec2:CreateAction': 'CreateRouteTable' } } },
+  { sid: 'RouteInOurRouteTable', actions: ['ec2:CreateRoute', 'ec2:ReplaceRoute'], resources: [ec2Arn('route-table')], conditions: resourceTaggedByUs() },
+  {
+    sid: 'AssociateOurRouteTable',
+    actions: ['ec2:AssociateRouteTable', 'ec2:ReplaceRouteTableAssociation'],
+    resources: [ec2Arn('route-table'), ec2Arn('subnet')],
+    conditions: resourceTaggedByUs(),
+  },
+]);
 
 export interface TaggedSubnetSpec {
   vpcId: string;

@@ -8,6 +8,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Deployment, type V1Namespace } from '@kubernetes/client-node';
 import { eks, sts } from '../clients.ts';
 import { isAwsError, KubernetesAccessDeniedError, KubernetesUnavailableError, MeshPrerequisiteError, UnexpectedError } from '../errors.ts';
+import { arnTemplate, type StepPermissions } from '../permissions.ts';
 import { POLICY_TYPE, WAR_TYPE, WORKLOAD_GROUP_TYPE, type MeshResourceType } from '../mesh-facts.ts';
 import { runtimeSettings } from '../settings.ts';
 import { eksTokenSource } from './eks-token.ts';
@@ -20,6 +21,18 @@ import type { APIResourceList, KubeList, OnboardingPolicy, WorkloadAutoRegistrat
  */
 export const KUBE_API_URL_OVERRIDE_ENV = 'MESH_KUBE_API_URL';
 export const DEFAULT_LIST_PAGE_SIZE = 100;
+
+/**
+ * meshKube: eks:DescribeCluster on the mesh's EKS clusters (the construct's list). Nothing
+ * else in IAM: the bearer token is a presigned sts:GetCallerIdentity, which needs no
+ * permission (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html:
+ * "No permissions are required to perform this operation") and which EKS, not this code,
+ * sends; what the Kubernetes API lets the orchestrator read is the cluster's access entry
+ * and RBAC (rbac.ts), not IAM. The 401/403 help's GetCallerIdentity needs nothing either.
+ */
+export const MESH_KUBE_PERMISSIONS: StepPermissions = [
+  { sid: 'DescribeEksCluster', actions: ['eks:DescribeCluster'], resources: [arnTemplate('eks', 'cluster/${EksClusterName}')] },
+];
 
 /** A mesh resource type as the cluster serves it (from API discovery). */
 export interface ServedResource extends MeshResourceType {
