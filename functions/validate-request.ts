@@ -7,13 +7,16 @@ import type { WorkflowState } from '#lib/workflow.ts';
  * `{input, executionId}` (the execution input beside `$$.Execution.Id`); a manual invoke may
  * pass the plain request (as typed in the Step Functions console) or `{request}`. Returns the
  * workflow state: the validated request (defaults applied), the execution id every later step
- * logs and, apart, the CA bundle that only Ensure CA secret reads.
+ * logs and, apart, the CA bundle (or the API's reference to the secret holding it) that only
+ * Ensure CA secret reads.
  * Throws InvalidRequestError naming every problem.
  */
 export async function validateRequest(input: unknown): Promise<WorkflowState> {
   const { raw, executionId } = fromStateMachine(input);
-  const { rootCaPem, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
-  return { request, caBundle: { pem: rootCaPem }, ...(executionId ? { execution: { id: executionId } } : {}) };
+  const { rootCaPem, rootCaSecret, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
+  // Through the API the input holds only where the PEM was stored (rootCaSecret); by hand, the PEM.
+  const caBundle = rootCaSecret ? { secret: rootCaSecret } : { pem: rootCaPem };
+  return { request, caBundle, ...(executionId ? { execution: { id: executionId } } : {}) };
 }
 
 function fromStateMachine(input: unknown): { raw: unknown; executionId?: string } {
