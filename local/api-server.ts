@@ -3,7 +3,7 @@
  * (functions/lib/onboarding-api.ts), served by node:http on 127.0.0.1.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { handleApiRequest, tooLarge, type ExecutionBackend } from '../functions/lib/onboarding-api.ts';
+import { errorResponse, handleApiRequest, tooLarge, type ApiDeps, type ExecutionBackend } from '../functions/lib/onboarding-api.ts';
 import { MAX_EXECUTION_INPUT_BYTES } from '../functions/lib/request.ts';
 
 /** Bodies over the limit are read to the end (so the client gets the 413, not a reset) but not kept; past this much the connection is cut. */
@@ -33,7 +33,8 @@ function readBody(req: IncomingMessage): Promise<{ body: string } | { tooLargeBy
   });
 }
 
-export async function startApiServer(backend: ExecutionBackend, port = 0): Promise<ApiServer> {
+/** `deps` replaces the registry or CA store the API uses (tests); by default the same AWS calls as the deployed API, against the emulator. */
+export async function startApiServer(backend: ExecutionBackend, port = 0, deps: Partial<ApiDeps> = {}): Promise<ApiServer> {
   const server = createServer((req, res) => {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -47,11 +48,13 @@ export async function startApiServer(backend: ExecutionBackend, port = 0): Promi
           return send(r.status, r.body, r.headers);
         }
         const url = new URL(req.url ?? '/', 'http://localhost');
-        const r = await handleApiRequest({ method: req.method ?? 'GET', path: url.pathname, body: read.body }, backend);
+        const query = Object.fromEntries(url.searchParams.entries());
+        const r = await handleApiRequest({ method: req.method ?? 'GET', path: url.pathname, query, body: read.body }, backend, deps);
         send(r.status, r.body, r.headers);
       } catch (e) {
         // The server keeps serving; the caller gets the error's name and message, never a stack.
-        send(500, { message: `internal error: ${(e as Error).name}: ${(e as Error).message}` });
+        const r = errorResponse(e);
+        send(r.status, r.body, r.headers);
       }
     })();
   });
