@@ -1,5 +1,7 @@
 import { mergeLedgers } from '#lib/ledger.ts';
 import { wrap } from '#lib/middleware.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
+import { recordFailed, registryTable, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
 import type { WorkloadRequest } from '#lib/request.ts';
 import type { LedgerEntry } from '#lib/workflow.ts';
 
@@ -43,7 +45,8 @@ export interface FailureRecord {
  * Record failure: turns a clean failure state into one record (failed step, error, cause,
  * resources made so far). Lambda puts `{errorType, errorMessage, trace}` JSON in the
  * Cause; a failed Parallel branch puts its own FailureState: both are unwrapped so the user
- * sees the step's message, never a stack trace.
+ * sees the step's message, never a stack trace. The workload registry records the failure
+ * (step, error, cause and everything the run made or reused) once a request was validated.
  */
 export async function recordFailure(state: Partial<FailureState>): Promise<FailureRecord> {
   const f = state.failure ?? { step: 'unknown', error: 'UnexpectedError', cause: 'no failure was recorded' };
@@ -67,7 +70,10 @@ export async function recordFailure(state: Partial<FailureState>): Promise<Failu
     } else break;
   }
   cause = cause || error;
-  return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: mergeLedgers(ledgers).filter((e) => e.created) };
+  const ledger = mergeLedgers(ledgers);
+  // Without a validated request (Validate request itself failed) there is no workload to record.
+  if (registryTable() && state.request && state.execution) await recordFailed(state.request, state.execution.id, { step, error, cause }, ledger);
+  return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: ledger.filter((e) => e.created) };
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {
@@ -79,5 +85,7 @@ function parseJson(text: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+export const permissions: StepPermissions = REGISTRY_WRITE_PERMISSIONS;
 
 export const handler = wrap('Record failure', recordFailure);

@@ -1,19 +1,82 @@
+import { assessDrift } from '#lib/drift.ts';
+import { DRIFT_PUBLISH_PERMISSIONS, publishDriftEvent, putDriftMetric } from '#lib/drift-events.ts';
+import { InvalidRequestError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
-import type { StepPermissions } from '#lib/permissions.ts';
-import type { DriftFinding } from '#lib/registry.ts';
+import { arnTemplate, type StepPermissions } from '#lib/permissions.ts';
+import { getWorkload, recordVerification, REGISTRY_WRITE_PERMISSIONS, type DriftFinding, type Verification } from '#lib/registry.ts';
+import { observeWorkload, type WarReader } from '#lib/workload-observation.ts';
 
-export interface ReverifyResult {
+export interface ReverifyInput {
   workload: string;
-  checked: true;
-  ok: boolean;
-  drift: DriftFinding[];
+  /** The re-verification execution (the Map's ItemSelector passes `$$.Execution.Id`). */
+  executionId?: string;
 }
 
-/** Reverify workload: the read-only checks of one onboarded workload. (A skeleton: the checks come next.) */
-export async function reverifyWorkload(input: { workload: string }): Promise<ReverifyResult> {
-  return { workload: input.workload, checked: true, ok: true, drift: [] };
+export type ReverifyResult =
+  | { workload: string; checked: true; ok: boolean; drift: DriftFinding[]; eventId?: string }
+  /** Not onboarded (an onboarding under way, or failed): nothing to hold it to. */
+  | { workload: string; checked: false; reason: string };
+
+/**
+ * Reverify workload: the read-only checks of one onboarded workload (its ECS service, running
+ * tasks, each task's WorkloadAutoRegistration and AgentConnected condition, the agent's
+ * traffic), recorded in the registry. Drift is announced with a MeshWorkloadDrift event and a
+ * WorkloadDrift data point. Never changes the workload's resources.
+ */
+export async function reverifyWorkload(input: ReverifyInput, opts: { wars?: WarReader; now?: () => Date } = {}): Promise<ReverifyResult> {
+  const { workload, executionId } = input;
+  const record = await getWorkload(workload);
+  if (!record) throw new InvalidRequestError([{ path: '$.workload', message: `"${workload}" is not in the workload registry` }]);
+  if (record.status !== 'ONBOARDED') return { workload, checked: false, reason: `status ${record.status}: only onboarded workloads are re-verified` };
+
+  const now = opts.now ?? (() => new Date());
+  const observation = await observeWorkload(record, { ...(opts.wars ? { wars: opts.wars } : {}), now: now() });
+  const at = now();
+  const { drift, notes } = assessDrift(observation, at);
+  const verification: Verification = {
+    at: at.toISOString(),
+    ok: drift.length === 0,
+    drift,
+    ...(executionId ? { executionId } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
+    ...(observation.traffic ? { traffic: { trafficSeen: observation.traffic.trafficSeen, inbound: observation.traffic.inbound, outbound: observation.traffic.outbound } } : {}),
+  };
+  // The registry first: a retry after a failed publish records the same finding again and publishes once more (consumers dedupe on workload + executionId).
+  await recordVerification(workload, verification);
+  if (verification.ok) return { workload, checked: true, ok: true, drift };
+
+  const eventId = await publishDriftEvent({
+    workload,
+    cluster: observation.cluster,
+    service: observation.service,
+    ...(observation.ecsService?.serviceArn ? { serviceArn: observation.ecsService.serviceArn } : {}),
+    namespace: record.request.workloadGroup.namespace,
+    ...(record.request.network.eksClusterName ? { eksClusterName: record.request.network.eksClusterName } : {}),
+    findings: drift,
+    checkedAt: verification.at,
+    ...(executionId ? { executionId } : {}),
+    onboardingExecutionId: record.executionId,
+  });
+  await putDriftMetric(at);
+  return { workload, checked: true, ok: false, drift, eventId };
 }
 
-export const permissions: StepPermissions = [];
+/** Exactly what the step calls (the onboarding steps' readers plus the registry and the drift publishers). */
+export const permissions: StepPermissions = [
+  { sid: 'ReadWorkloadRecord', actions: ['dynamodb:GetItem'], resources: ['${RegistryTableArn}'] },
+  ...REGISTRY_WRITE_PERMISSIONS,
+  { sid: 'DescribeWorkloadService', actions: ['ecs:DescribeServices'], resources: [arnTemplate('ecs', 'service/*/*')] },
+  { sid: 'DescribeWorkloadTasks', actions: ['ecs:DescribeTasks'], resources: [arnTemplate('ecs', 'task/*/*')] },
+  // ListTasks is authorized on container instances, which Fargate tasks have none of: `*`, narrowed to this account's clusters
+  // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html; aws/aws-cdk#3199 does the same).
+  { sid: 'ListWorkloadTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': arnTemplate('ecs', 'cluster/*') } } },
+  // The Kubernetes API endpoint of the mesh cluster; the WARs themselves are read with the EKS access entry's RBAC, not IAM. (The EKS
+  // token is a presigned sts:GetCallerIdentity, which, like the call made to explain a 403, needs no permission:
+  // https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html.)
+  { sid: 'DescribeMeshCluster', actions: ['eks:DescribeCluster'], resources: [arnTemplate('eks', 'cluster/${EksClusterName}')] },
+  // The agent's access log (Traffic evidence's reads): the task log groups are `/ecs/<family>`.
+  { sid: 'ReadAgentLogs', actions: ['logs:DescribeLogStreams', 'logs:FilterLogEvents'], resources: [arnTemplate('logs', 'log-group:/ecs/*')] },
+  ...DRIFT_PUBLISH_PERMISSIONS,
+];
 
-export const handler = wrap('Reverify workload', reverifyWorkload);
+export const handler = wrap('Reverify workload', (input: ReverifyInput) => reverifyWorkload(input));

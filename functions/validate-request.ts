@@ -1,4 +1,6 @@
 import { wrap } from '#lib/middleware.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
+import { recordStarted, registryTable, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
 import { parseRequest } from '#lib/request.ts';
 import type { WorkflowState } from '#lib/workflow.ts';
 
@@ -8,12 +10,14 @@ import type { WorkflowState } from '#lib/workflow.ts';
  * pass the plain request (as typed in the Step Functions console) or `{request}`. Returns the
  * workflow state: the validated request (defaults applied), the execution id every later step
  * logs and, apart, the CA bundle (or the API's reference to the secret holding it) that only
- * Ensure CA secret reads.
+ * Ensure CA secret reads. Records the start in the workload registry (without the CA bundle).
  * Throws InvalidRequestError naming every problem.
  */
 export async function validateRequest(input: unknown): Promise<WorkflowState> {
   const { raw, executionId } = fromStateMachine(input);
   const { rootCaPem, rootCaSecret, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
+  // The registry keeps one record per workload from its first execution on; a manual invoke outside an execution has nothing to record.
+  if (registryTable() && executionId) await recordStarted(request, executionId);
   // Through the API the input holds only where the PEM was stored (rootCaSecret); by hand, the PEM.
   const caBundle = rootCaSecret ? { secret: rootCaSecret } : { pem: rootCaPem };
   return { request, caBundle, ...(executionId ? { execution: { id: executionId } } : {}) };
@@ -30,5 +34,7 @@ function fromStateMachine(input: unknown): { raw: unknown; executionId?: string 
 function isWrapped(input: unknown): input is { request: unknown } {
   return typeof input === 'object' && input !== null && Object.keys(input).length === 1 && 'request' in input;
 }
+
+export const permissions: StepPermissions = REGISTRY_WRITE_PERMISSIONS;
 
 export const handler = wrap('Validate request', validateRequest);

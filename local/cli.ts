@@ -9,6 +9,9 @@
  *   npm start -- --verbose            also print the step handlers' JSON logs
  *   npm start -- --wait-ms N          how long each Wait state lasts (default 250 ms; the ASL's own
  *                                     intervals are for AWS)
+ *   npm start -- --keep --reverify-every S
+ *                                     with --keep, re-verify every onboarded workload every S seconds
+ *                                     (default 60; 0: never), printing drift as it is found
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -27,6 +30,7 @@ function parseCli() {
         request: { type: 'string', default: new URL('../examples/bookinfo-ratings.json', import.meta.url).pathname },
         verbose: { type: 'boolean', default: false },
         'wait-ms': { type: 'string', default: '250' },
+        'reverify-every': { type: 'string', default: '60' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -47,6 +51,11 @@ if (!Number.isInteger(waitMs) || waitMs < 0) {
   console.error(`--wait-ms must be a whole number of milliseconds, not "${args.values['wait-ms']}"`);
   process.exit(2);
 }
+const reverifyEvery = Number(args.values['reverify-every']);
+if (!Number.isInteger(reverifyEvery) || reverifyEvery < 0) {
+  console.error(`--reverify-every must be a whole number of seconds, not "${args.values['reverify-every']}"`);
+  process.exit(2);
+}
 // Set before the handlers load: Powertools reads these once, at import.
 process.env.POWERTOOLS_LOG_LEVEL ??= args.values.verbose ? 'INFO' : 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -60,6 +69,7 @@ const { executionNameFor } = await import('../functions/lib/onboarding-api.ts');
 const { requestProblems, parseRequest } = await import('../functions/lib/request.ts');
 const { taskSteps } = await import('../statemachine/definition.ts');
 const { renderWarTable, renderSummary, Progress } = await import('./cli-output.ts');
+const { startReverifyLoop, describeReverifyOutcome } = await import('./reverify-loop.ts');
 
 const tty = process.stdout.isTTY === true;
 const t0 = Date.now();
@@ -141,9 +151,19 @@ Inspect it with the aws CLI:
 
 Onboard through the local API:
   curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookinfo-ratings.json
-  curl -s ${api.url}/onboardings/<executionId>`);
+  curl -s ${api.url}/onboardings/<executionId>
+
+Re-verification: ${reverifyEvery > 0 ? `every ${reverifyEvery} s (--reverify-every), each run printed below` : 'off (--reverify-every 0)'}.
+  Drift events (${sandbox.driftEvents.busName} bus, rule ${sandbox.driftEvents.ruleArn.split('/').pop()}) arrive on the SQS queue ${sandbox.driftEvents.queueUrl}
+  aws --endpoint-url ${env.AWS_ENDPOINT_URL} sqs receive-message --queue-url ${sandbox.driftEvents.queueUrl} --wait-time-seconds 5
+  aws --endpoint-url ${env.AWS_ENDPOINT_URL} dynamodb get-item --table-name ${sandbox.registryTable} --key '{"workload":{"S":"${request.workloadGroup.namespace}/${request.workloadGroup.name}"}}'`);
+const reverifyLoop = reverifyEvery > 0 ? startReverifyLoop({ everyMs: reverifyEvery * 1000, waitMs, onOutcome: (o) => console.log(describeReverifyOutcome(o)) }) : undefined;
 process.removeAllListeners('SIGINT');
 process.on('SIGINT', () => {
   console.log('\nStopping the sandbox...');
-  void api.stop().then(() => shutdown(0));
+  void (async () => {
+    await reverifyLoop?.stop();
+    await api.stop();
+    await shutdown(0);
+  })();
 });

@@ -31,6 +31,12 @@ export interface FargateScheduler {
   syncOnce(): Promise<{ started: number; stopped: number }>;
   /** Changes the crash behaviour for tasks started from now on. */
   setCrash(crash: FargateSchedulerOptions['crash']): void;
+  /**
+   * Holds one service (`held` true): its tasks are neither started nor stopped any more, as
+   * when ECS cannot place or start them (image gone, no capacity), so a stopped task stays
+   * missing. Released, the service converges to its desired count again.
+   */
+  hold(cluster: string, service: string, held: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -48,6 +54,7 @@ function chunks<T>(xs: T[], n: number): T[][] {
 export function startFargateScheduler(opts: FargateSchedulerOptions): FargateScheduler {
   const ecs = new ECSClient({ endpoint: opts.endpoint, region: opts.region ?? 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   let crash = opts.crash;
+  const held = new Set<string>();
   let stopped = false;
   let running: Promise<unknown> = Promise.resolve();
 
@@ -85,6 +92,7 @@ export function startFargateScheduler(opts: FargateSchedulerOptions): FargateSch
       const tasks = await liveTasks(cluster);
       for (const svc of await servicesOf(cluster)) {
         if (svc.status !== 'ACTIVE' || !svc.serviceName || !svc.taskDefinition) continue;
+        if (held.has(`${cluster.split('/').pop()}/${svc.serviceName}`)) continue;
         const group = `service:${svc.serviceName}`;
         const mine = tasks.filter((t) => t.group === group);
         const deployment = svc.deployments?.find((d) => d.status === 'PRIMARY')?.id ?? 'ecs-svc/local';
@@ -139,6 +147,10 @@ export function startFargateScheduler(opts: FargateSchedulerOptions): FargateSch
     },
     setCrash: (c) => {
       crash = c;
+    },
+    hold: (cluster, service, h) => {
+      if (h) held.add(`${cluster}/${service}`);
+      else held.delete(`${cluster}/${service}`);
     },
     stop: async () => {
       stopped = true;

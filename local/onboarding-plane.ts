@@ -47,6 +47,8 @@ export interface OnboardingPlane {
   start(opts?: { intervalMs?: number }): void;
   stop(): Promise<void>;
   setDisconnected(disconnected: boolean): void;
+  /** Disconnects (or reconnects) the agents of one WorkloadGroup (`namespace/name`) only. */
+  setWorkloadDisconnected(workload: string, disconnected: boolean): void;
 }
 
 interface AgentConfig {
@@ -92,6 +94,7 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
   const graceMs = opts.stoppedGraceMs ?? 0;
   const connectedTo = opts.connectedTo ?? 'onboarding-plane-7d9f8b6c5-x2x9q';
   let disconnected = opts.disconnected ?? false;
+  const disconnectedWorkloads = new Set<string>();
   const taskDefs = new Map<string, TaskDefinition>();
   // WARs this plane made: name -> namespace, creation time, and when its task was last seen gone.
   const made = new Map<string, { namespace: string; createdAt: number; goneSince?: number }>();
@@ -120,8 +123,8 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
   }
 
   /** The agent's view of its status at time `t`. */
-  function connection(createdAt: number, t: number): WarCondition[] {
-    if (disconnected) return [condition('False', 'AgentDisconnected', 'the agent is not connected to the onboarding plane', t)];
+  function connection(workload: string, createdAt: number, t: number): WarCondition[] {
+    if (disconnected || disconnectedWorkloads.has(workload)) return [condition('False', 'AgentDisconnected', 'the agent is not connected to the onboarding plane', t)];
     if (t - createdAt < connectDelayMs) return [condition('Unknown', 'AgentConnecting', 'waiting for the agent to connect', createdAt)];
     return [condition('True', WAR_CONNECTED_REASON, 'the agent is connected', createdAt + connectDelayMs)];
   }
@@ -166,7 +169,7 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
     const mine = made.get(name);
     if (existing && mine) {
       mine.goneSince = undefined;
-      if (setStatus(existing, connection(mine.createdAt, t))) opts.store.put(existing);
+      if (setStatus(existing, connection(`${namespace}/${wgName}`, mine.createdAt, t))) opts.store.put(existing);
       return name;
     }
     const ip = privateIp(task);
@@ -190,7 +193,7 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
         },
       },
     };
-    setStatus(war, connection(t, t));
+    setStatus(war, connection(`${namespace}/${wgName}`, t, t));
     opts.store.put(war);
     made.set(name, { namespace, createdAt: t });
     report.registered.push(name);
@@ -221,7 +224,12 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
   }
 
   return {
-    syncOnce,
+    // After the sync under way, if any: a sync asked for by hand (a test, a drift) sees every change made before it.
+    syncOnce: () => {
+      const p = running.then(syncOnce);
+      running = p.catch(() => undefined);
+      return p;
+    },
     start({ intervalMs = 500 } = {}) {
       if (timer) return;
       timer = setInterval(() => {
@@ -236,6 +244,10 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
     },
     setDisconnected(d: boolean) {
       disconnected = d;
+    },
+    setWorkloadDisconnected(workload: string, d: boolean) {
+      if (d) disconnectedWorkloads.add(workload);
+      else disconnectedWorkloads.delete(workload);
     },
   };
 }

@@ -11,6 +11,8 @@ import { pinEcsTaskStatus, startFargateScheduler, type FargateScheduler, type Fa
 import { seedMesh, startKubeStandin, type KubeStandin } from './kube-api-standin.ts';
 import { startMoto, useEmulatorEnvironment, type MotoServer } from './moto-server.ts';
 import { startOnboardingPlane, type OnboardingPlane, type OnboardingPlaneOptions } from './onboarding-plane.ts';
+import { applyDrift, type DriftApplied, type SandboxDriftKind } from './drift.ts';
+import { createDriftEventSink, sandboxSqs, type DriftEventSink } from './drift-events.ts';
 import { createRegistryTable } from './registry-table.ts';
 import { ENV } from '../functions/lib/settings.ts';
 
@@ -43,6 +45,10 @@ export interface Sandbox {
   eks: EksCluster;
   /** The registry's DynamoDB table in the emulator. */
   registryTable: string;
+  /** The drift event bus (ENV.driftEventBus) and the SQS queue its MeshWorkloadDrift rule delivers to. */
+  driftEvents: DriftEventSink;
+  /** Makes an onboarded workload (`namespace/name`) drift, or `restore`s it; returns once the simulations show it. */
+  drift(workload: string, kind: SandboxDriftKind): Promise<DriftApplied>;
   /** Environment with which the aws CLI and SDKs talk to the sandbox. */
   awsEnv: Record<string, string>;
   stop(): Promise<void>;
@@ -65,6 +71,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     // The workload registry, as the CDK construct makes it on AWS; the steps and the API find it by the same variable.
     const registryTable = await createRegistryTable();
     process.env[ENV.registryTable] = registryTable;
+    // The bus the re-verification publishes drift to, with a rule that delivers it to a queue anyone can read.
+    const sqs = sandboxSqs();
+    stops.push(async () => sqs.destroy());
+    const driftEvents = await createDriftEventSink(sqs);
+    process.env[ENV.driftEventBus] = driftEvents.busName;
 
     const vpc = await createMeshVpc({ endpoint: moto.endpoint, region, name: 'mesh' });
     const eks = await createEksCluster({
@@ -97,11 +108,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       vpc,
       eks,
       registryTable,
-      awsEnv: { [ENV.registryTable]: registryTable, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: region, AWS_REGION: region },
+      driftEvents,
+      drift: (workload, kind) => applyDrift({ scheduler, plane }, workload, kind),
+      awsEnv: { [ENV.registryTable]: registryTable, [ENV.driftEventBus]: driftEvents.busName, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: region, AWS_REGION: region },
       stop: async () => {
         await stopAll();
         delete process.env.MESH_KUBE_API_URL;
         delete process.env[ENV.registryTable];
+        delete process.env[ENV.driftEventBus];
         resetClients();
       },
     };

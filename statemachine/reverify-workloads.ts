@@ -34,6 +34,8 @@ export function reverifyWorkloads(): AslMachine {
         ItemsPath: '$.list.workloads',
         // A number set at deploy time (the construct's prop) reaches the Map through the list step's output.
         MaxConcurrencyPath: '$.list.maxConcurrency',
+        // Each check gets this run's execution id beside its workload: the drift event and the registry name the run that saw the drift.
+        ItemSelector: { 'workload.$': '$$.Map.Item.Value.workload', 'executionId.$': '$$.Execution.Id' },
         ItemProcessor: {
           ProcessorConfig: { Mode: 'INLINE' },
           StartAt: 'Reverify workload',

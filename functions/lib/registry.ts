@@ -20,7 +20,7 @@ export type WorkloadStatus = 'ONBOARDING' | 'ONBOARDED' | 'FAILED';
 
 /** One finding of a re-verification: what no longer holds. */
 export interface DriftFinding {
-  /** e.g. `service-missing`, `tasks-below-desired`, `task-gone`, `war-missing`, `agent-disconnected`. */
+  /** A DriftKind of drift.ts: `service-missing`, `service-inactive`, `service-scaled-to-zero`, `tasks-below-desired`, `war-missing`, `agent-disconnected`. */
   kind: string;
   message: string;
   taskId?: string;
@@ -31,6 +31,10 @@ export interface Verification {
   ok: boolean;
   drift: DriftFinding[];
   executionId?: string;
+  /** What is worth knowing but is not drift: no traffic in the window, a new task still registering. */
+  notes?: string[];
+  /** Requests the agent logged in the traffic window, when tasks run. */
+  traffic?: { trafficSeen: boolean; inbound: number; outbound: number };
 }
 
 export interface WorkloadRecord {

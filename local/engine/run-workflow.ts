@@ -134,7 +134,7 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
   const run = machine.run(input as Json, {
     overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
     // `$$.Execution.Id` is the execution ARN on AWS: the same shape here, ending in the name.
-    context: { Execution: { Id: executionArnOf(executionName), Name: executionName, StartTime: startedAt.toISOString() } } as never,
+    context: { Execution: { Id: executionArnOf(executionName, opts.machine), Name: executionName, StartTime: startedAt.toISOString() } } as never,
   });
 
   const history: StepHistory[] = [];
@@ -229,9 +229,9 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
   return { executionName, done, abort: run.abort, history, currentStep: () => current };
 }
 
-/** The local stand-in for an execution ARN (what `$$.Execution.Id` holds). */
-export function executionArnOf(executionName: string): string {
-  return `arn:aws:states:us-east-1:000000000000:execution:onboard-workload:${executionName}`;
+/** The local stand-in for an execution ARN (what `$$.Execution.Id` holds): `execution:<machine>:<name>`, as on AWS. */
+export function executionArnOf(executionName: string, machine: MachineName = 'onboard-workload'): string {
+  return `arn:aws:states:us-east-1:000000000000:execution:${machine}:${executionName}`;
 }
 
 /** Runs one execution to its end. */

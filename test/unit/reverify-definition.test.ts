@@ -4,7 +4,8 @@ import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { RENDERERS } from '../../scripts/generate-workflow.ts';
 import { allStates, aslPath, FUNCTIONS_DIR, loadDefinition, MACHINE_NAMES, placeholderOf, substitute, taskSteps } from '../../statemachine/definition.ts';
-import { runWorkflow } from '../../local/engine/run-workflow.ts';
+import { REVERIFY_CONCURRENCY_ENV } from '../../functions/list-workloads.ts';
+import { executionArnOf, runWorkflow } from '../../local/engine/run-workflow.ts';
 
 describe.each(MACHINE_NAMES)('statemachine/%s.asl.json', (name) => {
   const machine = loadDefinition(name);
@@ -32,12 +33,56 @@ describe.each(MACHINE_NAMES)('statemachine/%s.asl.json', (name) => {
 });
 
 describe('re-verification workflow', () => {
-  it('runs in the local engine: a Map over the listed workloads, bounded by the concurrency the list step gives', async () => {
-    const out = await runWorkflow({ workloads: ['bookinfo/ratings', 'bookinfo/reviews'] }, { machine: 'reverify-workloads' });
+  it('runs in the local engine: a Map over the listed workloads, each with the execution id of the run, bounded by the concurrency the list step gives', async () => {
+    const seen: unknown[] = [];
+    let inFlight = 0;
+    let most = 0;
+    process.env[REVERIFY_CONCURRENCY_ENV] = '2';
+    try {
+      const out = await runWorkflow(
+        { workloads: ['bookinfo/ratings', 'bookinfo/reviews', 'bookinfo/details', 'bookinfo/productpage'] },
+        {
+          machine: 'reverify-workloads',
+          executionName: 'hourly',
+          handlerOverrides: {
+            'Reverify workload': async (input) => {
+              seen.push(input);
+              most = Math.max(most, ++inFlight);
+              await new Promise((r) => setTimeout(r, 20));
+              inFlight--;
+              return { workload: (input as { workload: string }).workload, checked: true, ok: true, drift: [] };
+            },
+          },
+        },
+      );
+      expect(out.status).toBe('SUCCEEDED');
+      expect(out.output).toEqual(['ratings', 'reviews', 'details', 'productpage'].map((n) => ({ workload: `bookinfo/${n}`, checked: true, ok: true, drift: [] })));
+    } finally {
+      delete process.env[REVERIFY_CONCURRENCY_ENV];
+    }
+    expect(seen).toContainEqual({ workload: 'bookinfo/ratings', executionId: executionArnOf('hourly', 'reverify-workloads') });
+    expect(most).toBe(2);
+  });
+
+  it('reports a workload whose check fails and checks the others (the per-item Catch)', async () => {
+    const out = await runWorkflow(
+      { workloads: ['bookinfo/ratings', 'bookinfo/reviews'] },
+      {
+        machine: 'reverify-workloads',
+        retryIntervalMs: 1,
+        handlerOverrides: {
+          'Reverify workload': async (input) => {
+            const { workload } = input as { workload: string };
+            if (workload === 'bookinfo/ratings') throw Object.assign(new Error('EKS cluster "mesh-eks" was not found'), { name: 'MeshPrerequisiteError' });
+            return { workload, checked: true, ok: true, drift: [] };
+          },
+        },
+      },
+    );
     expect(out.status).toBe('SUCCEEDED');
     expect(out.output).toEqual([
-      expect.objectContaining({ workload: 'bookinfo/ratings', checked: true }),
-      expect.objectContaining({ workload: 'bookinfo/reviews', checked: true }),
+      { workload: 'bookinfo/ratings', checked: false, error: 'MeshPrerequisiteError', cause: expect.stringContaining('mesh-eks') },
+      { workload: 'bookinfo/reviews', checked: true, ok: true, drift: [] },
     ]);
   });
 
