@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionView } from '../../functions/lib/onboarding-api.ts';
 import { putWorkloadRecord } from '../../functions/lib/registry.ts';
 import { startApiServer, type ApiServer } from '../../local/api-server.ts';
+import { driftRoute } from '../../local/drift.ts';
 import { LocalExecutions } from '../../local/local-executions.ts';
 import { eventually } from '../support/emulator.ts';
 import { bookinfoInput, bookinfoRequest } from '../support/requests.ts';
@@ -21,7 +22,8 @@ let backend: LocalExecutions;
 
 beforeAll(async () => {
   backend = new LocalExecutions({ waitMs: 20, retryIntervalMs: 5 });
-  api = await startApiServer(backend);
+  // Mounted as the CLI mounts it: the sandbox's drift route beside the contract's.
+  api = await startApiServer(backend, 0, { routes: [driftRoute(sandbox())] });
 });
 afterAll(async () => {
   await backend.settle();
@@ -106,6 +108,9 @@ describe('local onboarding API', () => {
     expect(b.json.executionId).toBe(a.json.executionId);
     expect(b.json.duplicate).toBe(true);
     expect((await call('GET', `/onboardings/${String(a.json.executionId)}`)).status).toBe(200);
+    // The list is the registry, written by the workflow's Validate request and Record result.
+    const listed = ((await call('GET', '/onboardings')).json.onboardings as { workload: string; executionId: string; status: string }[]).filter((o) => o.workload === 'bookinfo/ratings');
+    expect(listed).toEqual([expect.objectContaining({ executionId: a.json.executionId, status: 'ONBOARDED', location: `/onboardings/${String(a.json.executionId)}` })]);
   });
 
   it("starts a re-verification of the onboarding's workload with the reverify-workloads machine", async () => {
@@ -192,5 +197,12 @@ describe('local onboarding API: the list comes from the registry', () => {
     expect(shop.find((o) => o.workload === 'shop/details')).toMatchObject({ executionId: 'onboard-shop_details-0123456789abcdef', location: '/onboardings/onboard-shop_details-0123456789abcdef', verification: { ok: true } });
     expect(pages).toBeGreaterThanOrEqual(2);
     expect((await call('GET', '/onboardings?limit=0')).status).toBe(400);
+  });
+
+  it('serves a sandbox route mounted beside the contract (POST /sandbox/drift), which the deployed API does not have', async () => {
+    const r = await call('POST', '/sandbox/drift', { workload: 'nobody/here', kind: 'restore' });
+
+    expect(r).toMatchObject({ status: 404, json: { message: expect.stringContaining('not in the workload registry') as string } });
+    expect((await call('GET', '/onboardings?limit=1')).status).toBe(200);
   });
 });
