@@ -9,16 +9,18 @@ import type { WorkflowState } from '#lib/workflow.ts';
  * `{input, executionId}` (the execution input beside `$$.Execution.Id`); a manual invoke may
  * pass the plain request (as typed in the Step Functions console) or `{request}`. Returns the
  * workflow state: the validated request (defaults applied), the execution id every later step
- * logs and, apart, the CA bundle that only Ensure CA secret reads. Records the start in the
- * workload registry (without the CA bundle).
+ * logs and, apart, the CA bundle (or the API's reference to the secret holding it) that only
+ * Ensure CA secret reads. Records the start in the workload registry (without the CA bundle).
  * Throws InvalidRequestError naming every problem.
  */
 export async function validateRequest(input: unknown): Promise<WorkflowState> {
   const { raw, executionId } = fromStateMachine(input);
-  const { rootCaPem, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
+  const { rootCaPem, rootCaSecret, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
   // The registry keeps one record per workload from its first execution on; a manual invoke outside an execution has nothing to record.
   if (registryTable() && executionId) await recordStarted(request, executionId);
-  return { request, caBundle: { pem: rootCaPem }, ...(executionId ? { execution: { id: executionId } } : {}) };
+  // Through the API the input holds only where the PEM was stored (rootCaSecret); by hand, the PEM.
+  const caBundle = rootCaSecret ? { secret: rootCaSecret } : { pem: rootCaPem };
+  return { request, caBundle, ...(executionId ? { execution: { id: executionId } } : {}) };
 }
 
 function fromStateMachine(input: unknown): { raw: unknown; executionId?: string } {

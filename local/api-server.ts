@@ -3,7 +3,7 @@
  * (functions/lib/onboarding-api.ts), served by node:http on 127.0.0.1.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { handleApiRequest, tooLarge, type ExecutionBackend } from '../functions/lib/onboarding-api.ts';
+import { errorResponse, handleApiRequest, tooLarge, type ApiDeps, type ApiRequest, type ApiResponse, type ExecutionBackend } from '../functions/lib/onboarding-api.ts';
 import { MAX_EXECUTION_INPUT_BYTES } from '../functions/lib/request.ts';
 
 /** Bodies over the limit are read to the end (so the client gets the 413, not a reset) but not kept; past this much the connection is cut. */
@@ -12,6 +12,16 @@ const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 export interface ApiServer {
   url: string;
   stop(): Promise<void>;
+}
+
+/** A sandbox-only route served before the contract's (e.g. local/drift.ts `driftRoute`): undefined for a path that is not its. */
+export type LocalRoute = (req: ApiRequest) => Promise<ApiResponse | undefined>;
+
+export interface ApiServerOptions {
+  /** Replaces the registry or CA store the API uses (tests); by default the same AWS calls as the deployed API, against the emulator. */
+  deps?: Partial<ApiDeps>;
+  /** Routes the deployed API does not have, tried first. */
+  routes?: LocalRoute[];
 }
 
 /** The body, or its size alone when it is over the API's limit (then nothing of it is kept). */
@@ -33,7 +43,7 @@ function readBody(req: IncomingMessage): Promise<{ body: string } | { tooLargeBy
   });
 }
 
-export async function startApiServer(backend: ExecutionBackend, port = 0): Promise<ApiServer> {
+export async function startApiServer(backend: ExecutionBackend, port = 0, opts: ApiServerOptions = {}): Promise<ApiServer> {
   const server = createServer((req, res) => {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -47,11 +57,17 @@ export async function startApiServer(backend: ExecutionBackend, port = 0): Promi
           return send(r.status, r.body, r.headers);
         }
         const url = new URL(req.url ?? '/', 'http://localhost');
-        const r = await handleApiRequest({ method: req.method ?? 'GET', path: url.pathname, body: read.body }, backend);
+        const request: ApiRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams.entries()), body: read.body };
+        for (const route of opts.routes ?? []) {
+          const own = await route(request);
+          if (own) return send(own.status, own.body, own.headers);
+        }
+        const r = await handleApiRequest(request, backend, opts.deps);
         send(r.status, r.body, r.headers);
       } catch (e) {
         // The server keeps serving; the caller gets the error's name and message, never a stack.
-        send(500, { message: `internal error: ${(e as Error).name}: ${(e as Error).message}` });
+        const r = errorResponse(e);
+        send(r.status, r.body, r.headers);
       }
     })();
   });

@@ -70,6 +70,7 @@ const { requestProblems, parseRequest } = await import('../functions/lib/request
 const { taskSteps } = await import('../statemachine/definition.ts');
 const { renderWarTable, renderSummary, Progress } = await import('./cli-output.ts');
 const { startReverifyLoop, describeReverifyOutcome } = await import('./reverify-loop.ts');
+const { driftRoute } = await import('./drift.ts');
 
 const tty = process.stdout.isTTY === true;
 const t0 = Date.now();
@@ -136,7 +137,7 @@ console.log(`\nOnboarded in ${outcome.durationMs} ms (total with sandbox start-u
 
 if (!args.values.keep) await shutdown(0);
 
-const api = await startApiServer(new LocalExecutions({ waitMs }));
+const api = await startApiServer(new LocalExecutions({ waitMs }), 0, { routes: [driftRoute(sandbox)] });
 const env = sandbox.awsEnv;
 console.log(`
 The sandbox stays up (Ctrl-C to stop it).
@@ -152,6 +153,12 @@ Inspect it with the aws CLI:
 Onboard through the local API:
   curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookinfo-ratings.json
   curl -s ${api.url}/onboardings/<executionId>
+  curl -s ${api.url}/onboardings                                  (from the registry; ?limit=&nextToken=)
+  curl -s -XPOST ${api.url}/onboardings/<executionId>/verify       (one re-verification now)
+
+Make the workload drift (sandbox only), then watch the next re-verification report it:
+  curl -s -XPOST ${api.url}/sandbox/drift -H 'content-type: application/json' --data '{"workload":"${request.workloadGroup.namespace}/${request.workloadGroup.name}","kind":"stop-task"}'
+  (kinds: stop-task, disconnect-agent, scale-to-zero, restore)
 
 Re-verification: ${reverifyEvery > 0 ? `every ${reverifyEvery} s (--reverify-every), each run printed below` : 'off (--reverify-every 0)'}.
   Drift events (${sandbox.driftEvents.busName} bus, rule ${sandbox.driftEvents.ruleArn.split('/').pop()}) arrive on the SQS queue ${sandbox.driftEvents.queueUrl}

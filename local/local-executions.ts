@@ -1,6 +1,8 @@
 /**
  * The local API's execution backend: runs executions in-process with the local engine
- * and keeps their history in memory (the sandbox lives as long as the process).
+ * and keeps their history in memory (the sandbox lives as long as the process). The list of
+ * onboardings is not kept here: the API reads it from the registry (the emulator's DynamoDB),
+ * as on AWS.
  */
 import type { ExecutionBackend, ExecutionView } from '../functions/lib/onboarding-api.ts';
 import type { OnboardingRequest } from '../functions/lib/request.ts';
@@ -16,7 +18,8 @@ interface Entry {
 
 export class LocalExecutions implements ExecutionBackend {
   private readonly entries = new Map<string, Entry>();
-  constructor(private readonly runOptions: Omit<RunOptions, 'executionName'> = {}) {}
+  private readonly verifications = new Map<string, { run: RunningExecution; ended: boolean }>();
+  constructor(private readonly runOptions: Omit<RunOptions, 'executionName' | 'machine'> = {}) {}
 
   async start(name: string, request: OnboardingRequest): Promise<{ started: boolean }> {
     if (this.entries.has(name)) return { started: false };
@@ -32,17 +35,28 @@ export class LocalExecutions implements ExecutionBackend {
     return e ? view(executionId, e) : undefined;
   }
 
-  async list(): Promise<ExecutionView[]> {
-    return [...this.entries.entries()].map(([id, e]) => view(id, e));
+  /** Runs the re-verification machine for one workload, as StartExecution of it does on AWS. */
+  async verify(name: string, workload: string): Promise<void> {
+    const { waitMs, retryIntervalMs } = this.runOptions;
+    const run = await startWorkflow({ workloads: [workload] }, { machine: 'reverify-workloads', executionName: name, waitMs, retryIntervalMs });
+    const entry = { run, ended: false };
+    this.verifications.set(name, entry);
+    void run.done.then(() => (entry.ended = true));
+  }
+
+  /** How a re-verification started through the API ended (undefined for an unknown name). */
+  verification(name: string): Promise<ExecutionOutcome> | undefined {
+    return this.verifications.get(name)?.run.done;
   }
 
   /** Waits for every running execution to end (sandbox shutdown). */
   async settle(): Promise<void> {
-    await Promise.all([...this.entries.values()].map((e) => e.run.done));
+    await Promise.all([...this.entries.values(), ...this.verifications.values()].map((e) => e.run.done));
   }
 
   abortAll(): void {
     for (const e of this.entries.values()) if (!e.outcome) e.run.abort();
+    for (const v of this.verifications.values()) if (!v.ended) v.run.abort();
   }
 }
 

@@ -1,13 +1,111 @@
 /**
- * The deployed onboarding API: API Gateway (REST, AWS_IAM) → this function → the contract in
- * functions/lib/onboarding-api.ts with a Step Functions backend. (A skeleton until the
- * Step Functions backend lands: it answers 501.)
+ * The deployed onboarding API: API Gateway (REST, AWS_IAM, Lambda proxy) → this function → the
+ * contract in functions/lib/onboarding-api.ts with Step Functions behind it. It maps the proxy
+ * event to the contract's request and the answer back; an error becomes its name and message
+ * (never a stack) and the function keeps serving.
  */
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { StepPermissions } from '#lib/permissions.ts';
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { logger, tracer } from '#lib/middleware.ts';
+import { errorResponse, handleApiRequest, type ApiDeps, type ApiRequest, type ApiResponse, type ExecutionBackend } from '#lib/onboarding-api.ts';
+import { arnTemplate, type StepPermissions } from '#lib/permissions.ts';
+import { ENV } from '#lib/settings.ts';
+import { isStateMachineArn, StepFunctionsExecutions } from '#lib/sfn-backend.ts';
 
-export const permissions: StepPermissions = [];
+/**
+ * Exactly what the API sends: StartExecution of both machines; DescribeExecution and
+ * GetExecutionHistory of onboarding executions; a Scan of the registry (GET /onboardings);
+ * and the CA secret writes of functions/lib/aws/ca-secret.ts `ensureCaSecret` on this tool's
+ * secrets. CreateSecret with Tags also needs secretsmanager:TagResource
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
+ */
+export const permissions: StepPermissions = [
+  { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: ['${OnboardStateMachineArn}', '${ReverifyStateMachineArn}'] },
+  { sid: 'ReadOnboardingExecutions', actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*')] },
+  { sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] },
+  {
+    sid: 'StoreWorkloadCaSecret',
+    actions: ['secretsmanager:DescribeSecret', 'secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
+    resources: [arnTemplate('secretsmanager', 'secret:mesh-onboarding/*')],
+  },
+];
 
-export async function handler(_event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  return { statusCode: 501, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'not implemented yet' }) };
+export interface ApiSettings {
+  onboardStateMachineArn: string;
+  reverifyStateMachineArn: string;
+  registryTable: string;
 }
+
+export class ApiConfigurationError extends Error {
+  override readonly name = 'ApiConfigurationError';
+}
+
+/** The API's settings from the environment (the CDK construct sets them); throws naming every one missing or malformed. */
+export function readApiSettings(env: NodeJS.ProcessEnv = process.env): ApiSettings {
+  const problems: string[] = [];
+  const arn = (key: string): string => {
+    const v = env[key];
+    if (!v) problems.push(`${key} is not set`);
+    else if (!isStateMachineArn(v)) problems.push(`${key} is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>): "${v}"`);
+    return v ?? '';
+  };
+  const settings = { onboardStateMachineArn: arn(ENV.onboardStateMachineArn), reverifyStateMachineArn: arn(ENV.reverifyStateMachineArn), registryTable: env[ENV.registryTable] ?? '' };
+  if (!settings.registryTable) problems.push(`${ENV.registryTable} is not set`);
+  if (problems.length > 0) throw new ApiConfigurationError(`The onboarding API is misconfigured: ${problems.join('; ')} (the CDK construct sets these variables)`);
+  return settings;
+}
+
+/**
+ * The contract's request from a REST API proxy event
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html#api-gateway-simple-proxy-for-lambda-input-format).
+ * The path is rebuilt from the resource template and path parameters: behind a custom domain's
+ * base path mapping `event.path` carries that base path as well.
+ */
+export function apiRequestOf(event: APIGatewayProxyEvent): ApiRequest {
+  const resource = event.resource;
+  const path = resource && !resource.includes('+}') ? resource.replace(/\{([^}]+)\}/g, (_, key: string) => event.pathParameters?.[key] ?? '') : event.path;
+  const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
+  const body = event.body == null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  return { method: event.httpMethod, path, query, ...(body !== undefined ? { body } : {}) };
+}
+
+/** The proxy integration's answer for a contract response (a JSON body). */
+export function proxyResultOf(r: ApiResponse): APIGatewayProxyResult {
+  return { statusCode: r.status, headers: r.headers, body: JSON.stringify(r.body) };
+}
+
+/**
+ * The handler for given settings (or the error reading them) and backend; the deployed one
+ * reads the environment once, at cold start. Missing settings fail every request with a 500
+ * naming them, rather than the module's import: the function still loads, so its
+ * `permissions` stay readable and the caller sees what is wrong instead of a bare 502.
+ */
+export function createApiHandler(settings: ApiSettings | Error, backend?: ExecutionBackend, deps: Partial<ApiDeps> = {}) {
+  const executions =
+    settings instanceof Error ? undefined : (backend ?? new StepFunctionsExecutions({ onboard: settings.onboardStateMachineArn, reverify: settings.reverifyStateMachineArn }));
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    try {
+      if (!executions) throw settings;
+      return proxyResultOf(await handleApiRequest(apiRequestOf(event), executions, deps));
+    } catch (err) {
+      logger.error('onboarding API request failed', { method: event.httpMethod, resource: event.resource, error: err as Error });
+      return proxyResultOf(errorResponse(err));
+    }
+  };
+}
+
+function settingsAtColdStart(): ApiSettings | Error {
+  try {
+    return readApiSettings();
+  } catch (e) {
+    logger.error('the onboarding API cannot serve', { error: e as Error });
+    return e as Error;
+  }
+}
+
+export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .handler(createApiHandler(settingsAtColdStart()));

@@ -2,12 +2,17 @@
  * The onboarding API's contract, independent of where it runs: the local sandbox serves
  * it over node:http with the in-process engine behind it, and the deployed API serves it
  * with Step Functions behind it. Validation happens here, at the edge, with the one
- * request schema; a rejected request starts nothing.
+ * request schema; a rejected request starts nothing and writes nothing.
+ *
+ * Routes: POST /onboardings, GET /onboardings (the registry, paginated), GET /onboardings/{id},
+ * POST /onboardings/{id}/verify. The execution id on the API is the execution's name.
  */
-import { createHash } from 'node:crypto';
-import { names } from './naming.ts';
-import { MAX_EXECUTION_INPUT_BYTES, requestProblems, OnboardingRequestSchema, type OnboardingRequest } from './request.ts';
-import type { Problem } from './errors.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
+import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, type Problem } from './errors.ts';
+import { fitName, names } from './naming.ts';
+import { listWorkloads, type WorkloadRecord } from './registry.ts';
+import { MAX_EXECUTION_INPUT_BYTES, requestProblems, OnboardingRequestSchema, type CaSecretRef, type OnboardingRequest } from './request.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
@@ -36,15 +41,48 @@ export interface ExecutionView {
 
 /** Where executions run (local engine or Step Functions). */
 export interface ExecutionBackend {
-  /** Starts `name` unless an execution of that name exists; returns whether it started one. The execution input is `executionInputOf(request)`. */
+  /**
+   * Starts onboarding execution `name` with `request` as its input (`executionInputOf`: the
+   * request with `rootCaSecret`, never the PEM) unless an execution of that name exists;
+   * returns whether it started one.
+   */
   start(name: string, request: OnboardingRequest): Promise<{ started: boolean }>;
-  describe(executionId: string): Promise<ExecutionView | undefined>;
-  list(): Promise<ExecutionView[]>;
+  /**
+   * The onboarding execution named `executionId`, or undefined when there is none. With
+   * `{steps: false}` the caller needs only its status and workload: `steps` may come back empty
+   * (Step Functions then skips reading the execution history).
+   */
+  describe(executionId: string, opts?: { steps?: boolean }): Promise<ExecutionView | undefined>;
+  /** Starts re-verification execution `name` for one workload (`namespace/name`): input `{workloads: [workload]}`. */
+  verify(name: string, workload: string): Promise<void>;
 }
+
+/**
+ * What the API reads and writes besides executions. The defaults make the same AWS calls in
+ * both places (against the emulator locally); unit tests replace them.
+ */
+export interface ApiDeps {
+  /** One page of the workload registry. */
+  listWorkloads: (page: { limit?: number; nextToken?: string }) => Promise<{ items: WorkloadRecord[]; nextToken?: string }>;
+  /** Stores `pem` in the workload's CA secret and returns the version that holds it. */
+  storeCaBundle: (request: OnboardingRequest, pem: string) => Promise<CaSecretRef>;
+  now: () => Date;
+}
+
+export const defaultApiDeps: ApiDeps = {
+  listWorkloads,
+  storeCaBundle: async (request, pem) => {
+    const s = await ensureCaSecret(caSecretSpec(request, pem));
+    return { arn: s.secretArn, versionId: s.versionId };
+  },
+  now: () => new Date(),
+};
 
 export interface ApiRequest {
   method: string;
   path: string;
+  /** Query string parameters, one value each. */
+  query?: Record<string, string | undefined>;
   body?: string;
 }
 
@@ -53,6 +91,13 @@ export interface ApiResponse {
   headers: Record<string, string>;
   body: unknown;
 }
+
+/** Page size of GET /onboardings when `limit` is not given, and the largest `limit` accepted. */
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
+
+const ROUTES = ['POST /onboardings', 'GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings/{id}/verify'];
+const ID = '[A-Za-z0-9_-]{1,80}';
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({ status, headers: { 'content-type': 'application/json', ...headers }, body });
 
@@ -63,7 +108,7 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** The execution name of a request: the same request (after defaults) → the same name, so a double submit is one execution. */
+/** The execution name of a request (with its PEM): the same request (after defaults) → the same name, so a double submit is one execution. */
 export function executionNameFor(request: OnboardingRequest): string {
   const hash = createHash('sha256').update(canonical(request)).digest('hex');
   return names.execution(request, hash);
@@ -72,6 +117,22 @@ export function executionNameFor(request: OnboardingRequest): string {
 /** The execution input a backend sends to StartExecution for `request`: the validated request, defaults applied, as compact JSON. */
 export function executionInputOf(request: OnboardingRequest): string {
   return JSON.stringify(request);
+}
+
+/** `request` as it is started through the API: its PEM replaced by the secret version the API stored it in. */
+export function withCaReference(request: OnboardingRequest, ref: CaSecretRef): OnboardingRequest {
+  const { rootCaPem: _stored, ...rest } = request;
+  return { ...rest, rootCaSecret: ref };
+}
+
+/**
+ * A reference at least as long as any the API can store for `request`: the 413 check runs on it
+ * before the secret is written (a refused request writes nothing). Longest partition (10) and
+ * region (14) names today are padded to 16 and 20; a version id is at most 64 characters
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+ */
+export function longestCaReference(request: OnboardingRequest): CaSecretRef {
+  return { arn: `arn:${'p'.repeat(16)}:secretsmanager:${'r'.repeat(20)}:123456789012:secret:${names.caSecret(request)}-XXXXXX`, versionId: 'v'.repeat(64) };
 }
 
 /** The 413 answer for a body or execution input over Step Functions' input limit: nothing is started. */
@@ -87,23 +148,53 @@ export function retryNameOf(name: string, attempt: number): string {
   return `${name.slice(0, 80 - `-r${attempt}`.length)}-r${attempt}`;
 }
 
-export async function handleApiRequest(req: ApiRequest, backend: ExecutionBackend): Promise<ApiResponse> {
-  const path = req.path.replace(/\/+$/, '') || '/';
-  if (path === '/onboardings') {
-    if (req.method === 'POST') return submit(req.body, backend);
-    if (req.method === 'GET') return json(200, { onboardings: (await backend.list()).map(summary) });
-    return json(405, { message: `${req.method} is not allowed on /onboardings` }, { allow: 'GET, POST' });
-  }
-  const m = /^\/onboardings\/([A-Za-z0-9_-]{1,80})$/.exec(path);
-  if (m) {
-    if (req.method !== 'GET') return json(405, { message: `${req.method} is not allowed on ${path}` }, { allow: 'GET' });
-    const view = await backend.describe(m[1]!);
-    return view ? json(200, view) : json(404, { message: `no onboarding with id ${m[1]}` });
-  }
-  return json(404, { message: `no route for ${req.method} ${path}`, routes: ['POST /onboardings', 'GET /onboardings', 'GET /onboardings/{id}'] });
+/** The name of one re-verification of `workload` started through the API: unique per call, sortable by time. */
+export function verificationNameFor(workload: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return fitName(`verify-${workload.replace('/', '_')}-${stamp}-${randomBytes(3).toString('hex')}`, 80);
 }
 
-async function submit(body: string | undefined, backend: ExecutionBackend): Promise<ApiResponse> {
+/** The API's execution id (the name) of an execution ARN; a bare name is returned as it is. */
+export function executionNameOf(idOrArn: string): string {
+  return idOrArn.startsWith('arn:') ? idOrArn.slice(idOrArn.lastIndexOf(':') + 1) : idOrArn;
+}
+
+export async function handleApiRequest(req: ApiRequest, backend: ExecutionBackend, deps: Partial<ApiDeps> = {}): Promise<ApiResponse> {
+  const d: ApiDeps = { ...defaultApiDeps, ...deps };
+  const path = req.path.replace(/\/+$/, '') || '/';
+  if (path === '/onboardings') {
+    if (req.method === 'POST') return submit(req.body, backend, d);
+    if (req.method === 'GET') return list(req.query ?? {}, d);
+    return notAllowed(req.method, path, 'GET, POST');
+  }
+  const one = new RegExp(`^/onboardings/(${ID})$`).exec(path);
+  if (one) {
+    if (req.method !== 'GET') return notAllowed(req.method, path, 'GET');
+    const view = await backend.describe(one[1]!);
+    return view ? json(200, view) : unknownId(one[1]!);
+  }
+  const verifying = new RegExp(`^/onboardings/(${ID})/verify$`).exec(path);
+  if (verifying) {
+    if (req.method !== 'POST') return notAllowed(req.method, path, 'POST');
+    return verify(verifying[1]!, backend, d);
+  }
+  return json(404, { message: `no route for ${req.method} ${path}`, routes: ROUTES });
+}
+
+/**
+ * The answer to an error the routes did not handle: the error's name and message, never a
+ * stack. A workload's secret that is not ours → 409; throttling or a passing AWS fault → 503.
+ */
+export function errorResponse(err: unknown): ApiResponse {
+  if (err instanceof InvalidRequestError) return invalid(err.problems);
+  const typed = classifyError(err);
+  if (typed instanceof ResourceConflictError) return json(409, { message: typed.message });
+  if (typed.retryable) return json(503, { message: `temporarily unavailable, try again: ${typed.message}` }, { 'retry-after': '5' });
+  const e = err as { name?: unknown; message?: unknown };
+  return json(500, { message: `internal error: ${String(e?.name ?? 'Error')}: ${String(e?.message ?? err)}` });
+}
+
+async function submit(body: string | undefined, backend: ExecutionBackend, deps: ApiDeps): Promise<ApiResponse> {
   // Checked before parsing, and again on what StartExecution would receive: AWS would refuse it only after the API answered 202.
   const bodyBytes = Buffer.byteLength(body ?? '', 'utf8');
   if (bodyBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the body', bodyBytes);
@@ -113,27 +204,97 @@ async function submit(body: string | undefined, backend: ExecutionBackend): Prom
   } catch (e) {
     return invalid([{ path: '$', message: `the body is not valid JSON (${(e as Error).message})` }]);
   }
-  const problems = requestProblems(input);
+  const problems = [...requestProblems(input), ...apiOnlyProblems(input)];
   if (problems.length > 0) return invalid(problems);
   const request = OnboardingRequestSchema.parse(input);
-  const inputBytes = Buffer.byteLength(executionInputOf(request), 'utf8');
-  if (inputBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the execution input (the request with defaults applied)', inputBytes);
+  const pem = request.rootCaPem;
+  if (pem === undefined) return invalid([{ path: '$.rootCaPem', message: 'is required' }]);
+
+  const boundBytes = Buffer.byteLength(executionInputOf(withCaReference(request, longestCaReference(request))), 'utf8');
+  if (boundBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the execution input (the request with defaults applied, its CA bundle replaced by a reference to the secret the API stores it in)', boundBytes);
+
   let name = executionNameFor(request);
+  let existing: ExecutionView | undefined;
   // A request whose last execution failed resumes under a new name (finished steps are no-ops).
   for (let attempt = 2; ; attempt++) {
-    const existing = await backend.describe(name);
+    existing = await backend.describe(name, { steps: false });
     if (!existing || existing.status === 'RUNNING' || existing.status === 'SUCCEEDED') break;
     name = retryNameOf(executionNameFor(request), attempt);
   }
-  const { started } = await backend.start(name, request);
-  const view = await backend.describe(name);
-  return json(202, { executionId: name, status: view?.status ?? 'RUNNING', duplicate: !started, location: `/onboardings/${name}` }, { location: `/onboardings/${name}` });
+  if (existing) return accepted(name, existing.status, true);
+
+  // The PEM goes to the workload's secret first, so the execution input (kept in its history) holds only where it is.
+  const started = await backend.start(name, withCaReference(request, await deps.storeCaBundle(request, pem)));
+  const view = await backend.describe(name, { steps: false });
+  return accepted(name, view?.status ?? 'RUNNING', !started.started);
+}
+
+/** Fields only the API may set: a caller cannot point an execution at a secret. */
+function apiOnlyProblems(input: unknown): Problem[] {
+  if (typeof input === 'object' && input !== null && 'rootCaSecret' in input) {
+    return [{ path: '$.rootCaSecret', message: 'is set by the API from rootCaPem: send rootCaPem instead' }];
+  }
+  return [];
+}
+
+function accepted(name: string, status: ExecutionStatus, duplicate: boolean): ApiResponse {
+  const location = `/onboardings/${name}`;
+  return json(202, { executionId: name, status, duplicate, location }, { location });
+}
+
+async function list(query: Record<string, string | undefined>, deps: ApiDeps): Promise<ApiResponse> {
+  const problems: Problem[] = [];
+  let limit = DEFAULT_PAGE_SIZE;
+  if (query.limit !== undefined) {
+    limit = /^\d{1,4}$/.test(query.limit) ? Number(query.limit) : NaN;
+    if (!(limit >= 1 && limit <= MAX_PAGE_SIZE)) problems.push({ path: '?limit', message: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` });
+  }
+  const nextToken = query.nextToken;
+  const badToken: Problem = { path: '?nextToken', message: 'is not a token this API returned (pass the nextToken of the previous page as it is)' };
+  if (nextToken !== undefined && !/^[A-Za-z0-9_-]{1,4096}$/.test(nextToken)) problems.push(badToken);
+  if (problems.length > 0) return json(400, { message: `The query is invalid: ${problems.length} problem(s).`, problems });
+  let page: Awaited<ReturnType<ApiDeps['listWorkloads']>>;
+  try {
+    page = await deps.listWorkloads({ limit, ...(nextToken ? { nextToken } : {}) });
+  } catch (e) {
+    // A token that decodes to no JSON, or to a key DynamoDB refuses as ExclusiveStartKey.
+    if (nextToken && (e instanceof SyntaxError || isAwsError(e, 'ValidationException'))) return json(400, { message: 'The query is invalid: 1 problem(s).', problems: [badToken] });
+    throw e;
+  }
+  return json(200, { onboardings: page.items.map(summary), ...(page.nextToken ? { nextToken: page.nextToken } : {}) });
+}
+
+async function verify(id: string, backend: ExecutionBackend, deps: ApiDeps): Promise<ApiResponse> {
+  const onboarding = await backend.describe(id, { steps: false });
+  if (!onboarding) return unknownId(id);
+  const executionId = verificationNameFor(onboarding.workload, deps.now());
+  await backend.verify(executionId, onboarding.workload);
+  // The result lands in the registry: GET /onboardings shows it as the workload's `verification`.
+  return json(202, { executionId, workload: onboarding.workload, onboarding: id, status: 'RUNNING' });
+}
+
+function notAllowed(method: string, path: string, allow: string): ApiResponse {
+  return json(405, { message: `${method} is not allowed on ${path}` }, { allow });
+}
+
+function unknownId(id: string): ApiResponse {
+  return json(404, { message: `no onboarding with id ${id}` });
 }
 
 function invalid(problems: Problem[]): ApiResponse {
   return json(400, { message: `The onboarding request is invalid: ${problems.length} problem(s). Nothing was started.`, problems });
 }
 
-function summary(v: ExecutionView) {
-  return { executionId: v.executionId, status: v.status, workload: v.workload, startedAt: v.startedAt, currentStep: v.currentStep, location: `/onboardings/${v.executionId}` };
+/** One workload of the registry as GET /onboardings lists it (no request, no ledger: GET /onboardings/{id} has the run). */
+function summary(r: WorkloadRecord) {
+  const executionId = executionNameOf(r.executionId);
+  return {
+    workload: r.workload,
+    status: r.status,
+    executionId,
+    updatedAt: r.updatedAt,
+    location: `/onboardings/${executionId}`,
+    ...(r.failure ? { failure: r.failure } : {}),
+    ...(r.verification ? { verification: r.verification } : {}),
+  };
 }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DEFAULTS } from './settings.ts';
 import { AGENT_CONTAINER_NAME, MAX_WAIT_SECONDS } from './settings.ts';
 import { InvalidRequestError, type Problem } from './errors.ts';
+import { names } from './naming.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dns1123Label = z
@@ -134,6 +135,23 @@ const rootCaPem = z
     });
   });
 
+/**
+ * Where the API stored `rootCaPem` before it started the execution, so the execution input
+ * (kept in the execution history, shown in the console) holds a reference and never the PEM.
+ * The ARN's name part must be the workload's CA secret name; Ensure CA secret checks the rest.
+ */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/;
+export const CaSecretRefSchema = z.strictObject({
+  arn: z.string().max(2048).regex(SECRET_ARN, 'must be a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)'),
+  versionId: z.string().regex(/^[A-Za-z0-9-]{32,64}$/, 'must be a Secrets Manager version id (32-64 letters, digits or "-")'),
+});
+export type CaSecretRef = z.infer<typeof CaSecretRefSchema>;
+
+/** The secret name inside a Secrets Manager secret ARN (without the 6-character suffix AWS adds), or undefined. */
+export function secretNameOfArn(arn: string): string | undefined {
+  return SECRET_ARN.exec(arn)?.[1];
+}
+
 const timeoutSeconds = z.number().int('must be an integer').min(30, 'must be at least 30 seconds').max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS} seconds`);
 
 export const OnboardingRequestSchema = z
@@ -149,7 +167,12 @@ export const OnboardingRequestSchema = z
         sni: hostname.optional().describe("TLS SNI; the server certificate is checked against it."),
       })
       .describe('Where the onboarding agent registers the workload.'),
-    rootCaPem: rootCaPem.describe('PEM of the CA(s) that signed the onboarding endpoint certificate; stored in Secrets Manager (at most 65536 bytes).'),
+    rootCaPem: rootCaPem
+      .optional()
+      .describe('PEM of the CA(s) that signed the onboarding endpoint certificate; stored in Secrets Manager (at most 65536 bytes). Required, except in the execution input the API builds, where rootCaSecret replaces it.'),
+    rootCaSecret: CaSecretRefSchema.optional().describe(
+      'Set by the API, never by hand: the Secrets Manager secret (ARN and version id) where the API stored rootCaPem before starting the execution, so the execution input carries no PEM. Exactly one of rootCaPem and rootCaSecret.',
+    ),
     agentImage: image.optional().describe("Onboarding agent image; default: derived from deployment/onboarding-plane (else deployment/onboarding-operator) in istio-system, same registry and tag."),
     ecs: z
       .strictObject({
@@ -236,6 +259,20 @@ export const OnboardingRequestSchema = z
           ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: 'must differ from network.subnetCidr' });
         }
       }
+      const ca = value as unknown as { rootCaPem?: unknown; rootCaSecret?: unknown; workloadGroup?: unknown };
+      if (ca.rootCaPem === undefined && ca.rootCaSecret === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['rootCaPem'], message: 'is required' });
+      } else if (ca.rootCaPem !== undefined && ca.rootCaSecret !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['rootCaSecret'], message: 'give rootCaPem or rootCaSecret (set by the API), not both' });
+      } else if (isObject(ca.rootCaSecret) && typeof ca.rootCaSecret.arn === 'string' && isObject(ca.workloadGroup)) {
+        // A reference to another workload's (or anyone's) secret is refused before anything runs.
+        const wg = ca.workloadGroup as { namespace?: unknown; name?: unknown };
+        const name = secretNameOfArn(ca.rootCaSecret.arn);
+        if (name !== undefined && typeof wg.namespace === 'string' && typeof wg.name === 'string') {
+          const expected = names.caSecret({ workloadGroup: { namespace: wg.namespace, name: wg.name } } as OnboardingRequest);
+          if (name !== expected) ctx.addIssue({ code: 'custom', path: ['rootCaSecret', 'arn'], message: `must name this workload's CA secret "${expected}", not "${name}"` });
+        }
+      }
       const cpu = isObject(r.ecs) ? units.safeParse(r.ecs.cpu) : undefined;
       const memory = isObject(r.ecs) ? units.safeParse(r.ecs.memory) : undefined;
       if (cpu?.success) {
@@ -248,7 +285,9 @@ export const OnboardingRequestSchema = z
       }
     },
     { when: () => true },
-  );
+  )
+  // The published schema says what the rule above checks: the PEM, or the API's reference to it.
+  .meta({ oneOf: [{ required: ['rootCaPem'] }, { required: ['rootCaSecret'] }] });
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -259,8 +298,8 @@ export type OnboardingRequestInput = z.input<typeof OnboardingRequestSchema>;
 /** The request after validation, defaults applied: what every step receives. */
 export type OnboardingRequest = z.output<typeof OnboardingRequestSchema>;
 
-/** The validated request without the CA bundle: what the workflow's steps carry (see WorkflowState.caBundle). */
-export type WorkloadRequest = Omit<OnboardingRequest, 'rootCaPem'>;
+/** The validated request without the CA bundle or its reference: what the workflow's steps carry (see WorkflowState.caBundle). */
+export type WorkloadRequest = Omit<OnboardingRequest, 'rootCaPem' | 'rootCaSecret'>;
 
 /** Resolved settings derived from the request (defaults filled). */
 export function effectiveTimeouts(r: WorkloadRequest): { natGatewaySeconds: number; serviceSeconds: number; meshSeconds: number } {

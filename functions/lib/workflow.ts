@@ -4,7 +4,7 @@
  * `ResultPath` (e.g. `"ResultPath": "$.natGateway"`). A step reads what it needs from
  * this object and returns only its own result.
  */
-import type { WorkloadRequest } from './request.ts';
+import type { CaSecretRef, WorkloadRequest } from './request.ts';
 import type { Poll } from './poll.ts';
 
 /** Kinds of resources this tool makes; teardown deletes them in reverse order of this list. */
@@ -187,6 +187,16 @@ export interface TrafficEvidenceResult {
   hint?: string;
 }
 
+/**
+ * The CA bundle as Validate request hands it to Ensure CA secret: the PEM itself (a request
+ * started by hand, e.g. from the console) or, exactly one of the two, the secret version the
+ * API stored it in (a request started through the API).
+ */
+export interface CaBundle {
+  pem?: string;
+  secret?: CaSecretRef;
+}
+
 /** The state object as it grows through the workflow. */
 export interface WorkflowState {
   request: WorkloadRequest;
@@ -195,7 +205,7 @@ export interface WorkflowState {
    * Parallel's ResultSelector does not carry it on, so no later state (nor the execution's
    * output) holds it; the task reads it from Secrets Manager.
    */
-  caBundle?: { pem: string };
+  caBundle?: CaBundle;
   /** The Step Functions execution (its id is every step's log correlation key); set by Validate request. */
   execution?: { id: string };
   preflight?: PreflightResult;

@@ -1,15 +1,19 @@
 /**
  * The local HTTP API (same contract as the deployed one) on the sandbox: validation at the
- * edge, 202 + Location, polling to success, and one execution for a double submit.
+ * edge, the CA bundle stored before the start, 202 + Location, polling to success, one
+ * execution for a double submit, the list from the emulator's registry, and the verify route.
  */
 import { ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
+import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionView } from '../../functions/lib/onboarding-api.ts';
+import { putWorkloadRecord } from '../../functions/lib/registry.ts';
 import { startApiServer, type ApiServer } from '../../local/api-server.ts';
+import { driftRoute } from '../../local/drift.ts';
 import { LocalExecutions } from '../../local/local-executions.ts';
 import { eventually } from '../support/emulator.ts';
-import { bookinfoInput } from '../support/requests.ts';
+import { bookinfoInput, bookinfoRequest } from '../support/requests.ts';
 import { useSandbox } from '../support/sandbox.ts';
 
 const sandbox = useSandbox();
@@ -18,12 +22,15 @@ let backend: LocalExecutions;
 
 beforeAll(async () => {
   backend = new LocalExecutions({ waitMs: 20, retryIntervalMs: 5 });
-  api = await startApiServer(backend);
+  // Mounted as the CLI mounts it: the sandbox's drift route beside the contract's.
+  api = await startApiServer(backend, 0, { routes: [driftRoute(sandbox())] });
 });
 afterAll(async () => {
   await backend.settle();
   await api.stop();
 });
+
+const secretsClient = () => new SecretsManagerClient({ endpoint: sandbox().moto.endpoint, region: 'us-east-1', maxAttempts: 1 });
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }> {
   const res = await fetch(`${api.url}${path}`, { method, body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -42,6 +49,7 @@ describe('local onboarding API', () => {
     const endpoint = sandbox().moto.endpoint;
     expect((await new ECSClient({ endpoint, region: 'us-east-1' }).send(new ListClustersCommand({}))).clusterArns).toEqual([]);
     expect((await new IAMClient({ endpoint, region: 'us-east-1' }).send(new ListRolesCommand({}))).Roles).toEqual([]);
+    expect((await secretsClient().send(new ListSecretsCommand({}))).SecretList).toEqual([]);
   });
 
   it('answers 400 to a body that is not JSON, and keeps serving', async () => {
@@ -88,6 +96,10 @@ describe('local onboarding API', () => {
     for (const s of done.steps) expect(s.durationMs).toBeGreaterThanOrEqual(0);
     expect(done.result).toMatchObject({ workload: 'bookinfo/ratings', tasks: [expect.objectContaining({ agentConnected: 'True' })] });
     expect(JSON.stringify(done)).not.toContain('BEGIN CERTIFICATE');
+    // The API stored the PEM before the start; the run checked that version instead of writing one.
+    const secret = await secretsClient().send(new DescribeSecretCommand({ SecretId: 'mesh-onboarding/bookinfo/ratings/root-ca' }));
+    expect(Object.values(secret.VersionIdsToStages ?? {})).toEqual([['AWSCURRENT']]);
+    expect((await secretsClient().send(new GetSecretValueCommand({ SecretId: secret.ARN }))).SecretString).toBe(bookinfoInput().rootCaPem);
   });
 
   it('turns a double submit of the same request into one execution', async () => {
@@ -95,8 +107,25 @@ describe('local onboarding API', () => {
     const b = await call('POST', '/onboardings', bookinfoInput());
     expect(b.json.executionId).toBe(a.json.executionId);
     expect(b.json.duplicate).toBe(true);
-    const list = (await call('GET', '/onboardings')).json.onboardings as unknown[];
-    expect(list).toHaveLength(1);
+    expect((await call('GET', `/onboardings/${String(a.json.executionId)}`)).status).toBe(200);
+    // The list is the registry, written by the workflow's Validate request and Record result.
+    const listed = ((await call('GET', '/onboardings')).json.onboardings as { workload: string; executionId: string; status: string }[]).filter((o) => o.workload === 'bookinfo/ratings');
+    expect(listed).toEqual([expect.objectContaining({ executionId: a.json.executionId, status: 'ONBOARDED', location: `/onboardings/${String(a.json.executionId)}` })]);
+  });
+
+  it("starts a re-verification of the onboarding's workload with the reverify-workloads machine", async () => {
+    const { json: onboarding } = await call('POST', '/onboardings', bookinfoInput());
+
+    const r = await call('POST', `/onboardings/${String(onboarding.executionId)}/verify`);
+
+    expect(r.status).toBe(202);
+    expect(r.json).toMatchObject({ workload: 'bookinfo/ratings', onboarding: onboarding.executionId, status: 'RUNNING' });
+    const outcome = await backend.verification(String(r.json.executionId));
+    expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
+    expect(outcome?.history.map((h) => h.state)).toEqual(expect.arrayContaining(['List workloads', 'Reverify workload']));
+    expect(JSON.stringify(outcome?.output)).toContain('bookinfo/ratings');
+    expect((await call('POST', '/onboardings/onboard-nobody_here-0000/verify')).status).toBe(404);
+    expect((await call('GET', `/onboardings/${String(onboarding.executionId)}/verify`)).status).toBe(405);
   });
 });
 
@@ -131,5 +160,49 @@ describe('local onboarding API: a failed onboarding, fixed and submitted again',
     expect(again.json.executionId).toBe(`${String(first.json.executionId)}-r2`);
     const resumed = await waitDone(String(again.json.location));
     expect(resumed.status, JSON.stringify(resumed.error)).toBe('SUCCEEDED');
+  });
+});
+
+describe('local onboarding API: the list comes from the registry', () => {
+  it("lists the emulator registry's workloads page by page, as the deployed API does", async () => {
+    // Prepare: records as the workflow's record steps write them (execution id = the execution ARN).
+    for (const name of ['productpage', 'details', 'reviews']) {
+      const { rootCaPem: _pem, ...request } = bookinfoRequest({ workloadGroup: { namespace: 'shop', name } });
+      await putWorkloadRecord({
+        workload: `shop/${name}`,
+        request,
+        status: 'ONBOARDED',
+        executionId: `arn:aws:states:us-east-1:000000000000:execution:onboard-workload:onboard-shop_${name}-0123456789abcdef`,
+        updatedAt: '2026-11-29T10:00:00.000Z',
+        ledger: [],
+        verification: { at: '2026-11-29T11:00:00.000Z', ok: true, drift: [] },
+      });
+    }
+
+    // Act: every page, two at a time.
+    const seen: { workload: string; executionId: string; location: string }[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const r = await call('GET', `/onboardings?limit=2${nextToken ? `&nextToken=${nextToken}` : ''}`);
+      expect(r.status).toBe(200);
+      seen.push(...(r.json.onboardings as typeof seen));
+      nextToken = r.json.nextToken as string | undefined;
+      pages++;
+    } while (nextToken && pages < 10);
+
+    // Assess
+    const shop = seen.filter((o) => o.workload.startsWith('shop/'));
+    expect(shop.map((o) => o.workload).sort()).toEqual(['shop/details', 'shop/productpage', 'shop/reviews']);
+    expect(shop.find((o) => o.workload === 'shop/details')).toMatchObject({ executionId: 'onboard-shop_details-0123456789abcdef', location: '/onboardings/onboard-shop_details-0123456789abcdef', verification: { ok: true } });
+    expect(pages).toBeGreaterThanOrEqual(2);
+    expect((await call('GET', '/onboardings?limit=0')).status).toBe(400);
+  });
+
+  it('serves a sandbox route mounted beside the contract (POST /sandbox/drift), which the deployed API does not have', async () => {
+    const r = await call('POST', '/sandbox/drift', { workload: 'nobody/here', kind: 'restore' });
+
+    expect(r).toMatchObject({ status: 404, json: { message: expect.stringContaining('not in the workload registry') as string } });
+    expect((await call('GET', '/onboardings?limit=1')).status).toBe(200);
   });
 });

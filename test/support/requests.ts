@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parseRequest, type OnboardingRequest, type OnboardingRequestInput } from '#lib/request.ts';
 import type { PreflightResult } from '#lib/workflow.ts';
 
-/** The seed's workload, as a user would submit it. */
-export function bookinfoInput(): OnboardingRequestInput {
-  return JSON.parse(readFileSync(new URL('../../examples/bookinfo-ratings.json', import.meta.url), 'utf8')) as OnboardingRequestInput;
+/** The seed's workload, as a user would submit it (with its PEM: rootCaSecret is the API's to set). */
+export function bookinfoInput(): OnboardingRequestInput & { rootCaPem: string } {
+  return JSON.parse(readFileSync(new URL('../../examples/bookinfo-ratings.json', import.meta.url), 'utf8')) as OnboardingRequestInput & { rootCaPem: string };
 }
 
 /** The bookinfo request after validation, with optional overrides (deep-merged one level). */

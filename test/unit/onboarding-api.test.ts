@@ -1,28 +1,69 @@
 /**
- * The onboarding API contract (functions/lib/onboarding-api.ts) with a recording backend: what
- * is refused at the edge, before any execution starts.
+ * The onboarding API contract (functions/lib/onboarding-api.ts) with a recording backend and
+ * fake registry and CA store: what is refused at the edge, before anything is written or
+ * started; the CA bundle stored before the start, so the execution input holds no PEM; the
+ * registry listing; the verify route.
  */
 import { describe, expect, it } from 'vitest';
-import { executionInputOf, handleApiRequest, type ExecutionBackend, type ExecutionView } from '../../functions/lib/onboarding-api.ts';
-import { parseRequest, type OnboardingRequest } from '../../functions/lib/request.ts';
+import { AwsThrottledError, ResourceConflictError } from '../../functions/lib/errors.ts';
+import {
+  errorResponse,
+  executionInputOf,
+  handleApiRequest,
+  withCaReference,
+  type ApiDeps,
+  type ExecutionBackend,
+  type ExecutionStatus,
+  type ExecutionView,
+} from '../../functions/lib/onboarding-api.ts';
+import type { WorkloadRecord } from '../../functions/lib/registry.ts';
+import { parseRequest, type CaSecretRef, type OnboardingRequest } from '../../functions/lib/request.ts';
 import { bookinfoInput } from '../support/requests.ts';
 
 // StartExecution's input is at most 262144 bytes of UTF-8:
 // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 const LIMIT = 262144;
+const REF: CaSecretRef = { arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:mesh-onboarding/bookinfo/ratings/root-ca-AbCdEf', versionId: '0f3c9a1e-5b7d-4c2a-9e8f-1a2b3c4d5e6f' };
 
-function recordingBackend(): ExecutionBackend & { started: string[] } {
+interface Recording extends ExecutionBackend {
+  /** Every call, in order: `store <workload>`, `start <name>`, `verify <name> <workload>`. */
+  calls: string[];
+  started: { name: string; request: OnboardingRequest }[];
+  views: Map<string, ExecutionView>;
+}
+
+function recordingBackend(): Recording {
   const views = new Map<string, ExecutionView>();
-  const started: string[] = [];
+  const calls: string[] = [];
+  const started: { name: string; request: OnboardingRequest }[] = [];
   return {
+    calls,
     started,
+    views,
     start(name: string, request: OnboardingRequest) {
-      started.push(name);
+      calls.push(`start ${name}`);
+      started.push({ name, request });
       views.set(name, { executionId: name, status: 'RUNNING', workload: `${request.workloadGroup.namespace}/${request.workloadGroup.name}`, startedAt: new Date().toISOString(), steps: [] });
       return Promise.resolve({ started: true });
     },
     describe: (id: string) => Promise.resolve(views.get(id)),
-    list: () => Promise.resolve([...views.values()]),
+    verify(name: string, workload: string) {
+      calls.push(`verify ${name} ${workload}`);
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A CA store that records into the backend's call list, and a registry that must not be read unless the test says so. */
+function fakeDeps(backend: Recording, over: Partial<ApiDeps> = {}): Partial<ApiDeps> {
+  return {
+    storeCaBundle: (request: OnboardingRequest, pem: string) => {
+      backend.calls.push(`store ${request.workloadGroup.namespace}/${request.workloadGroup.name} ${pem.includes('BEGIN CERTIFICATE') ? 'pem' : '?'}`);
+      return Promise.resolve(REF);
+    },
+    listWorkloads: () => Promise.reject(new Error('the registry was not expected to be read')),
+    now: () => new Date('2026-11-29T10:20:30.456Z'),
+    ...over,
   };
 }
 
@@ -53,54 +94,254 @@ function requestOfSize(bytes: number): Record<string, unknown> {
 }
 
 describe('onboarding API: Step Functions input limit at the edge', () => {
-  it('answers 413 naming the limit, and starts nothing, for a body over 262144 bytes', async () => {
+  it('answers 413 naming the limit, and stores and starts nothing, for a body over 262144 bytes', async () => {
     // Prepare
     const backend = recordingBackend();
     const body = JSON.stringify(requestOfSize(LIMIT + 1));
 
     // Act
-    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body }, backend);
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body }, backend, fakeDeps(backend));
 
     // Assess
     expect(res.status).toBe(413);
     expect((res.body as { message: string }).message).toMatch(/262144 bytes.*Nothing was started/);
     expect((res.body as { message: string }).message).toContain('Step Functions');
-    expect(backend.started).toEqual([]);
+    expect(backend.calls).toEqual([]);
   });
 
-  it('answers 413 when the body fits but the execution input (defaults applied) does not', async () => {
-    // The body leaves out the defaults (port, desiredCount, ...), which the execution input carries.
+  it('accepts a body just under the limit: the execution input carries a reference to the CA secret, not the PEM', async () => {
     const backend = recordingBackend();
-    const input = requestOfSize(LIMIT - 10);
-    expect(Buffer.byteLength(executionInputOf(parseRequest(input)))).toBeGreaterThan(LIMIT);
+    const body = JSON.stringify(requestOfSize(LIMIT - 10));
 
-    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(input) }, backend);
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body }, backend, fakeDeps(backend));
 
-    expect(res.status).toBe(413);
-    expect((res.body as { message: string }).message).toContain('execution input');
-    expect(backend.started).toEqual([]);
+    expect(res.status).toBe(202);
+    const input = executionInputOf(backend.started[0]!.request);
+    expect(Buffer.byteLength(input)).toBeLessThanOrEqual(LIMIT);
+    expect(input).not.toContain('BEGIN CERTIFICATE');
   });
 
   it('accepts a request whose execution input is within the limit', async () => {
     const backend = recordingBackend();
     const input = requestOfSize(LIMIT - 2000);
-    expect(Buffer.byteLength(executionInputOf(parseRequest(input)))).toBeLessThanOrEqual(LIMIT);
+    expect(Buffer.byteLength(executionInputOf(withCaReference(parseRequest(input), REF)))).toBeLessThanOrEqual(LIMIT);
 
-    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(input) }, backend);
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(input) }, backend, fakeDeps(backend));
 
     expect(res.status).toBe(202);
     expect(backend.started).toHaveLength(1);
   });
 
-  it('answers 400 naming $.rootCaPem for a CA bundle over the Secrets Manager limit, before starting anything', async () => {
+  it('answers 400 naming $.rootCaPem for a CA bundle over the Secrets Manager limit, before storing or starting anything', async () => {
     const backend = recordingBackend();
     const pem = bookinfoInput().rootCaPem;
     const big = { ...bookinfoInput(), rootCaPem: pem.repeat(Math.ceil(65537 / Buffer.byteLength(pem))) };
 
-    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(big) }, backend);
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(big) }, backend, fakeDeps(backend));
 
     expect(res.status).toBe(400);
     expect((res.body as { problems: { path: string; message: string }[] }).problems).toEqual([{ path: '$.rootCaPem', message: expect.stringContaining('Secrets Manager stores at most 65536 bytes') as string }]);
+    expect(backend.calls).toEqual([]);
+  });
+});
+
+describe('onboarding API: the CA bundle is stored before the execution starts', () => {
+  it('stores the PEM in the workload secret, then starts the execution with only the secret version', async () => {
+    // Prepare
+    const backend = recordingBackend();
+
+    // Act
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, fakeDeps(backend));
+
+    // Assess
+    expect(res.status).toBe(202);
+    const { executionId } = res.body as { executionId: string };
+    expect(backend.calls).toEqual(['store bookinfo/ratings pem', `start ${executionId}`]);
+    const started = backend.started[0]!.request;
+    expect(started.rootCaSecret).toEqual(REF);
+    expect(started).not.toHaveProperty('rootCaPem');
+    expect(executionInputOf(started)).not.toContain('BEGIN CERTIFICATE');
+    // The execution input validates as a request (the reference names this workload's secret).
+    expect(parseRequest(JSON.parse(executionInputOf(started)))).toMatchObject({ rootCaSecret: REF });
+  });
+
+  it('keeps the name deterministic from the request with its PEM: the same request is one execution, and a changed CA another', async () => {
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend);
+    const a = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps);
+    const b = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps);
+    const pem = bookinfoInput().rootCaPem;
+    const c = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify({ ...bookinfoInput(), rootCaPem: `${pem}\n${pem}` }) }, backend, deps);
+
+    expect(b.body).toMatchObject({ executionId: (a.body as { executionId: string }).executionId, duplicate: true, status: 'RUNNING' });
+    expect((c.body as { executionId: string }).executionId).not.toBe((a.body as { executionId: string }).executionId);
+    // The duplicate wrote no secret version and started nothing.
+    expect(backend.calls.filter((x) => x.startsWith('store'))).toHaveLength(2);
+    expect(backend.started).toHaveLength(2);
+  });
+
+  it('resumes a failed request under -r2, storing the CA again for the new execution', async () => {
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend);
+    const first = (await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps)).body as { executionId: string };
+    backend.views.set(first.executionId, { ...backend.views.get(first.executionId)!, status: 'FAILED' as ExecutionStatus });
+
+    const again = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps);
+
+    expect(again.body).toMatchObject({ executionId: `${first.executionId}-r2`, duplicate: false });
+    expect(backend.calls.slice(-2)).toEqual(['store bookinfo/ratings pem', `start ${first.executionId}-r2`]);
+  });
+
+  it('refuses a body that sets rootCaSecret: only the API points an execution at a secret', async () => {
+    const backend = recordingBackend();
+    const { rootCaPem: _pem, ...noPem } = bookinfoInput();
+
+    const withRef = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify({ ...noPem, rootCaSecret: REF }) }, backend, fakeDeps(backend));
+    const withBoth = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify({ ...bookinfoInput(), rootCaSecret: REF }) }, backend, fakeDeps(backend));
+    const withNeither = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(noPem) }, backend, fakeDeps(backend));
+
+    expect(withRef.status).toBe(400);
+    expect((withRef.body as { problems: unknown[] }).problems).toEqual([{ path: '$.rootCaSecret', message: expect.stringContaining('set by the API') as string }]);
+    expect(withBoth.status).toBe(400);
+    expect(withNeither).toMatchObject({ status: 400, body: { problems: [{ path: '$.rootCaPem', message: 'is required' }] } });
+    expect(backend.calls).toEqual([]);
+  });
+
+  it('answers 409 with the message when the workload secret belongs to someone else, and starts nothing', async () => {
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend, {
+      storeCaBundle: () => Promise.reject(new ResourceConflictError('Secrets Manager secret "mesh-onboarding/bookinfo/ratings/root-ca" exists but was not made by this tool')),
+    });
+
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps).catch(errorResponse);
+
+    expect(res).toMatchObject({ status: 409, body: { message: expect.stringContaining('not made by this tool') as string } });
     expect(backend.started).toEqual([]);
+  });
+});
+
+describe('onboarding API: GET /onboardings lists the registry', () => {
+  const record = (workload: string, over: Partial<WorkloadRecord> = {}): WorkloadRecord => ({
+    workload,
+    request: parseRequest(bookinfoInput()),
+    status: 'ONBOARDED',
+    executionId: `arn:aws:states:us-east-1:123456789012:execution:onboard-workload:onboard-${workload.replace('/', '_')}-0123456789abcdef`,
+    updatedAt: '2026-11-29T10:00:00.000Z',
+    ledger: [{ kind: 'secret', id: 'x', created: true }],
+    ...over,
+  });
+
+  it('answers one page with each workload, its status and its latest execution, and the token of the next page', async () => {
+    // Prepare
+    const backend = recordingBackend();
+    const asked: unknown[] = [];
+    const deps = fakeDeps(backend, {
+      listWorkloads: (page) => {
+        asked.push(page);
+        return Promise.resolve({
+          items: [record('bookinfo/ratings', { verification: { at: '2026-11-29T11:00:00.000Z', ok: true, drift: [] } }), record('bookinfo/reviews', { status: 'FAILED', failure: { step: 'Pre-flight mesh', error: 'MeshPrerequisiteError', cause: 'no WorkloadGroup' } })],
+          nextToken: 'eyJ3b3JrbG9hZCI6ImJvb2tpbmZvL3Jldmlld3MifQ',
+        });
+      },
+    });
+
+    // Act
+    const res = await handleApiRequest({ method: 'GET', path: '/onboardings', query: { limit: '2', nextToken: 'eyJ3b3JrbG9hZCI6ImEvYiJ9' } }, backend, deps);
+
+    // Assess
+    expect(asked).toEqual([{ limit: 2, nextToken: 'eyJ3b3JrbG9hZCI6ImEvYiJ9' }]);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      onboardings: [
+        {
+          workload: 'bookinfo/ratings',
+          status: 'ONBOARDED',
+          executionId: 'onboard-bookinfo_ratings-0123456789abcdef',
+          updatedAt: '2026-11-29T10:00:00.000Z',
+          location: '/onboardings/onboard-bookinfo_ratings-0123456789abcdef',
+          verification: { at: '2026-11-29T11:00:00.000Z', ok: true, drift: [] },
+        },
+        {
+          workload: 'bookinfo/reviews',
+          status: 'FAILED',
+          executionId: 'onboard-bookinfo_reviews-0123456789abcdef',
+          updatedAt: '2026-11-29T10:00:00.000Z',
+          location: '/onboardings/onboard-bookinfo_reviews-0123456789abcdef',
+          failure: { step: 'Pre-flight mesh', error: 'MeshPrerequisiteError', cause: 'no WorkloadGroup' },
+        },
+      ],
+      nextToken: 'eyJ3b3JrbG9hZCI6ImJvb2tpbmZvL3Jldmlld3MifQ',
+    });
+    expect(JSON.stringify(res.body)).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  it('asks for 50 by default and answers 400 to a limit out of 1-100 or a token it did not give', async () => {
+    const backend = recordingBackend();
+    const asked: unknown[] = [];
+    const deps = fakeDeps(backend, {
+      listWorkloads: (page) => {
+        asked.push(page);
+        // What registry.ts does with a token that is not base64url JSON.
+        if (page.nextToken) JSON.parse(Buffer.from(page.nextToken, 'base64url').toString('utf8'));
+        return Promise.resolve({ items: [] });
+      },
+    });
+
+    expect(await handleApiRequest({ method: 'GET', path: '/onboardings' }, backend, deps)).toMatchObject({ status: 200, body: { onboardings: [] } });
+    expect(asked).toEqual([{ limit: 50 }]);
+    for (const limit of ['0', '101', 'ten', '-1', '1.5']) {
+      const res = await handleApiRequest({ method: 'GET', path: '/onboardings', query: { limit } }, backend, deps);
+      expect(res, limit).toMatchObject({ status: 400, body: { problems: [{ path: '?limit', message: 'must be a whole number from 1 to 100' }] } });
+    }
+    for (const nextToken of ['not a token!', 'bm90IGpzb24']) {
+      const res = await handleApiRequest({ method: 'GET', path: '/onboardings', query: { nextToken } }, backend, deps);
+      expect(res, nextToken).toMatchObject({ status: 400, body: { problems: [{ path: '?nextToken' }] } });
+    }
+  });
+});
+
+describe('onboarding API: POST /onboardings/{id}/verify', () => {
+  it("starts one re-verification of the onboarding's workload and answers 202 with its execution id", async () => {
+    // Prepare
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend);
+    const { executionId: onboarding } = (await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps)).body as { executionId: string };
+
+    // Act
+    const res = await handleApiRequest({ method: 'POST', path: `/onboardings/${onboarding}/verify` }, backend, deps);
+
+    // Assess
+    expect(res.status).toBe(202);
+    const body = res.body as { executionId: string };
+    expect(body).toMatchObject({ workload: 'bookinfo/ratings', onboarding, status: 'RUNNING' });
+    expect(body.executionId).toMatch(/^verify-bookinfo_ratings-20261129T102030Z-[0-9a-f]{6}$/);
+    expect(backend.calls.at(-1)).toBe(`verify ${body.executionId} bookinfo/ratings`);
+  });
+
+  it('answers 404 for an unknown id and 405 for another method, starting nothing', async () => {
+    const backend = recordingBackend();
+    expect(await handleApiRequest({ method: 'POST', path: '/onboardings/onboard-nobody_here-0000/verify' }, backend, fakeDeps(backend))).toMatchObject({ status: 404 });
+    expect(await handleApiRequest({ method: 'GET', path: '/onboardings/x/verify' }, backend, fakeDeps(backend))).toMatchObject({ status: 405, headers: { allow: 'POST' } });
+    expect(backend.calls).toEqual([]);
+  });
+});
+
+describe('onboarding API: routes and errors', () => {
+  it('answers 404 naming the routes, 405 with Allow, and 404 for an unknown id', async () => {
+    const backend = recordingBackend();
+    expect(await handleApiRequest({ method: 'GET', path: '/nowhere' }, backend)).toMatchObject({ status: 404, body: { routes: expect.arrayContaining(['POST /onboardings/{id}/verify']) as unknown } });
+    expect(await handleApiRequest({ method: 'DELETE', path: '/onboardings' }, backend)).toMatchObject({ status: 405, headers: { allow: 'GET, POST' } });
+    expect(await handleApiRequest({ method: 'PUT', path: '/onboardings/abc' }, backend)).toMatchObject({ status: 405, headers: { allow: 'GET' } });
+    expect(await handleApiRequest({ method: 'GET', path: '/onboardings/abc/' }, backend)).toMatchObject({ status: 404, body: { message: 'no onboarding with id abc' } });
+  });
+
+  it('turns errors into their name and message, never a stack: throttling 503, a conflict 409, the rest 500', () => {
+    const plain = new TypeError('boom');
+    expect(errorResponse(new AwsThrottledError('Rate exceeded'))).toMatchObject({ status: 503, headers: { 'retry-after': '5' } });
+    expect(errorResponse(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))).toMatchObject({ status: 503 });
+    expect(errorResponse(new ResourceConflictError('taken'))).toMatchObject({ status: 409, body: { message: 'taken' } });
+    const res = errorResponse(plain);
+    expect(res).toMatchObject({ status: 500, body: { message: 'internal error: TypeError: boom' } });
+    expect(JSON.stringify(res)).not.toMatch(/\s+at\s/);
   });
 });

@@ -155,6 +155,30 @@ describe('onboarding request validation', () => {
     expect(requestProblems(variant((r) => (r.rootCaPem = exactly)))).toEqual([]);
   });
 
+  it('takes the CA bundle or, exactly one of the two, the reference to the secret the API stored it in', async () => {
+    const ref = { arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:mesh-onboarding/bookinfo/ratings/root-ca-AbCdEf', versionId: '0f3c9a1e-5b7d-4c2a-9e8f-1a2b3c4d5e6f' };
+    const withRef = variant((r) => {
+      delete r.rootCaPem;
+      r.rootCaSecret = ref;
+    });
+    expect(requestProblems(withRef)).toEqual([]);
+    expect(await validateRequest(withRef)).toMatchObject({ caBundle: { secret: ref } });
+    expect((await validateRequest(bookinfoInput())).caBundle).toEqual({ pem: bookinfoInput().rootCaPem });
+
+    expect(requestProblems(variant((r) => delete r.rootCaPem))).toEqual([{ path: '$.rootCaPem', message: 'is required' }]);
+    expect(requestProblems(variant((r) => (r.rootCaSecret = ref)))).toEqual([{ path: '$.rootCaSecret', message: expect.stringContaining('not both') as string }]);
+    const foreign = variant((r) => {
+      delete r.rootCaPem;
+      r.rootCaSecret = { ...ref, arn: ref.arn.replace('bookinfo/ratings', 'bookinfo/reviews') };
+    });
+    expect(requestProblems(foreign)).toEqual([{ path: '$.rootCaSecret.arn', message: expect.stringContaining('mesh-onboarding/bookinfo/ratings/root-ca') as string }]);
+    const malformed = variant((r) => {
+      delete r.rootCaPem;
+      r.rootCaSecret = { arn: 'mesh-onboarding/bookinfo/ratings/root-ca', versionId: 'v1', extra: true };
+    });
+    expect(requestProblems(malformed).map((p) => p.path).sort()).toEqual(['$.rootCaSecret', '$.rootCaSecret.arn', '$.rootCaSecret.versionId']);
+  });
+
   it('leaves Container Insights off unless the request asks for it', () => {
     expect(parseRequest(bookinfoInput()).ecs.containerInsights).toBe(false);
     expect(parseRequest(variant((r) => (r.ecs.containerInsights = true))).ecs.containerInsights).toBe(true);

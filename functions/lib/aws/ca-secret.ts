@@ -2,16 +2,17 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   RestoreSecretCommand,
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
 import { secrets } from '../clients.ts';
-import { isAwsError, ResourceNotReadyError } from '../errors.ts';
-import { CA_SECRET_PREFIX } from '../naming.ts';
+import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
+import { CA_SECRET_PREFIX, names } from '../naming.ts';
 import { arnTemplate, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
-import type { OnboardingRequest } from '../request.ts';
-import { assertOwnedByWorkload, type Tag } from '../tags.ts';
+import type { CaSecretRef, OnboardingRequest } from '../request.ts';
+import { assertOwnedByWorkload, workloadKey, workloadTags, type Tag } from '../tags.ts';
 
 const CA_SECRETS_ARN = arnTemplate('secretsmanager', `secret:${CA_SECRET_PREFIX}*`);
 
@@ -27,7 +28,7 @@ export const CA_SECRET_PERMISSIONS: StepPermissions = [
   { sid: 'CreateCaSecret', actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'], resources: [CA_SECRETS_ARN], conditions: requestTaggedByUs() },
   {
     sid: 'UpdateOurCaSecret',
-    actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
+    actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret', 'secretsmanager:ListSecretVersionIds'],
     resources: [CA_SECRETS_ARN],
     conditions: resourceTaggedByUs(),
   },
@@ -114,4 +115,49 @@ async function currentVersion(arn: string): Promise<{ value: string | undefined;
     if (isAwsError(err, 'ResourceNotFoundException')) return undefined;
     throw err;
   }
+}
+
+/** The workload's CA secret holding `pem`: one spec for Ensure CA secret and for the API, which stores it before starting. */
+export function caSecretSpec(request: Pick<OnboardingRequest, 'workloadGroup' | 'ecs'>, pem: string): CaSecretSpec {
+  return {
+    name: names.caSecret(request),
+    value: pem,
+    tags: workloadTags(request),
+    description: `Root CA of the mesh onboarding endpoint for workload ${workloadKey(request)}`,
+    owner: request,
+  };
+}
+
+/**
+ * Checks the secret version the API stored the CA bundle in (`ref`): the secret exists, has this
+ * workload's name and tags, is not scheduled for deletion, and still has that version (AWSCURRENT
+ * or not: a later request may have stored a newer bundle since). Reads no secret value.
+ * Not found yet → ResourceNotReadyError (read-after-write lag right after the API made it);
+ * anything else wrong → ResourceConflictError saying what to do.
+ */
+export async function checkCaSecretVersion(ref: CaSecretRef, request: Pick<OnboardingRequest, 'workloadGroup' | 'ecs'>): Promise<EnsuredSecret> {
+  const name = names.caSecret(request);
+  const found = await describe(ref.arn);
+  if (!found?.ARN) throw new ResourceNotReadyError(`Secrets Manager secret ${ref.arn} (where the API stored the CA bundle) is not found (yet)`);
+  if (found.Name !== name) throw new ResourceConflictError(`Secrets Manager secret ${ref.arn} is "${found.Name}", not this workload's CA secret "${name}": submit the request through the API again`);
+  assertOwnedByWorkload(found.Tags, request, `Secrets Manager secret "${name}"`, 'delete it or choose another workload name');
+  if (found.DeletedDate !== undefined) {
+    throw new ResourceConflictError(`Secrets Manager secret "${name}" is scheduled for deletion since the API stored the CA bundle in it: submit the request again (the API restores it)`);
+  }
+  if (!(await hasVersion(found, ref.versionId))) {
+    throw new ResourceConflictError(`Secrets Manager secret "${name}" no longer has version ${ref.versionId}, where the API stored the CA bundle: submit the request again`);
+  }
+  return { secretName: name, secretArn: found.ARN, versionId: ref.versionId, created: false, updated: false, restored: false };
+}
+
+/** DescribeSecret lists only versions with a staging label; a version that lost its label is found with IncludeDeprecated. */
+async function hasVersion(found: DescribeSecretResponse, versionId: string): Promise<boolean> {
+  if (found.VersionIdsToStages?.[versionId] !== undefined) return true;
+  let NextToken: string | undefined;
+  do {
+    const page = await secrets().send(new ListSecretVersionIdsCommand({ SecretId: found.ARN, IncludeDeprecated: true, NextToken }));
+    if (page.Versions?.some((v) => v.VersionId === versionId)) return true;
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return false;
 }
