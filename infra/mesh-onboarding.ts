@@ -24,7 +24,7 @@ import { Construct } from 'constructs';
 import { REVERIFY_CONCURRENCY_ENV } from '../functions/list-workloads.ts';
 import { REGISTRY_KEY } from '../functions/lib/registry.ts';
 import { DRIFT_METRIC_NAME, ENV, METRICS_NAMESPACE } from '../functions/lib/settings.ts';
-import { aslPath, MACHINE_NAMES, type MachineName } from '../statemachine/definition.ts';
+import { allStates, aslPath, loadDefinition, MACHINE_NAMES, type MachineName } from '../statemachine/definition.ts';
 import { API_HANDLER_FILE, handlerFiles, machineSteps } from './handlers.ts';
 import { acknowledgeWildcardResources, acknowledgeXray } from './nag.ts';
 import { renderStatements, type LoadedStepPermissions, type PlaceholderValues } from './step-permissions.ts';
@@ -207,10 +207,17 @@ export class MeshOnboarding extends Construct {
     const machines = {} as Record<MachineName, sfn.StateMachine>;
     for (const machine of MACHINE_NAMES) {
       const steps = machineSteps(machine);
+      // A function must give up before its Task does, or the Task's timeout hides the function's own error.
+      const taskTimeouts = new Map(allStates(loadDefinition(machine)).map(([name, st]) => [name, st.TimeoutSeconds]));
+      for (const s of steps) {
+        const fnTimeout = functions.get(s.file)!.timeout.toSeconds();
+        const taskTimeout = taskTimeouts.get(s.state);
+        if (taskTimeout !== undefined && fnTimeout > taskTimeout) throw new Error(`functions/${s.file}.ts times out after ${fnTimeout} s, after its Task "${s.state}" (${taskTimeout} s): lower it in STEP_SIZING`);
+      }
       const logGroup = new logs.LogGroup(this, `${machine}-Logs`, {
         // /aws/vendedlogs/ keeps Step Functions' log delivery off the account's 5,120-character CloudWatch Logs
-        // resource policy; the stack id suffix keeps a retained group from blocking a re-deploy
-        // (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
+        // resource policy (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html); the stack id
+        // suffix keeps a retained group from blocking a re-deploy.
         logGroupName: `/aws/vendedlogs/states/${machineNames[machine]}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
         retention: logRetention,
       });
@@ -218,6 +225,9 @@ export class MeshOnboarding extends Construct {
         stateMachineName: machineNames[machine],
         stateMachineType: MACHINE_TYPES[machine],
         definitionBody: sfn.DefinitionBody.fromFile(aslPath(machine)),
+        // CloudFormation replaces exactly each `${key}` given and leaves other `${...}` text alone (the ASL's Comment
+        // mentions `${...FunctionArn}`): DefinitionProcessor.transformDefinition in
+        // https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-stepfunctions
         definitionSubstitutions: Object.fromEntries(steps.map((s) => [s.placeholder, functions.get(s.file)!.function.functionArn])),
         tracingEnabled: true,
         // ERROR only, and never the execution data: the input carries the workload's root CA.

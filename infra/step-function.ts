@@ -18,7 +18,7 @@ import { acknowledgeWildcardResources, acknowledgeXray } from './nag.ts';
 export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 
 export interface StepSizing {
-  /** Lambda timeout; at most the Task's TimeoutSeconds (60 s in every ASL Task). */
+  /** Lambda timeout; at most the Task's TimeoutSeconds (checked by MeshOnboarding against the ASL). */
   readonly timeout: Duration;
   readonly memorySize: number;
 }
@@ -26,8 +26,8 @@ export interface StepSizing {
 /**
  * Sizing by handler file. Lambda gives CPU in proportion to memory, so the steps that load
  * the Kubernetes client and open TLS connections to the cluster (the heaviest bundles and
- * the slowest cold starts) get more; every Task in the ASL times out at 60 s, and a step
- * never waits inside Lambda (waits are Wait states), so 30 s leaves room for SDK retries.
+ * the slowest cold starts) get more. Every Task in the ASL times out at 60 s and a step never
+ * waits inside Lambda (waits are Wait states): 30 s leaves room for the SDK's own retries.
  */
 export const STEP_SIZING: Readonly<Record<string, StepSizing>> = {
   'validate-request': { timeout: Duration.seconds(10), memorySize: 256 },
@@ -39,8 +39,6 @@ export const STEP_SIZING: Readonly<Record<string, StepSizing>> = {
   'api/onboardings': { timeout: Duration.seconds(25), memorySize: 512 },
 };
 export const DEFAULT_STEP_SIZING: StepSizing = { timeout: Duration.seconds(30), memorySize: 256 };
-/** Every Task state's TimeoutSeconds: a function must end before its Task gives up on it. */
-export const TASK_TIMEOUT_SECONDS = 60;
 
 export interface StepFunctionProps {
   /** The handler file under `functions/`, without `.ts`: `preflight-mesh`, `api/onboardings`. */
@@ -63,11 +61,12 @@ export class StepFunction extends Construct {
   readonly function: lambda.Function;
   readonly role: iam.IRole;
   readonly logGroup: logs.LogGroup;
+  readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: StepFunctionProps) {
     super(scope, id);
     const sizing = props.sizing ?? STEP_SIZING[props.file] ?? DEFAULT_STEP_SIZING;
-    if (sizing.timeout.toSeconds() > TASK_TIMEOUT_SECONDS) throw new Error(`${props.file}: timeout ${sizing.timeout.toSeconds()} s exceeds the Task timeout of ${TASK_TIMEOUT_SECONDS} s`);
+    this.timeout = sizing.timeout;
 
     // No AWSLambdaBasicExecutionRole: the function writes only to its own log group (granted below).
     this.role = props.role ?? new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Runs ${props.functionName}` });

@@ -13,8 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/lib/settings.ts';
 import { API_HANDLER_FILE, handlerFiles, machineSteps } from '../../infra/handlers.ts';
 import { MESH_READER_STEPS } from '../../infra/mesh-onboarding.ts';
-import { TASK_TIMEOUT_SECONDS } from '../../infra/step-function.ts';
-import { aslPath, MACHINE_NAMES, substitute } from '../../statemachine/definition.ts';
+import { allStates, aslPath, loadDefinition, MACHINE_NAMES, substitute } from '../../statemachine/definition.ts';
 import { actionsOf, allStatements, resourcesOf, synthApp, type Synthesised } from '../support/infra.ts';
 
 let s: Synthesised;
@@ -51,12 +50,16 @@ describe('functions', () => {
       expect(p, id).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
       const env = (p.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env, id).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'ecs-mesh-onboarding', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_TRACE_ENABLED: 'true', POWERTOOLS_METRICS_NAMESPACE: 'EcsMeshOnboarding' });
-      expect(p.Timeout as number, id).toBeLessThanOrEqual(TASK_TIMEOUT_SECONDS);
       const logGroup = (p.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(s.templateJson.Resources[logGroup]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
     }
     const groups = resourcesOf(s, 'AWS::Lambda::Function').map(([, p]) => (p.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref);
     expect(new Set(groups).size).toBe(groups.length);
+  });
+
+  it.each(MACHINE_NAMES)('%s: each step function gives up before its Task does', (m) => {
+    const states = new Map(allStates(loadDefinition(m)));
+    for (const t of machineSteps(m)) expect(props(functionId(t.file)).Timeout as number, t.file).toBeLessThanOrEqual(states.get(t.state)!.TimeoutSeconds!);
   });
 
   it('sizes steps from the table: the Kubernetes steps get more memory, the API stops before API Gateway (29 s)', () => {
