@@ -8,9 +8,9 @@
  * a second synth with unchanged sources reuses the bundles and a changed file rebuilds them.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync, version as esbuildVersion, type BuildOptions, type Metafile } from 'esbuild';
 
@@ -104,6 +104,7 @@ function buildOrReuse(files: readonly string[]): Map<string, HandlerBundle> {
     external: [...BUNDLE_OPTIONS.external],
     mainFields: [...BUNDLE_OPTIONS.mainFields],
   });
+  for (const f of files) portableSourceMap(join(tmp, f, 'index.mjs.map'));
   const inputs = Object.keys((result.metafile as Metafile).inputs).filter((p) => !p.includes(':'));
   const digest = digestOf(inputs, salt);
   if (!digest) throw new Error('a bundle input vanished during the build');
@@ -116,6 +117,22 @@ function buildOrReuse(files: readonly string[]): Map<string, HandlerBundle> {
   writeFileSync(list, JSON.stringify(inputs));
   renameSync(list, listFile);
   return collect(final, files);
+}
+
+/**
+ * Rewrites the map's sources relative to the project root (`functions/lib/request.ts`,
+ * `node_modules/zod/...`), so stack traces read the same on Lambda and a bundle's bytes (its
+ * asset hash, hence whether CloudFormation updates the function) do not depend on where the
+ * checkout or the cache lives.
+ */
+function portableSourceMap(mapFile: string): void {
+  const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { sources: string[] };
+  const modules = realpathSync(join(PROJECT_ROOT, 'node_modules'));
+  map.sources = map.sources.map((src) => {
+    const abs = resolve(dirname(mapFile), src);
+    return abs.startsWith(`${modules}/`) ? join('node_modules', relative(modules, abs)) : relative(PROJECT_ROOT, abs);
+  });
+  writeFileSync(mapFile, JSON.stringify(map));
 }
 
 function collect(dir: string, files: readonly string[]): Map<string, HandlerBundle> {
