@@ -236,7 +236,7 @@ export class MeshOnboarding extends Construct {
       for (const s of steps) functions.get(s.file)!.function.grantInvoke(sm.role);
       Validations.of(sm).acknowledge({
         id: 'AwsSolutions-SF1',
-        reason: 'Logs ERROR, not ALL: the execution input carries the root CA and ALL would record every state transition; the execution history (Standard) and X-Ray hold the rest.',
+        reason: 'Logs ERROR, not ALL: the execution input carries the root CA and ALL would record every transition; X-Ray, the onboarding execution history (Standard) and the registry records (re-verification) hold the rest.',
       });
       Validations.of(sm.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
