@@ -15,7 +15,7 @@ import { PROJECT_ROOT } from './bundle.ts';
  * export counts as "needs nothing" (and the synth lists it). Set to true to make the export
  * mandatory: a file without it then fails the synth.
  */
-export const PERMISSIONS_EXPORT_REQUIRED = false;
+export const PERMISSIONS_EXPORT_REQUIRED = true;
 
 /** The permissions of each handler file (`preflight-mesh`, `api/onboardings`), and the files that export none. */
 export interface LoadedStepPermissions {
