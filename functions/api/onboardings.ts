@@ -96,11 +96,11 @@ export function createApiHandler(settings: ApiSettings | Error, backend?: Execut
   };
 }
 
+/** Read once; a missing setting is logged with each request it fails, not at import (the CDK app imports this module for its `permissions`). */
 function settingsAtColdStart(): ApiSettings | Error {
   try {
     return readApiSettings();
   } catch (e) {
-    logger.error('the onboarding API cannot serve', { error: e as Error });
     return e as Error;
   }
 }
