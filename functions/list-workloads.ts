@@ -1,5 +1,5 @@
 import { wrap } from '#lib/middleware.ts';
-import { listWorkloads, REGISTRY_READ_PERMISSIONS } from '#lib/registry.ts';
+import { listWorkloads, REGISTRY_LIST_PERMISSIONS } from '#lib/registry.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 
 /** The Map's concurrency when the deployment does not set one. */
@@ -30,6 +30,6 @@ export async function listWorkloadsStep(input: ListWorkloadsInput = {}): Promise
   return { workloads, maxConcurrency };
 }
 
-export const permissions: StepPermissions = REGISTRY_READ_PERMISSIONS;
+export const permissions: StepPermissions = REGISTRY_LIST_PERMISSIONS;
 
 export const handler = wrap('List workloads', listWorkloadsStep);

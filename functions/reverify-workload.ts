@@ -2,7 +2,10 @@ import { assessDrift } from '#lib/drift.ts';
 import { DRIFT_PUBLISH_PERMISSIONS, publishDriftEvent, putDriftMetric } from '#lib/drift-events.ts';
 import { InvalidRequestError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
-import { arnTemplate, type StepPermissions } from '#lib/permissions.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
+import { DESCRIBE_SERVICE_PERMISSIONS, SERVICE_TASKS_PERMISSIONS } from '#lib/aws/ecs-service.ts';
+import { MESH_KUBE_PERMISSIONS } from '#lib/kube/client.ts';
+import { AGENT_LOG_PERMISSIONS } from './traffic-evidence.ts';
 import { getWorkload, recordVerification, REGISTRY_WRITE_PERMISSIONS, type DriftFinding, type Verification } from '#lib/registry.ts';
 import { observeWorkload, type WarReader } from '#lib/workload-observation.ts';
 
@@ -61,22 +64,19 @@ export async function reverifyWorkload(input: ReverifyInput, opts: { wars?: WarR
   return { workload, checked: true, ok: false, drift, eventId };
 }
 
-/** Exactly what the step calls (the onboarding steps' readers plus the registry and the drift publishers). */
-export const permissions: StepPermissions = [
+/**
+ * Exactly what the step calls: the same read permissions the onboarding's readers declare next
+ * to their calls (service and tasks, the mesh cluster, the agent's log), the registry, and the
+ * drift publishers. Composed, not copied, so a reader that changes its calls changes both.
+ */
+export const permissions: StepPermissions = composePermissions(
   { sid: 'ReadWorkloadRecord', actions: ['dynamodb:GetItem'], resources: ['${RegistryTableArn}'] },
-  ...REGISTRY_WRITE_PERMISSIONS,
-  { sid: 'DescribeWorkloadService', actions: ['ecs:DescribeServices'], resources: [arnTemplate('ecs', 'service/*/*')] },
-  { sid: 'DescribeWorkloadTasks', actions: ['ecs:DescribeTasks'], resources: [arnTemplate('ecs', 'task/*/*')] },
-  // ListTasks is authorized on container instances, which Fargate tasks have none of: `*`, narrowed to this account's clusters
-  // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html; aws/aws-cdk#3199 does the same).
-  { sid: 'ListWorkloadTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': arnTemplate('ecs', 'cluster/*') } } },
-  // The Kubernetes API endpoint of the mesh cluster; the WARs themselves are read with the EKS access entry's RBAC, not IAM. (The EKS
-  // token is a presigned sts:GetCallerIdentity, which, like the call made to explain a 403, needs no permission:
-  // https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html.)
-  { sid: 'DescribeMeshCluster', actions: ['eks:DescribeCluster'], resources: [arnTemplate('eks', 'cluster/${EksClusterName}')] },
-  // The agent's access log (Traffic evidence's reads): the task log groups are `/ecs/<family>`.
-  { sid: 'ReadAgentLogs', actions: ['logs:DescribeLogStreams', 'logs:FilterLogEvents'], resources: [arnTemplate('logs', 'log-group:/ecs/*')] },
-  ...DRIFT_PUBLISH_PERMISSIONS,
-];
+  REGISTRY_WRITE_PERMISSIONS,
+  DESCRIBE_SERVICE_PERMISSIONS,
+  SERVICE_TASKS_PERMISSIONS,
+  MESH_KUBE_PERMISSIONS,
+  AGENT_LOG_PERMISSIONS,
+  DRIFT_PUBLISH_PERMISSIONS,
+);
 
 export const handler = wrap('Reverify workload', (input: ReverifyInput) => reverifyWorkload(input));

@@ -183,6 +183,9 @@ export async function trafficEvidence(state: WorkflowState, now = new Date()): P
 }
 
 /** Reads the agent's streams in the workload's log group (`/ecs/<family>`) only. */
-export const permissions: StepPermissions = [{ sid: 'ReadAgentLog', actions: ['logs:DescribeLogStreams', 'logs:FilterLogEvents'], resources: [LOG_GROUPS_ARN] }];
+/** Reading the agent's access log (also what the re-verification needs for it). */
+export const AGENT_LOG_PERMISSIONS: StepPermissions = [{ sid: 'ReadAgentLog', actions: ['logs:DescribeLogStreams', 'logs:FilterLogEvents'], resources: [LOG_GROUPS_ARN] }];
+
+export const permissions: StepPermissions = AGENT_LOG_PERMISSIONS;
 
 export const handler = wrap('Traffic evidence', (state: WorkflowState) => trafficEvidence(state));

@@ -76,6 +76,8 @@ export const WILDCARD_RESOURCE_ACTIONS: readonly string[] = [
   'ecs:DescribeTaskDefinition',
   'ecs:ListTasks',
   'logs:DescribeLogGroups',
+  // No resource type; narrowed by the cloudwatch:namespace condition (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+  'cloudwatch:PutMetricData',
 ];
 
 /** Condition: the request tags the new resource as this tool's (tag-on-create; `aws:RequestTag`). */

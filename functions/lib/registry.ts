@@ -133,5 +133,5 @@ export async function putWorkloadRecord(record: WorkloadRecord): Promise<void> {
 
 /** What a step that writes the registry needs. */
 export const REGISTRY_WRITE_PERMISSIONS: StepPermissions = [{ sid: 'WriteWorkloadRegistry', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] }];
-/** What a step that reads the registry needs. */
-export const REGISTRY_READ_PERMISSIONS: StepPermissions = [{ sid: 'ReadWorkloadRegistry', actions: ['dynamodb:GetItem', 'dynamodb:Scan'], resources: ['${RegistryTableArn}'] }];
+/** What a step that lists the registry needs. */
+export const REGISTRY_LIST_PERMISSIONS: StepPermissions = [{ sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] }];

@@ -1,7 +1,8 @@
 /**
  * Least privilege, proven on the emulator: the onboarding runs through the local engine in
  * scenarios that reach every branch the emulator can (fresh, re-run, changed request with
- * repaired drift, a second workload in the VPC, a subnet the user gives, a name collision),
+ * repaired drift, a second workload in the VPC, a subnet the user gives, a name collision), then
+ * the re-verification runs over those workloads, healthy and drifted,
  * every command each step sends is recorded and mapped to what IAM authorizes, and each step's
  * exported `permissions` must allow exactly that: every authorization (action, resource and
  * conditions, with the tags the resource carried when it was sent) and no action it never sent,
@@ -30,7 +31,8 @@ const sandbox = useSandbox();
 const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
 const REGION = 'us-east-1';
 const TARGET: AwsTarget = { partition: 'aws', region: REGION, account: SANDBOX_ACCOUNT };
-const STEPS = taskSteps(loadDefinition('onboard-workload'));
+// Both machines: the onboarding steps and the re-verification steps (run last, over the workloads onboarded here).
+const STEPS = [...taskSteps(loadDefinition('onboard-workload')), ...taskSteps(loadDefinition('reverify-workloads'))];
 
 /**
  * Actions a step is granted that no scenario here makes it send, each with the path that sends
@@ -41,6 +43,10 @@ const NOT_REACHED: Record<string, Record<string, string>> = {
   'Traffic evidence': {
     'logs:DescribeLogStreams':
       'only after FilterLogEvents answers ResourceNotFoundException for a stream that does not exist yet, which AWS does and moto does not: test/unit/traffic-evidence.test.ts "counts the traffic of the tasks that logged, and names the streams that do not exist"',
+  },
+  'Reverify workload': {
+    'logs:DescribeLogStreams':
+      'the same traffic-evidence path as Traffic evidence (a stream that does not exist yet), which moto never answers: test/unit/traffic-evidence.test.ts "counts the traffic of the tasks that logged, and names the streams that do not exist"',
   },
   'Ensure CA secret': {
     'secretsmanager:ListSecretVersionIds':
@@ -60,7 +66,7 @@ function placeholderValues(): PlaceholderValues {
     Account: SANDBOX_ACCOUNT,
     EksClusterName: [SANDBOX_EKS_CLUSTER],
     RegistryTableArn: `arn:aws:dynamodb:${REGION}:${SANDBOX_ACCOUNT}:table/${sandbox().registryTable}`,
-    DriftEventBusArn: `arn:aws:events:${REGION}:${SANDBOX_ACCOUNT}:event-bus/default`,
+    DriftEventBusArn: `arn:aws:events:${REGION}:${SANDBOX_ACCOUNT}:event-bus/${sandbox().driftEvents.busName}`,
     OnboardStateMachineArn: `arn:aws:states:${REGION}:${SANDBOX_ACCOUNT}:stateMachine:onboard-workload`,
     ReverifyStateMachineArn: `arn:aws:states:${REGION}:${SANDBOX_ACCOUNT}:stateMachine:reverify-workloads`,
     OnboardStateMachineName: 'onboard-workload',
@@ -103,6 +109,22 @@ describe('least privilege of the onboarding steps', () => {
     // Two more workloads of the bookinfo namespace the mesh knows (the policy allows any task role of the account).
     for (const wg of ['reviews', 'details']) seedMesh(sandbox().kube.store, { workloadGroup: wg, account: SANDBOX_ACCOUNT });
   });
+  /** Runs `fn` with the recording paused; later calls go on being recorded into the same list. */
+  async function unrecorded(fn: () => Promise<unknown>): Promise<void> {
+    const before = recording;
+    before.stop();
+    try {
+      await fn();
+    } finally {
+      const after = startRecording(TARGET, facts);
+      recording = {
+        get calls() {
+          return [...before.calls, ...after.calls];
+        },
+        stop: after.stop,
+      };
+    }
+  }
   afterAll(() => {
     recording?.stop();
     facts?.destroy();
@@ -232,6 +254,20 @@ describe('least privilege of the onboarding steps', () => {
     expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
     expect(o.history.find((h) => h.state === 'Ensure task role')).toMatchObject({ status: 'failed', error: 'ResourceConflictError' });
     expect(o.cause).toContain('bookinfo.details-ecs-task-role" exists but was not made by this tool');
+  });
+
+  it('re-verifies every workload, healthy and then drifted (a stopped task): reads, the registry write, the drift event and metric', async () => {
+    const healthy = await runWorkflow({}, { ...FAST, machine: 'reverify-workloads' });
+    expect(healthy.status, `${healthy.error}: ${healthy.cause}`).toBe('SUCCEEDED');
+    // The sandbox's own calls that make the drift (StopTask) are no step's: not recorded.
+    await unrecorded(() => sandbox().drift('bookinfo/ratings', 'stop-task'));
+    try {
+      const drifted = await runWorkflow({ workloads: ['bookinfo/ratings'] }, { ...FAST, machine: 'reverify-workloads' });
+      expect(drifted.status).toBe('SUCCEEDED');
+      expect(drifted.output).toEqual([expect.objectContaining({ workload: 'bookinfo/ratings', ok: false })]);
+    } finally {
+      await unrecorded(() => sandbox().drift('bookinfo/ratings', 'restore'));
+    }
   });
 
   it('every call a step sent is allowed by its permissions: action, resource and conditions', () => {

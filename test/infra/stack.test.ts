@@ -126,7 +126,7 @@ describe('roles', () => {
     const statements = allStatements(s).filter((x) => JSON.stringify(s.templateJson.Resources[x.where]!.Properties!.Roles).includes(listRole));
     expect(statements.map((x) => x.statement)).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ Sid: 'ReadWorkloadRegistry', Action: ['dynamodb:GetItem', 'dynamodb:Scan'] }),
+        expect.objectContaining({ Sid: 'ListWorkloadRegistry', Action: 'dynamodb:Scan' }),
         expect.objectContaining({ Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' }),
         expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] }),
       ]),
