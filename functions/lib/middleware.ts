@@ -27,6 +27,8 @@ interface MaybeWorkflowEvent extends MaybeWorkloadGroup {
   input?: MaybeWorkloadGroup & { request?: MaybeWorkloadGroup };
   execution?: { id?: string };
   executionId?: string;
+  /** The re-verification's per-workload input: `namespace/name`. */
+  workload?: unknown;
 }
 
 /** The execution id a step's event carries, if any. */
@@ -45,7 +47,8 @@ function stepMiddleware(step: string): middy.MiddlewareObj<unknown, unknown, Err
       const ev = (req.event ?? {}) as MaybeWorkflowEvent;
       const wg = ev.request?.workloadGroup ?? ev.input?.workloadGroup ?? ev.input?.request?.workloadGroup ?? ev.workloadGroup;
       const executionId = executionIdOf(ev);
-      logger.appendKeys({ step, workload: wg?.namespace && wg.name ? `${wg.namespace}/${wg.name}` : undefined, executionId });
+      const workload = wg?.namespace && wg.name ? `${wg.namespace}/${wg.name}` : typeof ev.workload === 'string' ? ev.workload : undefined;
+      logger.appendKeys({ step, workload, executionId });
       tracer.putAnnotation('step', step);
       if (executionId) tracer.putAnnotation('executionId', executionId);
     },

@@ -22,6 +22,12 @@ describe('step middleware', () => {
     expect(lines.find((l) => l.message === 'step finished')).toMatchObject({ executionId: EXECUTION, workload: 'bookinfo/ratings' });
   });
 
+  it("reads the re-verification's {workload, executionId} item the same way", async () => {
+    const step = wrap('Reverify workload', async () => ({ ok: true }));
+    const { lines } = await captureLogs(() => step({ workload: 'bookinfo/ratings', executionId: EXECUTION }, context));
+    expect(lines.find((l) => l.message === 'step finished')).toMatchObject({ executionId: EXECUTION, workload: 'bookinfo/ratings' });
+  });
+
   it('does not carry one invocation\'s execution id into the next', async () => {
     const step = wrap('Ensure cluster', async () => ({ ok: true }));
     await captureLogs(() => step({ execution: { id: EXECUTION } }, context));
