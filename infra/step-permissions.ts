@@ -7,7 +7,7 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { renderResource, type Permission, type PermissionPlaceholder, type StepPermissions } from '../functions/lib/permissions.ts';
+import { renderPermission, type Permission, type PermissionPlaceholder, type StepPermissions } from '../functions/lib/permissions.ts';
 import { PROJECT_ROOT } from './bundle.ts';
 
 /**
@@ -51,9 +51,13 @@ export function renderStatement(file: string, p: Permission, values: Placeholder
   if (p.actions.includes('iam:PassRole') && !Object.values(p.conditions ?? {}).some((c) => 'iam:PassedToService' in c)) {
     throw new Error(`functions/${file}.ts permission ${p.sid}: iam:PassRole needs an iam:PassedToService condition`);
   }
-  const resources = p.resources.flatMap((r) => renderResource(r, values));
-  if (resources.length === 0) return undefined;
-  return new iam.PolicyStatement({ sid: p.sid, actions: [...p.actions], resources, conditions: p.conditions });
+  // Resources AND condition values: a placeholder left in a condition is an IAM policy variable
+  // that never resolves, so the statement would silently match nothing on AWS.
+  const rendered = renderPermission(p, values);
+  if (rendered.resources.length === 0) return undefined;
+  const conditionValues = Object.values(rendered.conditions ?? {}).flatMap((keys) => Object.values(keys));
+  if (conditionValues.some((v) => Array.isArray(v) && v.length === 0)) return undefined;
+  return new iam.PolicyStatement({ sid: p.sid, actions: [...p.actions], resources: rendered.resources, conditions: rendered.conditions });
 }
 
 /**
@@ -75,7 +79,7 @@ export function renderStatements(steps: readonly { file: string; permissions: St
       const same = bySid.get(p.sid);
       if (same?.json === json) continue;
       const sid = same ? `${pascal(file)}${p.sid}` : p.sid;
-      bySid.set(sid, { file, json, statement: same ? new iam.PolicyStatement({ sid, actions: [...p.actions], resources: statement.resources, conditions: p.conditions }) : statement });
+      bySid.set(sid, { file, json, statement: same ? iam.PolicyStatement.fromJson({ ...statement.toStatementJson(), Sid: sid }) : statement });
     }
   }
   return { statements: [...bySid.values()].map((v) => v.statement), dropped };

@@ -134,6 +134,11 @@ describe('roles', () => {
     expect(statements).toHaveLength(3);
   });
 
+  it('no IAM policy holds an unfilled placeholder, in resources or condition values (IAM would read it as a policy variable that never resolves)', () => {
+    const left = allStatements(s).filter(({ statement }) => JSON.stringify(statement).includes('${'));
+    expect(left.map(({ where, statement }) => `${where}: ${JSON.stringify(statement)}`)).toEqual([]);
+  });
+
   it('no IAM statement grants a wildcard action', () => {
     const wild = allStatements(s).filter(({ statement }) => actionsOf(statement).some((a) => a.includes('*')));
     expect(wild).toEqual([]);
