@@ -144,7 +144,8 @@ export class MeshOnboarding extends Construct {
     // Every function knows the shared resources; what it may do with them is its permissions alone.
     const sharedEnvironment: Record<string, string> = {
       [ENV.registryTable]: this.table.tableName,
-      [ENV.driftEventBus]: this.driftEventBus.eventBusName,
+      // The ARN, not the name: PutEvents resolves a bare name in the caller's own account and region, so a bus given by ARN elsewhere would be missed.
+      [ENV.driftEventBus]: this.driftEventBus.eventBusArn,
       [ENV.onboardStateMachineArn]: machineArn('onboard-workload'),
       [ENV.reverifyStateMachineArn]: machineArn('reverify-workloads'),
     };

@@ -10,6 +10,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger, tracer } from '#lib/middleware.ts';
 import { errorResponse, handleApiRequest, type ApiDeps, type ApiRequest, type ApiResponse, type ExecutionBackend } from '#lib/onboarding-api.ts';
+import { CA_SECRET_WRITE_PERMISSIONS } from '#lib/aws/ca-secret.ts';
 import { arnTemplate, type StepPermissions } from '#lib/permissions.ts';
 import { ENV } from '#lib/settings.ts';
 import { isStateMachineArn, StepFunctionsExecutions } from '#lib/sfn-backend.ts';
@@ -25,11 +26,8 @@ export const permissions: StepPermissions = [
   { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: ['${OnboardStateMachineArn}', '${ReverifyStateMachineArn}'] },
   { sid: 'ReadOnboardingExecutions', actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*')] },
   { sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] },
-  {
-    sid: 'StoreWorkloadCaSecret',
-    actions: ['secretsmanager:DescribeSecret', 'secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
-    resources: [arnTemplate('secretsmanager', 'secret:mesh-onboarding/*')],
-  },
+  // The same grants as Ensure CA secret's writes (create only tagged as ours, change only ours), not a copy.
+  ...CA_SECRET_WRITE_PERMISSIONS,
 ];
 
 export interface ApiSettings {

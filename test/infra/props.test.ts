@@ -83,7 +83,10 @@ describe('MeshOnboarding with every prop set', () => {
   });
 
   it('names carry the prefix; the schedule, concurrency, log level and bus follow the props', () => {
-    full.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'acme-mesh-list-workloads', Environment: { Variables: Match.objectLike({ REVERIFY_MAX_CONCURRENCY: '4', POWERTOOLS_LOG_LEVEL: 'DEBUG', DRIFT_EVENT_BUS_NAME: 'mesh-drift' }) } });
+    full.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'acme-mesh-list-workloads', Environment: { Variables: Match.objectLike({ REVERIFY_MAX_CONCURRENCY: '4', POWERTOOLS_LOG_LEVEL: 'DEBUG' }) } });
+    // The bus travels as its ARN (PutEvents resolves a bare name in the caller's own account and region).
+    const listFn = Object.values(full.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'acme-mesh-list-workloads' } }))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+    expect(JSON.stringify(listFn.Properties.Environment.Variables.DRIFT_EVENT_BUS_NAME)).toContain(':event-bus/mesh-drift');
     full.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'acme-mesh-onboard-workload' });
     full.hasResourceProperties('AWS::Scheduler::Schedule', { Name: 'acme-mesh-reverify', ScheduleExpression: 'cron(0/15 * * * ? *)' });
     full.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'acme-mesh-workload-drift', Threshold: 3, Metrics: [Match.objectLike({ Period: 900 })] });

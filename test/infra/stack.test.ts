@@ -93,7 +93,8 @@ describe('functions', () => {
     for (const [id, p] of resourcesOf(s, 'AWS::Lambda::Function')) {
       const env = (p.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(Object.keys(env), id).toEqual(expect.arrayContaining([ENV.registryTable, ENV.driftEventBus, ENV.onboardStateMachineArn, ENV.reverifyStateMachineArn]));
-      expect(env[ENV.driftEventBus]).toBe('default');
+      // The bus's ARN: PutEvents resolves a bare name in the caller's own account and region.
+      expect(JSON.stringify(env[ENV.driftEventBus])).toContain(':event-bus/default');
     }
     expect(props(functionId('list-workloads'))).toMatchObject({ Environment: { Variables: { REVERIFY_MAX_CONCURRENCY: '10' } } });
     const apiEnv = (props(functionId(API_HANDLER_FILE)).Environment as { Variables: Record<string, unknown> }).Variables;

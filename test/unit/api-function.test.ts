@@ -6,6 +6,7 @@
  * emulator test api-function.test.ts.
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { CA_SECRET_WRITE_PERMISSIONS } from '../../functions/lib/aws/ca-secret.ts';
 import { describe, expect, it } from 'vitest';
 import { apiRequestOf, createApiHandler, permissions, readApiSettings, type ApiSettings } from '../../functions/api/onboardings.ts';
 import type { ApiDeps, ExecutionBackend, ExecutionView } from '../../functions/lib/onboarding-api.ts';
@@ -208,7 +209,9 @@ describe('API function: permissions', () => {
       '${ReverifyStateMachineArn}',
       'arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*',
       '${RegistryTableArn}',
-      'arn:${Partition}:secretsmanager:${Region}:${Account}:secret:mesh-onboarding/*',
+      ...CA_SECRET_WRITE_PERMISSIONS.flatMap((p) => p.resources),
     ]);
+    // Secrets: created only tagged as this tool's, changed only when they carry its tag.
+    expect(permissions.filter((p) => p.actions.some((a) => /^secretsmanager:(Create|Put|Restore|GetSecretValue)/.test(a))).every((p) => p.conditions !== undefined)).toBe(true);
   });
 });

@@ -23,15 +23,22 @@ const CA_SECRETS_ARN = arnTemplate('secretsmanager', `secret:${CA_SECRET_PREFIX}
  * "Required permissions"); reading, writing and restoring only secrets carrying our tag. The
  * default key (aws/secretsmanager) needs no kms:Decrypt.
  */
-export const CA_SECRET_PERMISSIONS: StepPermissions = [
+/** Storing the bundle (ensureCaSecret): what Ensure CA secret and the API's POST both send. */
+export const CA_SECRET_WRITE_PERMISSIONS: StepPermissions = [
   { sid: 'FindCaSecret', actions: ['secretsmanager:DescribeSecret'], resources: [CA_SECRETS_ARN] },
   { sid: 'CreateCaSecret', actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'], resources: [CA_SECRETS_ARN], conditions: requestTaggedByUs() },
   {
     sid: 'UpdateOurCaSecret',
-    actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret', 'secretsmanager:ListSecretVersionIds'],
+    actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
     resources: [CA_SECRETS_ARN],
     conditions: resourceTaggedByUs(),
   },
+];
+
+/** Ensure CA secret: storing it, or checking the version the API stored (checkCaSecretVersion). */
+export const CA_SECRET_PERMISSIONS: StepPermissions = [
+  ...CA_SECRET_WRITE_PERMISSIONS,
+  { sid: 'CheckCaSecretVersion', actions: ['secretsmanager:ListSecretVersionIds'], resources: [CA_SECRETS_ARN], conditions: resourceTaggedByUs() },
 ];
 
 export interface CaSecretSpec {
