@@ -2,15 +2,11 @@ import { mergeLedgers } from '#lib/ledger.ts';
 import { wrap } from '#lib/middleware.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { recordFailed, registryTable, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
+import { unwrapFailure, type CaughtFailure } from '#lib/failure.ts';
 import type { WorkloadRequest } from '#lib/request.ts';
 import type { LedgerEntry } from '#lib/workflow.ts';
 
-/** The failed step and its error, as the "<step> failed" Pass names them. */
-export interface CaughtFailure {
-  step: string;
-  error: string;
-  cause?: string;
-}
+export type { CaughtFailure } from '#lib/failure.ts';
 
 /**
  * What every "<step> failed" Pass hands on: a new state built from named parts only, so the
@@ -50,41 +46,14 @@ export interface FailureRecord {
  */
 export async function recordFailure(state: Partial<FailureState>): Promise<FailureRecord> {
   const f = state.failure ?? { step: 'unknown', error: 'UnexpectedError', cause: 'no failure was recorded' };
-  let { step, error } = f;
-  let cause = f.cause ?? '';
-  const ledgers = [...Object.values(state.ledgers ?? {})];
-  // Unwrap at most twice: branch failure state → Lambda payload.
-  for (let i = 0; i < 2; i++) {
-    const parsed = parseJson(cause);
-    if (!parsed) break;
-    const branch = parsed.failure as Partial<CaughtFailure> | undefined;
-    if (typeof branch?.step === 'string' && typeof branch.error === 'string') {
-      step = branch.step;
-      error = branch.error;
-      cause = typeof branch.cause === 'string' ? branch.cause : '';
-      // What the failed branch made: its state is gone, its failure state carries the ledgers.
-      ledgers.push(...Object.values((parsed.ledgers ?? {}) as Record<string, LedgerEntry[]>));
-    } else if (typeof parsed.errorMessage === 'string') {
-      cause = parsed.errorMessage;
-      if (typeof parsed.errorType === 'string') error = parsed.errorType;
-    } else break;
-  }
-  cause = cause || error;
-  const ledger = mergeLedgers(ledgers);
+  const unwrapped = unwrapFailure(f);
+  const { step, error, cause } = unwrapped;
+  const ledger = mergeLedgers([...Object.values(state.ledgers ?? {}), ...unwrapped.branchLedgers]);
   // Without a validated request (Validate request itself failed) there is no workload to record.
   if (registryTable() && state.request && state.execution) await recordFailed(state.request, state.execution.id, { step, error, cause }, ledger);
   return { step, error, cause, summary: `${step}: ${cause}`, resourcesSoFar: ledger.filter((e) => e.created) };
 }
 
-function parseJson(text: string): Record<string, unknown> | undefined {
-  if (!text.trim().startsWith('{')) return undefined;
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export const permissions: StepPermissions = REGISTRY_WRITE_PERMISSIONS;
 

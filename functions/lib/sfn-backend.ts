@@ -3,6 +3,7 @@
  * execution the way the local backend (local/local-executions.ts) does, reading DescribeExecution
  * for the status, result and error and GetExecutionHistory for the steps.
  */
+import { unwrapFailure } from './failure.ts';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -102,8 +103,19 @@ export function executionViewOf(executionId: string, d: DescribeExecutionCommand
     ...(status === 'RUNNING' && currentStep ? { currentStep } : {}),
     steps,
     ...(status === 'SUCCEEDED' ? { result: parseJson(d.output) } : {}),
-    ...(status !== 'RUNNING' && status !== 'SUCCEEDED' ? { error: { error: d.error ?? defaultError(status), cause: d.cause ?? '', ...resourcesSoFar(failureRecord) } } : {}),
+    ...(status !== 'RUNNING' && status !== 'SUCCEEDED' ? { error: { ...userFacing(d.error ?? defaultError(status), d.cause ?? ''), ...resourcesSoFar(failureRecord) } } : {}),
   };
+}
+
+/**
+ * The error and cause as a user should see them. A run whose Record failure failed too ends
+ * with the step's raw cause (a Lambda error's JSON with its stack trace, or a branch's failure
+ * state): unwrap it, as Record failure would have.
+ */
+function userFacing(error: string, cause: string): { error: string; cause: string } {
+  if (!cause) return { error, cause };
+  const u = unwrapFailure({ step: '', error, cause });
+  return { error: u.error, cause: u.step ? `${u.step}: ${u.cause}` : u.cause };
 }
 
 function statusOf(s: string | undefined): ExecutionStatus {

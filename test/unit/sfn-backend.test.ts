@@ -278,6 +278,23 @@ describe('Step Functions backend: describe', () => {
 
     expect(v).toMatchObject({ status: 'TIMED_OUT', error: { error: 'States.Timeout', cause: '' }, steps: [{ state: 'Wait for service', status: 'aborted', durationMs: 9000 }] });
   });
+
+  it('never shows a stack: a run whose Record failure failed too ends with the raw Lambda cause, shown unwrapped', async () => {
+    // "Onboarding failed (unrecorded)" ends with the step's own Cause: Lambda's {errorType, errorMessage, trace}
+    // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-exceptions.html), or a failed branch's failure state around it.
+    const lambdaCause = JSON.stringify({ errorType: 'ResourceConflictError', errorMessage: 'ECS service "ratings" belongs to workload bookinfo/other', trace: ['ResourceConflictError: x', '    at ensureService (/var/task/index.mjs:1:1)'] });
+    const branchCause = JSON.stringify({ failure: { step: 'Ensure log group', error: 'ResourceConflictError', cause: lambdaCause }, ledgers: {} });
+    for (const [cause, expected] of [
+      [lambdaCause, 'ECS service "ratings" belongs to workload bookinfo/other'],
+      [branchCause, 'Ensure log group: ECS service "ratings" belongs to workload bookinfo/other'],
+    ] as const) {
+      sfnMock.on(DescribeExecutionCommand).resolves(describeOutput('FAILED', { stopDate: new Date(T0 + 1000), error: 'ResourceConflictError', cause }));
+      sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
+      const v = await backend().describe(NAME);
+      expect(v?.error).toMatchObject({ error: 'ResourceConflictError', cause: expected });
+      expect(JSON.stringify(v)).not.toMatch(/index\.mjs|trace/);
+    }
+  });
 });
 
 describe('Step Functions backend: status only', () => {
