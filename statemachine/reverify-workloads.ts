@@ -7,11 +7,22 @@
  */
 import type { AslMachine } from './definition.ts';
 import { placeholderOf } from './definition.ts';
-import { RETRY_POLICY } from './onboard-workload.ts';
+import { LAMBDA_TRANSIENT_ERRORS, RETRY_POLICY } from './onboard-workload.ts';
+import { RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.ts';
+import type { Retrier } from './definition.ts';
 
 /** Express workflows end after 5 minutes; the execution timeout says so explicitly. */
 export const REVERIFY_TIMEOUT_SECONDS = 300;
 const TASK_TIMEOUT_SECONDS = 60;
+
+/**
+ * One workload's check retries briefly: the whole run has 5 minutes, and a check that keeps
+ * failing (an EKS API down) must not use them up for every other workload; the next scheduled
+ * run checks it again.
+ */
+export const REVERIFY_ITEM_RETRY: Retrier[] = [
+  { ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS, ...RETRYABLE_ERROR_NAMES], IntervalSeconds: 2, MaxAttempts: 2, BackoffRate: 2, MaxDelaySeconds: 10, JitterStrategy: 'FULL' },
+];
 
 export function reverifyWorkloads(): AslMachine {
   return {
@@ -44,7 +55,7 @@ export function reverifyWorkloads(): AslMachine {
               Type: 'Task',
               Resource: `\${${placeholderOf('Reverify workload')}}`,
               TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-              Retry: RETRY_POLICY,
+              Retry: REVERIFY_ITEM_RETRY,
               Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Verification failed' }],
               End: true,
             },
