@@ -6,6 +6,7 @@ import { RENDERERS } from '../../scripts/generate-workflow.ts';
 import { allStates, aslPath, FUNCTIONS_DIR, loadDefinition, MACHINE_NAMES, placeholderOf, substitute, taskSteps } from '../../statemachine/definition.ts';
 import { REVERIFY_CONCURRENCY_ENV } from '../../functions/list-workloads.ts';
 import { executionArnOf, runWorkflow } from '../../local/engine/run-workflow.ts';
+import { taskBudgetSeconds } from '../../statemachine/builder.ts';
 
 describe.each(MACHINE_NAMES)('statemachine/%s.asl.json', (name) => {
   const machine = loadDefinition(name);
