@@ -26,6 +26,8 @@ export const permissions: StepPermissions = [
   { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: ['${OnboardStateMachineArn}', '${ReverifyStateMachineArn}'] },
   { sid: 'ReadOnboardingExecutions', actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*')] },
   { sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] },
+  // POST /onboardings/{id}/verify reads the workload's record (only onboarded workloads are re-verified).
+  { sid: 'ReadWorkloadRecord', actions: ['dynamodb:GetItem'], resources: ['${RegistryTableArn}'] },
   // The same grants as Ensure CA secret's writes (create only tagged as ours, change only ours), not a copy.
   ...CA_SECRET_WRITE_PERMISSIONS,
 ];
@@ -104,6 +106,7 @@ function settingsAtColdStart(): ApiSettings | Error {
 }
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  // Never the event, even with POWERTOOLS_LOGGER_LOG_EVENT set: it may carry the CA bundle.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .handler(createApiHandler(settingsAtColdStart()));

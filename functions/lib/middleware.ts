@@ -89,7 +89,8 @@ export function currentStep(): string | undefined {
  */
 export function wrap<I, O>(step: string, fn: StepFn<I, O>) {
   return middy<I, O, Error, Context>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    // Never the event, even with POWERTOOLS_LOGGER_LOG_EVENT set: it may carry the CA bundle.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
     .use(stepMiddleware(step) as middy.MiddlewareObj<I, O, Error, Context>)

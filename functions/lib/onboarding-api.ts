@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
 import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, type Problem } from './errors.ts';
 import { fitName, names } from './naming.ts';
-import { listWorkloads, type WorkloadRecord } from './registry.ts';
+import { getWorkload, listWorkloads, type WorkloadRecord } from './registry.ts';
 import { MAX_EXECUTION_INPUT_BYTES, requestProblems, OnboardingRequestSchema, type CaSecretRef, type OnboardingRequest } from './request.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
@@ -64,6 +64,8 @@ export interface ExecutionBackend {
 export interface ApiDeps {
   /** One page of the workload registry. */
   listWorkloads: (page: { limit?: number; nextToken?: string }) => Promise<{ items: WorkloadRecord[]; nextToken?: string }>;
+  /** One workload's registry record. */
+  getWorkload: (workload: string) => Promise<WorkloadRecord | undefined>;
   /** Stores `pem` in the workload's CA secret and returns the version that holds it. */
   storeCaBundle: (request: OnboardingRequest, pem: string) => Promise<CaSecretRef>;
   now: () => Date;
@@ -71,6 +73,7 @@ export interface ApiDeps {
 
 export const defaultApiDeps: ApiDeps = {
   listWorkloads,
+  getWorkload,
   storeCaBundle: async (request, pem) => {
     const s = await ensureCaSecret(caSecretSpec(request, pem));
     return { arn: s.secretArn, versionId: s.versionId };
@@ -145,7 +148,9 @@ export function tooLarge(what: string, bytes: number): ApiResponse {
 
 /** The next attempt's name after `name` ended without success: `<name>-r2`, `-r3`... (a resume). */
 export function retryNameOf(name: string, attempt: number): string {
-  return `${name.slice(0, 80 - `-r${attempt}`.length)}-r${attempt}`;
+  const suffix = `-r${attempt}`;
+  // Cut with a hash of the whole name, never a plain slice: the name's tail is the request's hash, the only part that tells requests apart.
+  return `${fitName(name, 80 - suffix.length)}${suffix}`;
 }
 
 /** The name of one re-verification of `workload` started through the API: unique per call, sortable by time. */
@@ -267,6 +272,15 @@ async function list(query: Record<string, string | undefined>, deps: ApiDeps): P
 async function verify(id: string, backend: ExecutionBackend, deps: ApiDeps): Promise<ApiResponse> {
   const onboarding = await backend.describe(id, { steps: false });
   if (!onboarding) return unknownId(id);
+  // The check skips a workload that is not onboarded (and records nothing): say so instead of a 202 whose result never lands.
+  const record = await deps.getWorkload(onboarding.workload);
+  if (record?.status !== 'ONBOARDED') {
+    return json(409, {
+      message: `workload ${onboarding.workload} is ${record ? record.status : 'not in the registry'}: re-verification checks onboarded workloads only; nothing was started`,
+      workload: onboarding.workload,
+      ...(record ? { status: record.status, executionId: record.executionId } : {}),
+    });
+  }
   const executionId = verificationNameFor(onboarding.workload, deps.now());
   await backend.verify(executionId, onboarding.workload);
   // The result lands in the registry: GET /onboardings shows it as the workload's `verification`.

@@ -7,6 +7,7 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { CA_SECRET_WRITE_PERMISSIONS } from '../../functions/lib/aws/ca-secret.ts';
+import type { WorkloadRecord } from '../../functions/lib/registry.ts';
 import { describe, expect, it } from 'vitest';
 import { apiRequestOf, createApiHandler, permissions, readApiSettings, type ApiSettings } from '../../functions/api/onboardings.ts';
 import type { ApiDeps, ExecutionBackend, ExecutionView } from '../../functions/lib/onboarding-api.ts';
@@ -88,6 +89,7 @@ function fakeBackend(): ExecutionBackend & { started: OnboardingRequest[]; failD
 
 const deps: Partial<ApiDeps> = {
   storeCaBundle: () => Promise.resolve(REF),
+  getWorkload: (workload) => Promise.resolve({ workload, status: 'ONBOARDED' } as WorkloadRecord),
   listWorkloads: (page) => Promise.resolve({ items: [], ...(page.nextToken ? {} : { nextToken: 'eyJ3b3JrbG9hZCI6ImEvYiJ9' }) }),
 };
 
@@ -208,6 +210,7 @@ describe('API function: permissions', () => {
       '${OnboardStateMachineArn}',
       '${ReverifyStateMachineArn}',
       'arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*',
+      '${RegistryTableArn}',
       '${RegistryTableArn}',
       ...CA_SECRET_WRITE_PERMISSIONS.flatMap((p) => p.resources),
     ]);

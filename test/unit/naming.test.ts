@@ -53,3 +53,19 @@ describe('ownership of per-workload resources', () => {
     expect(sharedTags('nat-gateway').map((t) => t.Key)).not.toContain(TAG_WORKLOAD);
   });
 });
+
+describe('resume names (-r2, -r3...)', () => {
+  it('stay within 80 characters, end in -r<n>, and differ per request at the length limit (cut with a hash of the whole name)', async () => {
+    const { retryNameOf } = await import('../../functions/lib/onboarding-api.ts');
+    const long = (hash: string) => names.execution(req('n'.repeat(40), 'w'.repeat(40)), hash);
+    const a = long('a'.repeat(64));
+    const b = long('b'.repeat(64));
+    expect(a).toHaveLength(80);
+    for (const attempt of [2, 12]) {
+      expect(retryNameOf(a, attempt)).not.toBe(retryNameOf(b, attempt));
+      expect(retryNameOf(a, attempt)).toMatch(new RegExp(`^[A-Za-z0-9_-]{1,80}-r${attempt}$`.replace('{1,80}-', '+-')));
+      expect(retryNameOf(a, attempt).length).toBeLessThanOrEqual(80);
+    }
+    expect(retryNameOf('onboard-bookinfo_ratings-0123456789abcdef', 2)).toBe('onboard-bookinfo_ratings-0123456789abcdef-r2');
+  });
+});

@@ -62,6 +62,7 @@ function fakeDeps(backend: Recording, over: Partial<ApiDeps> = {}): Partial<ApiD
       return Promise.resolve(REF);
     },
     listWorkloads: () => Promise.reject(new Error('the registry was not expected to be read')),
+    getWorkload: (workload: string) => Promise.resolve({ workload, status: 'ONBOARDED' } as WorkloadRecord),
     now: () => new Date('2026-11-29T10:20:30.456Z'),
     ...over,
   };
@@ -316,6 +317,18 @@ describe('onboarding API: POST /onboardings/{id}/verify', () => {
     expect(body).toMatchObject({ workload: 'bookinfo/ratings', onboarding, status: 'RUNNING' });
     expect(body.executionId).toMatch(/^verify-bookinfo_ratings-20261129T102030Z-[0-9a-f]{6}$/);
     expect(backend.calls.at(-1)).toBe(`verify ${body.executionId} bookinfo/ratings`);
+  });
+
+  it('answers 409 for a workload that is not onboarded (still onboarding, failed, or not in the registry), starting nothing', async () => {
+    for (const record of [{ status: 'ONBOARDING' }, { status: 'FAILED' }, undefined]) {
+      const backend = recordingBackend();
+      const deps = fakeDeps(backend, { getWorkload: (workload) => Promise.resolve(record ? ({ workload, executionId: 'e', ...record } as WorkloadRecord) : undefined) });
+      const { executionId: onboarding } = (await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps)).body as { executionId: string };
+      const res = await handleApiRequest({ method: 'POST', path: `/onboardings/${onboarding}/verify` }, backend, deps);
+      expect(res.status).toBe(409);
+      expect((res.body as { message: string }).message).toContain(record ? record.status : 'not in the registry');
+      expect(backend.calls.filter((c) => c.startsWith('verify'))).toEqual([]);
+    }
   });
 
   it('answers 404 for an unknown id and 405 for another method, starting nothing', async () => {
