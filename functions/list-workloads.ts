@@ -18,7 +18,7 @@ export interface ListWorkloadsResult {
 
 /** List workloads: the workloads the re-verification checks, from the registry. */
 export async function listWorkloadsStep(input: ListWorkloadsInput = {}): Promise<ListWorkloadsResult> {
-  const maxConcurrency = Number(process.env[REVERIFY_CONCURRENCY_ENV] ?? DEFAULT_REVERIFY_CONCURRENCY);
+  const maxConcurrency = concurrencySetting(process.env[REVERIFY_CONCURRENCY_ENV]);
   if (input.workloads) return { workloads: input.workloads.map((workload) => ({ workload })), maxConcurrency };
   const workloads: { workload: string }[] = [];
   let nextToken: string | undefined;
@@ -28,6 +28,12 @@ export async function listWorkloadsStep(input: ListWorkloadsInput = {}): Promise
     nextToken = page.nextToken;
   } while (nextToken);
   return { workloads, maxConcurrency };
+}
+
+/** The Map's concurrency from the environment; a malformed value falls back to the default (NaN would reach MaxConcurrencyPath as null). */
+export function concurrencySetting(value: string | undefined): number {
+  const n = Number(value);
+  return value !== undefined && Number.isInteger(n) && n >= 1 && n <= 40 ? n : DEFAULT_REVERIFY_CONCURRENCY;
 }
 
 export const permissions: StepPermissions = REGISTRY_LIST_PERMISSIONS;

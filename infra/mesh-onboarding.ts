@@ -85,6 +85,9 @@ export interface MeshOnboardingProps {
 
 const DEFAULT_PREFIX = 'mesh-onboarding';
 
+/** Step Functions' limit for an inline Map's concurrent iterations. */
+export const MAX_INLINE_MAP_CONCURRENCY = 40;
+
 export class MeshOnboarding extends Construct {
   readonly table: dynamodb.Table;
   readonly stateMachines: Record<MachineName, sfn.StateMachine>;
@@ -106,7 +109,10 @@ export class MeshOnboarding extends Construct {
     const logLevel = props.logLevel ?? 'INFO';
     const clusters = props.eksClusterNames ?? [];
     const maxConcurrency = props.reverifyMaxConcurrency ?? 10;
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new Error(`reverifyMaxConcurrency must be a positive integer, not ${maxConcurrency}`);
+    // An inline Map runs at most 40 iterations at once (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html): more would be silently capped.
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > MAX_INLINE_MAP_CONCURRENCY) {
+      throw new Error(`reverifyMaxConcurrency must be an integer from 1 to ${MAX_INLINE_MAP_CONCURRENCY} (an inline Map runs at most ${MAX_INLINE_MAP_CONCURRENCY} iterations at once), not ${maxConcurrency}`);
+    }
     const scheduleExpression = props.reverifySchedule ?? 'rate(1 hour)';
     if (!/^(rate|cron|at)\(.+\)$/.test(scheduleExpression)) throw new Error(`reverifySchedule "${scheduleExpression}" is not an EventBridge Scheduler expression: rate(...), cron(...) or at(...)`);
 

@@ -130,4 +130,10 @@ describe('contextProps (cdk.json / -c key=value)', () => {
     expect(() => contextProps(node({ logLevel: 'LOUD' }))).toThrow(/DEBUG, INFO/);
     expect(() => contextProps(node({ reverifyMaxConcurrency: '0' }))).toThrow(/≥ 1/);
   });
+
+  it('refuses a Map concurrency above the 40 an inline Map runs at once (it would be capped silently)', async () => {
+    const loaded = await loadStepPermissions(handlerFiles());
+    const stack = new Stack(new App(), 'TooWide');
+    expect(() => new MeshOnboarding(stack, 'Mesh', { stepPermissions: { byFile: { ...loaded.byFile, ...MESH_PERMISSIONS }, missing: [] }, reverifyMaxConcurrency: 41 })).toThrow(/1 to 40/);
+  });
 });

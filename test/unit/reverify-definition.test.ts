@@ -97,3 +97,11 @@ describe('re-verification workflow', () => {
     expect(loadDefinition('reverify-workloads').TimeoutSeconds).toBeLessThanOrEqual(300);
   });
 });
+
+describe('List workloads: the Map concurrency setting', () => {
+  it('uses a valid setting and falls back to the default for a malformed one (NaN would reach MaxConcurrencyPath as null)', async () => {
+    const { concurrencySetting, DEFAULT_REVERIFY_CONCURRENCY } = await import('../../functions/list-workloads.ts');
+    expect(concurrencySetting('4')).toBe(4);
+    for (const bad of [undefined, '', 'ten', '0', '41', '2.5']) expect(concurrencySetting(bad)).toBe(DEFAULT_REVERIFY_CONCURRENCY);
+  });
+});
