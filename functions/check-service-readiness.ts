@@ -1,4 +1,5 @@
 import type { Deployment, Task } from '@aws-sdk/client-ecs';
+import { describeStoppedTask, privateIpOf, taskIdOf } from '#lib/aws/ecs-task.ts';
 import { DESCRIBE_SERVICE_PERMISSIONS, describeService, listServiceTasks, SERVICE_TASKS_PERMISSIONS } from '#lib/aws/ecs-service.ts';
 import { ResourceFailedError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
@@ -24,12 +25,6 @@ export const TRANSIENT_START_FAILURES: readonly RegExp[] = [
 /** Transient start failures tolerated in one deployment; the next one ends the run. */
 export const MAX_TRANSIENT_START_FAILURES = 3;
 
-const taskId = (arn: string) => arn.split('/').pop() ?? arn;
-
-function privateIp(t: Task): string | undefined {
-  const eni = t.attachments?.find((a) => a.type === 'ElasticNetworkInterface');
-  return eni?.details?.find((d) => d.name === 'privateIPv4Address')?.value ?? t.containers?.flatMap((c) => c.networkInterfaces ?? []).find((n) => n.privateIpv4Address)?.privateIpv4Address;
-}
 
 /** Stops that are not failures: a scale-in by the scheduler, or a person stopping the task (ECS replaces it). */
 function isFailure(t: Task): boolean {
@@ -44,11 +39,6 @@ export function isTransientStartFailure(t: Task): boolean {
   return TRANSIENT_START_FAILURES.some((p) => p.test(reason));
 }
 
-/** One line per stopped task: why it stopped and how each container ended. */
-export function describeStoppedTask(t: Task): string {
-  const containers = (t.containers ?? []).map((c) => `${c.name ?? '?'} exit ${c.exitCode ?? 'none'}${c.reason ? ` (${c.reason})` : ''}`).join(', ');
-  return `task ${taskId(t.taskArn ?? '?')} stopped [${t.stopCode ?? 'no stop code'}]: ${t.stoppedReason ?? 'no reason given'}; containers: ${containers || 'none reported'}`;
-}
 
 function stoppedError(service: string, failed: Task[], deployment: Deployment | undefined): TaskStoppedError {
   const parts = failed.slice(0, 3).map(describeStoppedTask);
@@ -112,11 +102,11 @@ export async function checkServiceReadiness(state: WorkflowState): Promise<Readi
   const running: RunningTask[] = current
     .filter((t) => t.lastStatus === 'RUNNING' && t.desiredStatus === 'RUNNING')
     .map((t) => ({
-      taskId: taskId(t.taskArn ?? ''),
+      taskId: taskIdOf(t.taskArn),
       taskArn: t.taskArn ?? '',
       // Fargate reports the zone; the service has one subnet, so its zone is the fallback.
       availabilityZone: t.availabilityZone ?? taskSubnet.availabilityZone,
-      privateIp: privateIp(t) ?? '',
+      privateIp: privateIpOf(t) ?? '',
       lastStatus: t.lastStatus ?? 'RUNNING',
     }));
   const live = tasks.filter((t) => t.desiredStatus === 'RUNNING');

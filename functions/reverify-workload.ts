@@ -5,7 +5,7 @@ import { wrap } from '#lib/middleware.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { DESCRIBE_SERVICE_PERMISSIONS, SERVICE_TASKS_PERMISSIONS } from '#lib/aws/ecs-service.ts';
 import { MESH_KUBE_PERMISSIONS } from '#lib/kube/client.ts';
-import { AGENT_LOG_PERMISSIONS } from './traffic-evidence.ts';
+import { AGENT_LOG_PERMISSIONS } from '#lib/traffic-evidence.ts';
 import { getWorkload, recordVerification, REGISTRY_WRITE_PERMISSIONS, type DriftFinding, type Verification } from '#lib/registry.ts';
 import { observeWorkload, type WarReader } from '#lib/workload-observation.ts';
 

@@ -1,40 +1,14 @@
 import { MeshPrerequisiteError, WaitDeadlineExceededError } from '#lib/errors.ts';
 import { MESH_KUBE_PERMISSIONS, meshKube } from '#lib/kube/client.ts';
-import type { WorkloadAutoRegistration } from '#lib/kube/resources.ts';
-import { DEFAULT_CONNECTED_OVER, WAR_CONNECTED_CONDITION } from '#lib/mesh-facts.ts';
+import { registrationOf, warsByTask } from '#lib/registration.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
-import type { MeshVerificationResult, RunningTask, TaskRegistration, WorkflowState } from '#lib/workflow.ts';
+import type { MeshVerificationResult, TaskRegistration, WorkflowState } from '#lib/workflow.ts';
 
-/** The cluster name of a WAR's `ecs.cluster` (a name, or an ARN ending in `cluster/<name>`). */
-function clusterName(c: string | undefined): string | undefined {
-  return c?.split('/').pop();
-}
-
-/**
- * One task's registration as the mesh reports it (a WAR absent means `missing`). The address is
- * the one whose `type` is the registration's `settings.connectedOver` (VPC when unspecified):
- * a host may register several (docs.tetrate.io refs/onboarding/config/runtime/v1alpha1/registration
- * lists a VPC and an INTERNET address), and the mesh reaches it over that one.
- */
-export function registrationOf(task: RunningTask, war: WorkloadAutoRegistration | undefined): TaskRegistration {
-  if (!war) return { taskId: task.taskId };
-  const cond = war.status?.conditions?.find((c) => c.type === WAR_CONNECTED_CONDITION);
-  const raw = war.spec.registration?.settings?.connectedOver;
-  // AddressType is UNSPECIFIED (0) | VPC | INTERNET; unspecified means VPC (refs/.../types/registration/v1alpha1/{registration,hostinfo}).
-  const connectedOver = raw && raw !== 'UNSPECIFIED' ? raw : DEFAULT_CONNECTED_OVER;
-  return {
-    taskId: task.taskId,
-    warName: war.metadata.name,
-    agentConnected: cond ? { status: cond.status, reason: cond.reason, since: cond.lastTransitionTime } : { status: 'Unknown', reason: 'NoConditionYet' },
-    connectedTo: war.status?.activeAgentConnection?.connectedTo,
-    address: war.spec.registration?.host?.addresses?.find((a) => a.type === connectedOver)?.ip,
-    connectedOver,
-  };
-}
+export { registrationOf } from '#lib/registration.ts';
 
 /**
  * Verify workload: each running task must have a WorkloadAutoRegistration in the
@@ -54,11 +28,7 @@ export async function verifyWorkload(state: WorkflowState): Promise<MeshVerifica
     if (!request.network.eksClusterName) throw new MeshPrerequisiteError('network.eksClusterName is required to read the WorkloadAutoRegistrations of the tasks');
     const kube = await meshKube(request.network.eksClusterName, { namespace });
     const wars = await kube.listWorkloadAutoRegistrations(namespace);
-    const byTask = new Map<string, WorkloadAutoRegistration>();
-    for (const w of wars) {
-      const ecs = w.spec.identity?.aws?.ecs;
-      if (ecs?.taskId && clusterName(ecs.cluster) === request.ecs.cluster) byTask.set(ecs.taskId, w);
-    }
+    const byTask = warsByTask(wars, request.ecs.cluster);
     for (const t of tasks) {
       const reg = registrationOf(t, byTask.get(t.taskId));
       if (!reg.warName) missing.push(reg);

@@ -6,9 +6,9 @@
  * facts. Nothing here writes: only Describe/List/Get/Filter calls.
  */
 import type { Task } from '@aws-sdk/client-ecs';
-import { describeStoppedTask } from '../check-service-readiness.ts';
-import { trafficEvidence } from '../traffic-evidence.ts';
-import { registrationOf } from '../verify-workload.ts';
+import { describeStoppedTask, privateIpOf, taskIdOf } from './aws/ecs-task.ts';
+import { trafficEvidence } from './traffic-evidence.ts';
+import { registrationOf, warsByTask } from './registration.ts';
 import { describeService, listServiceTasks } from './aws/ecs-service.ts';
 import { isAwsError, MeshPrerequisiteError } from './errors.ts';
 import { meshKube } from './kube/client.ts';
@@ -24,12 +24,6 @@ export type WarReader = (eksClusterName: string, namespace: string) => Promise<W
 
 const readWars: WarReader = async (eksClusterName, namespace) => (await meshKube(eksClusterName, { namespace })).listWorkloadAutoRegistrations(namespace);
 
-const taskIdOf = (arn: string | undefined) => (arn ?? '').split('/').pop() ?? '';
-
-function privateIp(t: Task): string {
-  const eni = t.attachments?.find((a) => a.type === 'ElasticNetworkInterface');
-  return eni?.details?.find((d) => d.name === 'privateIPv4Address')?.value ?? '';
-}
 
 /** The service's task set: the running ones, those still starting, and the latest stop (why a task is missing). */
 async function tasksOf(cluster: string, service: string): Promise<{ running: Task[]; starting: number; lastStopped?: Task }> {
@@ -62,7 +56,7 @@ export async function observeWorkload(record: WorkloadRecord, opts: { wars?: War
     taskId: taskIdOf(t.taskArn),
     taskArn: t.taskArn ?? '',
     availabilityZone: t.availabilityZone ?? '',
-    privateIp: privateIp(t),
+    privateIp: privateIpOf(t) ?? '',
     lastStatus: t.lastStatus ?? 'RUNNING',
   }));
   const observed: Observation = {
@@ -81,8 +75,7 @@ export async function observeWorkload(record: WorkloadRecord, opts: { wars?: War
   const eksClusterName = request.network.eksClusterName;
   if (!eksClusterName) throw new MeshPrerequisiteError(`network.eksClusterName of ${record.workload} is not recorded: the mesh registrations of its tasks cannot be read`);
   const wars = await (opts.wars ?? readWars)(eksClusterName, namespace);
-  // A WAR's `ecs.cluster` is a name or an ARN ending in `cluster/<name>` (as in Verify workload).
-  const byTask = new Map(wars.filter((w) => w.spec.identity?.aws?.ecs?.cluster?.split('/').pop() === cluster).map((w) => [w.spec.identity?.aws?.ecs?.taskId, w]));
+  const byTask = warsByTask(wars, cluster);
   observed.registrations = runningTasks.map((t) => registrationOf(t, byTask.get(t.taskId)));
 
   const logGroupName = record.ledger.find((e) => e.kind === 'log-group')?.id ?? names.logGroup(request);
