@@ -105,6 +105,20 @@ export class MeshPrerequisiteError extends TerminalError {
 export class KubernetesAccessDeniedError extends TerminalError {
   override readonly name = 'KubernetesAccessDeniedError';
 }
+/**
+ * Another execution holds the workload's lock in the registry (one run per workload: an
+ * onboarding or a teardown). The message names the running execution.
+ */
+export class WorkloadBusyError extends TerminalError {
+  override readonly name = 'WorkloadBusyError';
+  constructor(
+    message: string,
+    /** The execution (name) that holds the lock. */
+    readonly heldBy?: string,
+  ) {
+    super(message);
+  }
+}
 /** Something failed that no rule above covers; kept terminal so it is looked at, not retried forever. */
 export class UnexpectedError extends TerminalError {
   override readonly name = 'UnexpectedError';
@@ -125,6 +139,7 @@ export const TERMINAL_ERRORS = [
   AwsAccessDeniedError,
   MeshPrerequisiteError,
   KubernetesAccessDeniedError,
+  WorkloadBusyError,
   UnexpectedError,
 ] as const;
 

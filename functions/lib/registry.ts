@@ -7,6 +7,7 @@
  */
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documents } from './clients.ts';
+import { isAwsError, WorkloadBusyError } from './errors.ts';
 import type { WorkloadRequest } from './request.ts';
 import type { StepPermissions } from './permissions.ts';
 import { ENV } from './settings.ts';
@@ -49,6 +50,21 @@ export interface WorkloadRecord {
   ledger: LedgerEntry[];
   failure?: { step: string; error: string; cause: string };
   verification?: Verification;
+  /** Present while an execution (onboarding or teardown) runs for the workload: one at a time. */
+  lock?: WorkloadLock;
+}
+
+/**
+ * The workload's lock: which execution may change the workload now. Taken with a conditional
+ * write (by the API before it starts an execution, and again by the execution's first state,
+ * which makes a console start safe too); released by the execution's last state or, however
+ * else it ends (timed out, aborted, crashed), by the end-of-execution handler.
+ */
+export interface WorkloadLock {
+  /** The execution's name (the API's execution id). */
+  executionId: string;
+  machine: 'onboard-workload' | 'offboard-workload';
+  acquiredAt: string;
 }
 
 /** The table name, or undefined when this process has no registry (unit tests; the CDK construct always sets it). */
@@ -96,6 +112,54 @@ async function upsert(request: WorkloadRequest, fields: Omit<WorkloadRecord, 'wo
   );
 }
 
+/**
+ * Takes the workload's lock for `lock.executionId`: succeeds when the lock is free or already
+ * held by that execution (a retried first state, the API then the execution itself), or held by
+ * `takeOverFrom` (an execution the caller has seen end without releasing it). Otherwise throws
+ * WorkloadBusyError naming the holder. Creates the record's key when the workload is new.
+ */
+export async function acquireWorkloadLock(workload: string, lock: WorkloadLock, opts: { takeOverFrom?: string } = {}): Promise<void> {
+  try {
+    await documents().send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { [REGISTRY_KEY]: workload },
+        UpdateExpression: 'SET #lock = :lock',
+        ConditionExpression: `attribute_not_exists(#lock) OR #lock.#id = :id${opts.takeOverFrom ? ' OR #lock.#id = :stale' : ''}`,
+        ExpressionAttributeNames: { '#lock': 'lock', '#id': 'executionId' },
+        ExpressionAttributeValues: { ':lock': lock, ':id': lock.executionId, ...(opts.takeOverFrom ? { ':stale': opts.takeOverFrom } : {}) },
+      }),
+    );
+  } catch (err) {
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    const holder = (await getWorkload(workload))?.lock;
+    throw new WorkloadBusyError(
+      `workload ${workload} is being changed by execution ${holder?.executionId ?? '(unknown)'}${holder ? ` (${holder.machine}, since ${holder.acquiredAt})` : ''}: one run per workload; wait for it to end, or stop it, then try again`,
+      holder?.executionId,
+    );
+  }
+}
+
+/** Releases the lock if `executionId` holds it; returns whether it did (false: free, or another execution's). */
+export async function releaseWorkloadLock(workload: string, executionId: string): Promise<boolean> {
+  try {
+    await documents().send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { [REGISTRY_KEY]: workload },
+        UpdateExpression: 'REMOVE #lock',
+        ConditionExpression: '#lock.#id = :id',
+        ExpressionAttributeNames: { '#lock': 'lock', '#id': 'executionId' },
+        ExpressionAttributeValues: { ':id': executionId },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+    throw err;
+  }
+}
+
 /** Stores a re-verification's result on an existing record (never creates one). */
 export async function recordVerification(workload: string, verification: Verification): Promise<void> {
   await documents().send(
@@ -122,7 +186,8 @@ export async function getWorkload(workload: string): Promise<WorkloadRecord | un
 export async function listWorkloads(opts: { limit?: number; nextToken?: string } = {}): Promise<{ items: WorkloadRecord[]; nextToken?: string }> {
   const start = opts.nextToken ? (JSON.parse(Buffer.from(opts.nextToken, 'base64url').toString('utf8')) as Record<string, unknown>) : undefined;
   const out = await documents().send(new ScanCommand({ TableName: table(), Limit: opts.limit ?? 100, ExclusiveStartKey: start }));
-  const items = (out.Items ?? []) as WorkloadRecord[];
+  // A workload whose first execution holds the lock but has not recorded its start yet has no status: not listed until it does.
+  const items = ((out.Items ?? []) as WorkloadRecord[]).filter((i) => i.status !== undefined);
   return { items, ...(out.LastEvaluatedKey ? { nextToken: Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') } : {}) };
 }
 

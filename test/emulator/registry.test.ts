@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getWorkload, listWorkloads, recordFailed, recordOnboarded, recordStarted, recordVerification } from '../../functions/lib/registry.ts';
+import { acquireWorkloadLock, getWorkload, listWorkloads, releaseWorkloadLock, recordFailed, recordOnboarded, recordStarted, recordVerification } from '../../functions/lib/registry.ts';
 import { ENV } from '../../functions/lib/settings.ts';
 import { createRegistryTable } from '../../local/registry-table.ts';
 import { useEmulator } from '../support/emulator.ts';
@@ -29,6 +29,19 @@ describe('workload registry (emulator DynamoDB)', () => {
     expect(record).toMatchObject({ status: 'ONBOARDING', executionId: 'exec-3', verification: { ok: true } });
     expect(record?.failure).toBeUndefined();
     expect(JSON.stringify(record)).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  it('holds one lock per workload: re-entrant for its holder, refused to another execution, taken over from a named stale holder, released only by its holder', async () => {
+    const lock = (executionId: string) => ({ executionId, machine: 'onboard-workload' as const, acquiredAt: '2026-11-29T00:00:00.000Z' });
+    await acquireWorkloadLock('locks/a', lock('exec-a'));
+    await acquireWorkloadLock('locks/a', lock('exec-a'));
+    await expect(acquireWorkloadLock('locks/a', lock('exec-b'))).rejects.toMatchObject({ name: 'WorkloadBusyError', heldBy: 'exec-a', message: expect.stringContaining('exec-a') });
+    expect(await releaseWorkloadLock('locks/a', 'exec-b')).toBe(false);
+    await acquireWorkloadLock('locks/a', lock('exec-b'), { takeOverFrom: 'exec-a' });
+    expect((await getWorkload('locks/a'))?.lock?.executionId).toBe('exec-b');
+    expect(await releaseWorkloadLock('locks/a', 'exec-b')).toBe(true);
+    expect(await releaseWorkloadLock('locks/a', 'exec-b')).toBe(false);
+    await acquireWorkloadLock('locks/a', lock('exec-c'));
   });
 
   it('lists workloads page by page', async () => {
