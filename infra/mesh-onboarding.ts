@@ -42,6 +42,8 @@ export const MACHINE_TYPES: Record<MachineName, sfn.StateMachineType> = {
   // Express: billed by duration instead of per state transition, for an hourly check that caps at 5 minutes
   // (https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html).
   'reverify-workloads': sfn.StateMachineType.EXPRESS,
+  // Teardown waits for tasks to stop and a NAT gateway to be deleted (minutes): Standard, like onboarding.
+  'offboard-workload': sfn.StateMachineType.STANDARD,
 };
 
 export interface MeshOnboardingProps {
@@ -146,6 +148,8 @@ export class MeshOnboarding extends Construct {
       ReverifyStateMachineArn: machineArn('reverify-workloads'),
       OnboardStateMachineName: machineNames['onboard-workload'],
       ReverifyStateMachineName: machineNames['reverify-workloads'],
+      OffboardStateMachineArn: machineArn('offboard-workload'),
+      OffboardStateMachineName: machineNames['offboard-workload'],
     };
     // Every function knows the shared resources; what it may do with them is its permissions alone.
     const sharedEnvironment: Record<string, string> = {
@@ -154,6 +158,7 @@ export class MeshOnboarding extends Construct {
       [ENV.driftEventBus]: this.driftEventBus.eventBusArn,
       [ENV.onboardStateMachineArn]: machineArn('onboard-workload'),
       [ENV.reverifyStateMachineArn]: machineArn('reverify-workloads'),
+      [ENV.offboardStateMachineArn]: machineArn('offboard-workload'),
     };
     const stepEnvironment: Record<string, Record<string, string>> = {
       'list-workloads': { [REVERIFY_CONCURRENCY_ENV]: String(maxConcurrency) },
@@ -292,6 +297,8 @@ export class MeshOnboarding extends Construct {
     onboardings.addMethod('GET', integration);
     const one = onboardings.addResource('{id}');
     one.addMethod('GET', integration);
+    // DELETE /onboardings/{workload} (`<namespace>.<name>`) starts the teardown; same resource, same IAM auth.
+    one.addMethod('DELETE', integration);
     one.addResource('verify').addMethod('POST', integration);
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',

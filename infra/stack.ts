@@ -96,6 +96,7 @@ export class MeshOnboardingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the onboarding API (SigV4, service execute-api)', value: m.api.url });
     new CfnOutput(this, 'OnboardStateMachineArn', { value: m.stateMachines['onboard-workload'].stateMachineArn });
     new CfnOutput(this, 'ReverifyStateMachineArn', { value: m.stateMachines['reverify-workloads'].stateMachineArn });
+    new CfnOutput(this, 'OffboardStateMachineArn', { value: m.stateMachines['offboard-workload'].stateMachineArn });
     new CfnOutput(this, 'RegistryTableName', { value: m.table.tableName });
     new CfnOutput(this, 'MeshReaderRoleArn', { description: 'Map this role in each EKS cluster (access entry + RBAC, docs/deploy.md)', value: m.meshReaderRole.roleArn });
   }

@@ -7,6 +7,7 @@
 import type { ExecutionBackend, ExecutionView } from '../functions/lib/onboarding-api.ts';
 import type { OnboardingRequest } from '../functions/lib/request.ts';
 import { workloadKey } from '../functions/lib/tags.ts';
+import type { TeardownInput } from '../functions/lib/teardown.ts';
 import { startWorkflow, type ExecutionOutcome, type RunningExecution, type RunOptions } from './engine/run-workflow.ts';
 
 interface Entry {
@@ -33,6 +34,16 @@ export class LocalExecutions implements ExecutionBackend {
   async describe(executionId: string): Promise<ExecutionView | undefined> {
     const e = this.entries.get(executionId);
     return e ? view(executionId, e) : undefined;
+  }
+
+  /** Runs the teardown machine for `input.workload`, kept and described like an onboarding (GET /onboardings/{id}). */
+  async offboard(name: string, input: TeardownInput): Promise<{ started: boolean }> {
+    if (this.entries.has(name)) return { started: false };
+    const run = await startWorkflow(input, { ...this.runOptions, machine: 'offboard-workload', executionName: name });
+    const entry: Entry = { run, workload: input.workload, startedAt: new Date().toISOString() };
+    this.entries.set(name, entry);
+    void run.done.then((o) => (entry.outcome = o));
+    return { started: true };
   }
 
   /** Runs the re-verification machine for one workload, as StartExecution of it does on AWS. */

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
  * The state machines, by name: `statemachine/<name>.ts` describes each, `npm run workflow`
  * writes `statemachine/<name>.asl.json`, which CDK deploys and the local engine runs.
  */
-export const MACHINE_NAMES = ['onboard-workload', 'reverify-workloads'] as const;
+export const MACHINE_NAMES = ['onboard-workload', 'reverify-workloads', 'offboard-workload'] as const;
 export type MachineName = (typeof MACHINE_NAMES)[number];
 
 /** The committed ASL file of a machine. */

@@ -23,11 +23,16 @@ import { isStateMachineArn, StepFunctionsExecutions } from '#lib/sfn-backend.ts'
  * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
  */
 export const permissions: StepPermissions = [
-  { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: ['${OnboardStateMachineArn}', '${ReverifyStateMachineArn}'] },
-  { sid: 'ReadOnboardingExecutions', actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*')] },
+  { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: ['${OnboardStateMachineArn}', '${ReverifyStateMachineArn}', '${OffboardStateMachineArn}'] },
+  {
+    sid: 'ReadOnboardingExecutions',
+    actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+    resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*'), arnTemplate('states', 'execution:${OffboardStateMachineName}:*')],
+  },
   { sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] },
-  // POST /onboardings/{id}/verify reads the workload's record (only onboarded workloads are re-verified).
+  // POST /onboardings/{id}/verify and DELETE /onboardings/{workload} read the workload's record; DELETE takes its lock.
   { sid: 'ReadWorkloadRecord', actions: ['dynamodb:GetItem'], resources: ['${RegistryTableArn}'] },
+  { sid: 'LockWorkloadRecord', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] },
   // The same grants as Ensure CA secret's writes (create only tagged as ours, change only ours), not a copy.
   ...CA_SECRET_WRITE_PERMISSIONS,
 ];
@@ -35,6 +40,8 @@ export const permissions: StepPermissions = [
 export interface ApiSettings {
   onboardStateMachineArn: string;
   reverifyStateMachineArn: string;
+  /** The teardown machine; when unset, DELETE /onboardings/{workload} answers 501. */
+  offboardStateMachineArn?: string;
   registryTable: string;
 }
 
@@ -51,7 +58,13 @@ export function readApiSettings(env: NodeJS.ProcessEnv = process.env): ApiSettin
     else if (!isStateMachineArn(v)) problems.push(`${key} is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>): "${v}"`);
     return v ?? '';
   };
-  const settings = { onboardStateMachineArn: arn(ENV.onboardStateMachineArn), reverifyStateMachineArn: arn(ENV.reverifyStateMachineArn), registryTable: env[ENV.registryTable] ?? '' };
+  const offboard = env[ENV.offboardStateMachineArn] ? arn(ENV.offboardStateMachineArn) : undefined;
+  const settings = {
+    onboardStateMachineArn: arn(ENV.onboardStateMachineArn),
+    reverifyStateMachineArn: arn(ENV.reverifyStateMachineArn),
+    ...(offboard ? { offboardStateMachineArn: offboard } : {}),
+    registryTable: env[ENV.registryTable] ?? '',
+  };
   if (!settings.registryTable) problems.push(`${ENV.registryTable} is not set`);
   if (problems.length > 0) throw new ApiConfigurationError(`The onboarding API is misconfigured: ${problems.join('; ')} (the CDK construct sets these variables)`);
   return settings;
@@ -84,7 +97,12 @@ export function proxyResultOf(r: ApiResponse): APIGatewayProxyResult {
  */
 export function createApiHandler(settings: ApiSettings | Error, backend?: ExecutionBackend, deps: Partial<ApiDeps> = {}) {
   const executions =
-    settings instanceof Error ? undefined : (backend ?? new StepFunctionsExecutions({ onboard: settings.onboardStateMachineArn, reverify: settings.reverifyStateMachineArn }));
+    settings instanceof Error ? undefined : (backend ??
+        new StepFunctionsExecutions({
+          onboard: settings.onboardStateMachineArn,
+          reverify: settings.reverifyStateMachineArn,
+          ...(settings.offboardStateMachineArn ? { offboard: settings.offboardStateMachineArn } : {}),
+        }));
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     try {
       if (!executions) throw settings;

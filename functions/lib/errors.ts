@@ -119,6 +119,10 @@ export class WorkloadBusyError extends TerminalError {
     super(message);
   }
 }
+/** The workload is not in the registry: nothing onboarded it (or a teardown already removed it). */
+export class WorkloadNotFoundError extends TerminalError {
+  override readonly name = 'WorkloadNotFoundError';
+}
 /** Something failed that no rule above covers; kept terminal so it is looked at, not retried forever. */
 export class UnexpectedError extends TerminalError {
   override readonly name = 'UnexpectedError';
@@ -140,6 +144,7 @@ export const TERMINAL_ERRORS = [
   MeshPrerequisiteError,
   KubernetesAccessDeniedError,
   WorkloadBusyError,
+  WorkloadNotFoundError,
   UnexpectedError,
 ] as const;
 

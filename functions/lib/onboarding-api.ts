@@ -12,6 +12,8 @@ import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
 import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, type Problem } from './errors.ts';
 import { fitName, names } from './naming.ts';
 import { getWorkload, listWorkloads, type WorkloadRecord } from './registry.ts';
+import { offboard, offboardingTarget } from './offboarding-api.ts';
+import type { TeardownInput } from './teardown.ts';
 import { MAX_EXECUTION_INPUT_BYTES, requestProblems, OnboardingRequestSchema, type CaSecretRef, type OnboardingRequest } from './request.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
@@ -55,6 +57,8 @@ export interface ExecutionBackend {
   describe(executionId: string, opts?: { steps?: boolean }): Promise<ExecutionView | undefined>;
   /** Starts re-verification execution `name` for one workload (`namespace/name`): input `{workloads: [workload]}`. */
   verify(name: string, workload: string): Promise<void>;
+  /** Starts teardown execution `name` with `input` unless one of that name exists (`describe` reports it too). */
+  offboard?(name: string, input: TeardownInput): Promise<{ started: boolean }>;
 }
 
 /**
@@ -99,7 +103,7 @@ export interface ApiResponse {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
 
-const ROUTES = ['POST /onboardings', 'GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings/{id}/verify'];
+const ROUTES = ['POST /onboardings', 'GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings/{id}/verify', 'DELETE /onboardings/{workload}'];
 const ID = '[A-Za-z0-9_-]{1,80}';
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({ status, headers: { 'content-type': 'application/json', ...headers }, body });
@@ -172,9 +176,11 @@ export async function handleApiRequest(req: ApiRequest, backend: ExecutionBacken
     if (req.method === 'GET') return list(req.query ?? {}, d);
     return notAllowed(req.method, path, 'GET, POST');
   }
+  const teardown = req.method === 'DELETE' ? offboardingTarget(path) : undefined;
+  if (teardown !== undefined) return offboard(teardown, req.query ?? {}, backend, d);
   const one = new RegExp(`^/onboardings/(${ID})$`).exec(path);
   if (one) {
-    if (req.method !== 'GET') return notAllowed(req.method, path, 'GET');
+    if (req.method !== 'GET') return notAllowed(req.method, path, 'GET, DELETE');
     const view = await backend.describe(one[1]!);
     return view ? json(200, view) : unknownId(one[1]!);
   }

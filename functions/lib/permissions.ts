@@ -27,6 +27,8 @@ export const PERMISSION_PLACEHOLDERS = [
   'ReverifyStateMachineArn',
   'OnboardStateMachineName',
   'ReverifyStateMachineName',
+  'OffboardStateMachineArn',
+  'OffboardStateMachineName',
 ] as const;
 export type PermissionPlaceholder = (typeof PERMISSION_PLACEHOLDERS)[number];
 
@@ -74,6 +76,9 @@ export const WILDCARD_RESOURCE_ACTIONS: readonly string[] = [
   'ec2:DescribeSubnets',
   'ec2:DescribeVpcs',
   'ecs:DescribeTaskDefinition',
+  // Teardown: listing a family's revisions and deregistering one name no resource type either (which are ours is decided by their tags).
+  'ecs:DeregisterTaskDefinition',
+  'ecs:ListTaskDefinitions',
   'ecs:ListTasks',
   'logs:DescribeLogGroups',
   // No resource type; narrowed by the cloudwatch:namespace condition (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).

@@ -62,6 +62,8 @@ export const ENV = {
   onboardStateMachineArn: 'ONBOARD_STATE_MACHINE_ARN',
   /** ARN of the re-verification state machine (the API starts it for one workload). */
   reverifyStateMachineArn: 'REVERIFY_STATE_MACHINE_ARN',
+  /** ARN of the teardown (offboarding) state machine (the API starts it for DELETE /onboardings/{workload}). */
+  offboardStateMachineArn: 'OFFBOARD_STATE_MACHINE_ARN',
 } as const;
 
 /** EventBridge `source` and `detail-type` of a drift event. */

@@ -15,13 +15,19 @@ import { sfn } from './clients.ts';
 import { isAwsError } from './errors.ts';
 import { executionInputOf, type ExecutionBackend, type ExecutionStatus, type ExecutionView, type StepView } from './onboarding-api.ts';
 import type { OnboardingRequest } from './request.ts';
+import type { TeardownInput } from './teardown.ts';
 
 export interface StateMachines {
   /** ARN of the onboarding state machine. */
   onboard: string;
   /** ARN of the re-verification state machine. */
   reverify: string;
+  /** ARN of the teardown state machine (DELETE /onboardings/{workload}); without it the API answers 501 there. */
+  offboard?: string;
 }
+
+/** Teardown executions are named `offboard-...` (offboarding-api.ts), onboarding ones `onboard-...`: the name says which machine to ask. */
+const OFFBOARD_PREFIX = 'offboard-';
 
 const STATE_MACHINE_ARN = /^(arn:[^:]+:states:[^:]+:\d{12}):stateMachine:([A-Za-z0-9_-]{1,80})$/;
 
@@ -58,8 +64,21 @@ export class StepFunctionsExecutions implements ExecutionBackend {
     }
   }
 
+  /** StartExecution of the teardown machine, with the same deterministic-name rule as `start`. */
+  async offboard(name: string, input: TeardownInput): Promise<{ started: boolean }> {
+    if (!this.machines.offboard) throw new Error('no teardown state machine configured');
+    try {
+      await sfn().send(new StartExecutionCommand({ stateMachineArn: this.machines.offboard, name, input: JSON.stringify(input) }));
+      return { started: true };
+    } catch (e) {
+      if (isAwsError(e, 'ExecutionAlreadyExists')) return { started: false };
+      throw e;
+    }
+  }
+
   async describe(executionId: string, opts: { steps?: boolean } = {}): Promise<ExecutionView | undefined> {
-    const executionArn = executionArnOf(this.machines.onboard, executionId);
+    const machine = executionId.startsWith(OFFBOARD_PREFIX) && this.machines.offboard ? this.machines.offboard : this.machines.onboard;
+    const executionArn = executionArnOf(machine, executionId);
     let d: DescribeExecutionCommandOutput;
     try {
       d = await sfn().send(new DescribeExecutionCommand({ executionArn }));
@@ -130,7 +149,9 @@ function defaultError(status: ExecutionStatus): string {
 
 /** `namespace/name` from the execution input (the request, or `{request}` as a console user may start it). */
 function workloadOf(input: string | undefined): string {
-  const v = parseJson(input) as { workloadGroup?: { namespace?: unknown; name?: unknown }; request?: { workloadGroup?: { namespace?: unknown; name?: unknown } } } | undefined;
+  const v = parseJson(input) as { workload?: unknown; workloadGroup?: { namespace?: unknown; name?: unknown }; request?: { workloadGroup?: { namespace?: unknown; name?: unknown } } } | undefined;
+  // A teardown's input names the workload as `namespace/name`.
+  if (typeof v?.workload === 'string') return v.workload;
   const wg = v?.workloadGroup ?? v?.request?.workloadGroup;
   return typeof wg?.namespace === 'string' && typeof wg.name === 'string' ? `${wg.namespace}/${wg.name}` : '(unknown)';
 }

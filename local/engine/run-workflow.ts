@@ -182,7 +182,8 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
         const h = open.get(ev.state.name);
         open.delete(ev.state.name);
         if (current === ev.state.name) current = undefined;
-        if (ev.state.name === 'Record failure') failureRecord = (ev.state.output as { failureRecord?: unknown } | undefined)?.failureRecord;
+        // Each machine's failure-recording state (onboarding, teardown).
+        if (ev.state.name === 'Record failure' || ev.state.name === 'Record teardown failure') failureRecord = (ev.state.output as { failureRecord?: unknown } | undefined)?.failureRecord;
         if (!h) break;
         h.durationMs = ev.timestamp - Date.parse(h.startedAt);
         if (h.status === 'caught') {

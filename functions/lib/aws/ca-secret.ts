@@ -1,5 +1,6 @@
 import {
   CreateSecretCommand,
+  DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
@@ -167,4 +168,35 @@ async function hasVersion(found: DescribeSecretResponse, versionId: string): Pro
     NextToken = page.NextToken;
   } while (NextToken);
   return false;
+}
+
+/** deleteCaSecret: described by name like any of ours; deleted only when it carries our tag. */
+export const CA_SECRET_DELETE_PERMISSIONS: StepPermissions = [
+  { sid: 'FindCaSecret', actions: ['secretsmanager:DescribeSecret'], resources: [CA_SECRETS_ARN] },
+  { sid: 'DeleteOurCaSecret', actions: ['secretsmanager:DeleteSecret'], resources: [CA_SECRETS_ARN], conditions: resourceTaggedByUs() },
+];
+
+/**
+ * Deletes the workload's CA secret without a recovery window when it is this workload's. The
+ * value is the onboarding endpoint's CA *certificate* (public material the user still holds in
+ * the request), so a 7-30 day window would only keep the name taken; deleting it at once is what
+ * "the teardown removed everything" means. Secrets Manager deletes asynchronously, and a repeat
+ * of a forced delete does not fail
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html).
+ */
+export async function deleteCaSecret(name: string, owner: Pick<OnboardingRequest, 'workloadGroup'>): Promise<{ outcome: 'deleted' | 'not-found' } | { outcome: 'kept'; reason: string }> {
+  const found = await describe(name);
+  if (!found?.ARN) return { outcome: 'not-found' };
+  try {
+    assertOwnedByWorkload(found.Tags, owner, `Secrets Manager secret "${name}"`);
+  } catch (e) {
+    return { outcome: 'kept', reason: (e as Error).message };
+  }
+  try {
+    await secrets().send(new DeleteSecretCommand({ SecretId: found.ARN, ForceDeleteWithoutRecovery: true }));
+  } catch (err) {
+    if (isAwsError(err, 'ResourceNotFoundException')) return { outcome: 'not-found' };
+    throw err;
+  }
+  return { outcome: 'deleted' };
 }

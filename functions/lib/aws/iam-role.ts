@@ -1,17 +1,20 @@
 import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
+  DeleteRoleCommand,
   DeleteRolePolicyCommand,
+  DetachRolePolicyCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
   type Role,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { iam, sts } from '../clients.ts';
-import { IamPropagationError, isAwsError, ResourceConflictError } from '../errors.ts';
+import { IamPropagationError, isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { requestTaggedByUs, resourceTaggedByUs, type Permission, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { ROLE_PATH } from '../settings.ts';
@@ -253,4 +256,66 @@ export async function attachManagedPolicy(roleName: string, policyArn: string): 
   } while (marker);
   await iamCall(`AttachRolePolicy ${roleName} ${policyArn}`, () => iam().send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })));
   return true;
+}
+
+/**
+ * deleteOurRole. GetRole on any role (a same-named role that is not ours must be reported, not
+ * hidden behind AccessDenied); listing and every change only on roles under our path, changes
+ * only on roles carrying our tag.
+ */
+export const DELETE_ROLE_PERMISSIONS: StepPermissions = [
+  { sid: 'FindRoleByName', actions: ['iam:GetRole'], resources: ['arn:${Partition}:iam::${Account}:role/*'] },
+  { sid: 'ListRolePolicies', actions: ['iam:ListAttachedRolePolicies', 'iam:ListRolePolicies'], resources: [OUR_ROLES_ARN] },
+  { sid: 'DeleteOurRole', actions: ['iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy'], resources: [OUR_ROLES_ARN], conditions: resourceTaggedByUs() },
+];
+
+/** What deleteOurRole did: deleted, not found, or kept (not this workload's, or outside our path) with why. */
+export type RoleDeletion = { outcome: 'deleted' | 'not-found'; policies: string[] } | { outcome: 'kept'; reason: string; policies: [] };
+
+/**
+ * Deletes the role `name` when it is this workload's and under ROLE_PATH: its inline policies and
+ * attached managed policies first (IAM refuses DeleteRole while any remain: DeleteConflict,
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteRole.html). This tool makes no
+ * instance profiles. NoSuchEntity at any point means a concurrent or earlier run went further.
+ */
+export async function deleteOurRole(name: string, owner: Pick<OnboardingRequest, 'workloadGroup'>): Promise<RoleDeletion> {
+  const role = await getRole(name);
+  if (!role) return { outcome: 'not-found', policies: [] };
+  try {
+    assertOwnedByWorkload(role.Tags, owner, `IAM role "${name}"`);
+  } catch (e) {
+    return { outcome: 'kept', reason: (e as Error).message, policies: [] };
+  }
+  if (role.Path !== undefined && role.Path !== ROLE_PATH) return { outcome: 'kept', reason: `it lives at path ${role.Path}, and this tool changes only roles under ${ROLE_PATH}`, policies: [] };
+  const gone = (err: unknown) => isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException');
+  const policies: string[] = [];
+  try {
+    let marker: string | undefined;
+    do {
+      const page = await iam().send(new ListRolePoliciesCommand({ RoleName: name, Marker: marker }));
+      for (const p of page.PolicyNames ?? []) {
+        await iam().send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: p })).catch((err: unknown) => {
+          if (!gone(err)) throw err;
+        });
+        policies.push(`${name}/${p}`);
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    do {
+      const page = await iam().send(new ListAttachedRolePoliciesCommand({ RoleName: name, Marker: marker }));
+      for (const p of page.AttachedPolicies ?? []) {
+        await iam().send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: p.PolicyArn })).catch((err: unknown) => {
+          if (!gone(err)) throw err;
+        });
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    await iam().send(new DeleteRoleCommand({ RoleName: name }));
+  } catch (err) {
+    if (gone(err)) return { outcome: 'not-found', policies };
+    // A policy attached between our listing and DeleteRole: the retry lists again.
+    if (isAwsError(err, 'DeleteConflict', 'DeleteConflictException')) throw new ResourceNotReadyError(`IAM role "${name}": ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
+  return { outcome: 'deleted', policies };
 }

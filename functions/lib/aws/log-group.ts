@@ -1,4 +1,4 @@
-import { CreateLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
+import { CreateLogGroupCommand, DeleteLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import { logs } from '../clients.ts';
 import { isAwsError, ResourceNotReadyError } from '../errors.ts';
 import { LOG_GROUP_PREFIX } from '../naming.ts';
@@ -85,4 +85,30 @@ export async function ensureLogGroup(spec: LogGroupSpec): Promise<EnsuredLogGrou
     await logs().send(new PutRetentionPolicyCommand({ logGroupName: spec.name, retentionInDays: spec.retentionDays }));
   }
   return { logGroupName: spec.name, logGroupArn: arn, retentionDays: spec.retentionDays, created };
+}
+
+/** deleteOurLogGroup. */
+export const LOG_GROUP_DELETE_PERMISSIONS: StepPermissions = [
+  { sid: 'FindLogGroup', actions: ['logs:DescribeLogGroups'], resources: ['*'] },
+  { sid: 'ReadLogGroupTags', actions: ['logs:ListTagsForResource'], resources: [LOG_GROUPS_ARN] },
+  { sid: 'DeleteOurLogGroup', actions: ['logs:DeleteLogGroup'], resources: [LOG_GROUPS_ARN], conditions: resourceTaggedByUs() },
+];
+
+/** Deletes the log group (and its streams) when it is this workload's; kept with why otherwise. */
+export async function deleteOurLogGroup(name: string, owner: Pick<OnboardingRequest, 'workloadGroup'>): Promise<{ outcome: 'deleted' | 'not-found' } | { outcome: 'kept'; reason: string }> {
+  const group = await find(name);
+  if (!group) return { outcome: 'not-found' };
+  const { tags } = await logs().send(new ListTagsForResourceCommand({ resourceArn: arnOf(group) }));
+  try {
+    assertOwnedByWorkload(tags ?? {}, owner, `CloudWatch Logs group "${name}"`);
+  } catch (e) {
+    return { outcome: 'kept', reason: (e as Error).message };
+  }
+  try {
+    await logs().send(new DeleteLogGroupCommand({ logGroupName: name }));
+  } catch (err) {
+    if (isAwsError(err, 'ResourceNotFoundException')) return { outcome: 'not-found' };
+    throw err;
+  }
+  return { outcome: 'deleted' };
 }

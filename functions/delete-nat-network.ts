@@ -1,0 +1,62 @@
+import { vpcNatGateways } from '#lib/aws/network.ts';
+import { deleteRouteTable, deleteSubnet, DELETE_SUBNETS_PERMISSIONS, findOurEips, findSharedSubnets, foreignAssociations, releaseEip, RELEASE_NAT_EIP_PERMISSIONS } from '#lib/aws/teardown-network.ts';
+import { NAT_ROLES } from '#lib/aws/vpc-nat.ts';
+import { ResourceNotReadyError } from '#lib/errors.ts';
+import { wrap } from '#lib/middleware.ts';
+import { names } from '#lib/naming.ts';
+import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
+import { isManagedByUs } from '#lib/tags.ts';
+import { entry, recordedIds, teardownState, type TeardownEntry, type TeardownState, type TeardownStepResult } from '#lib/teardown.ts';
+
+/**
+ * Delete NAT network: once the NAT gateway is gone, its Elastic IP, public subnet and route
+ * table (this tool's, found by tags and the ledger). Kept, with the same reason, when Delete NAT
+ * gateway kept the NAT gateway, or while a NAT gateway of ours still lives in the VPC.
+ */
+export async function deleteNatNetwork(state: Partial<TeardownState>): Promise<TeardownStepResult> {
+  const { target, natGateway } = teardownState(state);
+  const vpcId = target.vpcId;
+  if (!vpcId) return { ledger: [] };
+  const eips = await findOurEips(names.natEip(vpcId), recordedIds(target, 'elastic-ip'));
+  const found = await findSharedSubnets({
+    vpcId,
+    subnet: { role: NAT_ROLES.subnet, name: names.natSubnet(vpcId) },
+    routeTable: { role: NAT_ROLES.routeTable, name: names.natRouteTable(vpcId) },
+    recordedSubnetIds: recordedIds(target, 'vpc-subnet'),
+    recordedRouteTableIds: recordedIds(target, 'route-table'),
+  });
+  const kept = natGateway?.ledger.find((e) => e.kind === 'nat-gateway' && e.outcome === 'kept');
+  const ourNats = (await vpcNatGateways(vpcId, ['pending', 'available', 'deleting', 'failed', 'deleted'])).filter((n) => isManagedByUs(n.Tags));
+  const alive = ourNats.filter((n) => n.State !== 'deleted');
+  // Elastic IPs our NAT gateways held: AWS disassociates them once the NAT gateway is deleted (moto keeps the association).
+  const natAllocations = new Set(ourNats.flatMap((n) => (n.NatGatewayAddresses ?? []).map((a) => a.AllocationId ?? '')));
+  if (kept || alive.some((n) => n.State !== 'deleting')) {
+    const reason = kept?.reason ?? `NAT gateway(s) ${alive.map((n) => n.NatGatewayId).join(', ')} of this tool still use them`;
+    return {
+      ledger: [
+        ...eips.map((a) => entry('elastic-ip', a.AllocationId!, 'kept', { reason, shared: true })),
+        ...found.subnets.map((s) => entry('vpc-subnet', s.SubnetId!, 'kept', { reason, shared: true })),
+        ...found.routeTables.map((t) => entry('route-table', t.RouteTableId!, 'kept', { reason, shared: true })),
+      ],
+    };
+  }
+  if (alive.length > 0) throw new ResourceNotReadyError(`NAT gateway(s) ${alive.map((n) => n.NatGatewayId).join(', ')} still deleting: their Elastic IP and subnet are freed once they are deleted`);
+  const ledger: TeardownEntry[] = [];
+  for (const a of eips) {
+    if (a.AssociationId && !natAllocations.has(a.AllocationId!)) ledger.push(entry('elastic-ip', a.AllocationId!, 'kept', { reason: `it is associated (${a.AssociationId}) with something that is not this tool's NAT gateway`, shared: true }));
+    else ledger.push(entry('elastic-ip', a.AllocationId!, await releaseEip(a.AllocationId!), { shared: true }));
+  }
+  const subnetIds = found.subnets.map((s) => s.SubnetId!);
+  for (const id of subnetIds) ledger.push(entry('vpc-subnet', id, await deleteSubnet(id), { shared: true }));
+  const foreign = foreignAssociations(found.routeTables, subnetIds);
+  for (const t of found.routeTables) {
+    const others = foreign.filter((f) => f.routeTableId === t.RouteTableId).map((f) => f.subnetId);
+    if (others.length > 0) ledger.push(entry('route-table', t.RouteTableId!, 'kept', { reason: `subnet(s) ${others.join(', ')}, not this tool's, are associated with it`, shared: true }));
+    else ledger.push(entry('route-table', t.RouteTableId!, await deleteRouteTable(t), { shared: true }));
+  }
+  return { ledger };
+}
+
+export const permissions: StepPermissions = composePermissions(RELEASE_NAT_EIP_PERMISSIONS, DELETE_SUBNETS_PERMISSIONS);
+
+export const handler = wrap('Delete NAT network', deleteNatNetwork);
