@@ -203,13 +203,16 @@ describe('API function: settings', () => {
 });
 
 describe('API function: permissions', () => {
-  it('grants only named actions on the two machines, the onboarding executions, the registry and this tool’s secrets', () => {
+  it('grants only named actions on the three machines, their executions, the registry and this tool’s secrets', () => {
     const resources = permissions.flatMap((p) => p.resources);
     expect(permissions.flatMap((p) => p.actions).every((a) => /^[a-z0-9]+:[A-Za-z]+$/.test(a))).toBe(true);
     expect(resources).toEqual([
       '${OnboardStateMachineArn}',
       '${ReverifyStateMachineArn}',
+      '${OffboardStateMachineArn}',
       'arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*',
+      'arn:${Partition}:states:${Region}:${Account}:execution:${OffboardStateMachineName}:*',
+      '${RegistryTableArn}',
       '${RegistryTableArn}',
       '${RegistryTableArn}',
       ...CA_SECRET_WRITE_PERMISSIONS.flatMap((p) => p.resources),

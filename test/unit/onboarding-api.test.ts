@@ -344,7 +344,7 @@ describe('onboarding API: routes and errors', () => {
     const backend = recordingBackend();
     expect(await handleApiRequest({ method: 'GET', path: '/nowhere' }, backend)).toMatchObject({ status: 404, body: { routes: expect.arrayContaining(['POST /onboardings/{id}/verify']) as unknown } });
     expect(await handleApiRequest({ method: 'DELETE', path: '/onboardings' }, backend)).toMatchObject({ status: 405, headers: { allow: 'GET, POST' } });
-    expect(await handleApiRequest({ method: 'PUT', path: '/onboardings/abc' }, backend)).toMatchObject({ status: 405, headers: { allow: 'GET' } });
+    expect(await handleApiRequest({ method: 'PUT', path: '/onboardings/abc' }, backend)).toMatchObject({ status: 405, headers: { allow: 'GET, DELETE' } });
     expect(await handleApiRequest({ method: 'GET', path: '/onboardings/abc/' }, backend)).toMatchObject({ status: 404, body: { message: 'no onboarding with id abc' } });
   });
 
