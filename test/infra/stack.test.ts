@@ -169,8 +169,9 @@ describe('state machines', () => {
     expect(filled).not.toMatch(/\$\{[A-Za-z0-9]+FunctionArn\}/);
   });
 
-  it('onboarding is STANDARD, re-verification EXPRESS; both traced, logging ERROR without execution data', () => {
+  it('onboarding and teardown are STANDARD, re-verification EXPRESS; all traced, logging ERROR without execution data', () => {
     expect(props(machineId('onboard-workload')).StateMachineType).toBe('STANDARD');
+    expect(props(machineId('offboard-workload')).StateMachineType).toBe('STANDARD');
     expect(props(machineId('reverify-workloads')).StateMachineType).toBe('EXPRESS');
     for (const m of MACHINE_NAMES) {
       expect(props(machineId(m))).toMatchObject({ TracingConfiguration: { Enabled: true }, LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: false } });
@@ -205,7 +206,7 @@ describe('registry', () => {
 });
 
 describe('API', () => {
-  it('exactly the four routes, every one AWS_IAM, proxied to the API function', () => {
+  it('exactly the five routes, every one AWS_IAM, proxied to the API function', () => {
     const paths = new Map(resourcesOf(s, 'AWS::ApiGateway::Resource').map(([id, p]) => [id, p]));
     const pathOf = (ref: unknown): string => {
       const id = (ref as { Ref?: string }).Ref;
@@ -213,7 +214,7 @@ describe('API', () => {
       return p ? `${pathOf(p.ParentId)}/${p.PathPart as string}` : '';
     };
     const methods = resourcesOf(s, 'AWS::ApiGateway::Method');
-    expect(methods.map(([, p]) => `${p.HttpMethod as string} ${pathOf(p.ResourceId)}`).sort()).toEqual(['GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings', 'POST /onboardings/{id}/verify']);
+    expect(methods.map(([, p]) => `${p.HttpMethod as string} ${pathOf(p.ResourceId)}`).sort()).toEqual(['DELETE /onboardings/{id}', 'GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings', 'POST /onboardings/{id}/verify']);
     for (const [id, p] of methods) {
       expect(p.AuthorizationType, id).toBe('AWS_IAM');
       expect(p.Integration, id).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
@@ -255,8 +256,8 @@ describe('re-verification', () => {
 });
 
 describe('outputs', () => {
-  it('API URL, both state machine ARNs, the table name, the mesh reader role ARN', () => {
-    expect(Object.keys(s.templateJson.Outputs ?? {}).sort()).toEqual(['ApiUrl', 'MeshReaderRoleArn', 'OnboardStateMachineArn', 'RegistryTableName', 'ReverifyStateMachineArn']);
+  it('API URL, the three state machine ARNs, the table name, the mesh reader role ARN', () => {
+    expect(Object.keys(s.templateJson.Outputs ?? {}).sort()).toEqual(['ApiUrl', 'MeshReaderRoleArn', 'OffboardStateMachineArn', 'OnboardStateMachineArn', 'RegistryTableName', 'ReverifyStateMachineArn']);
   });
 });
 
