@@ -16,13 +16,15 @@ export async function checkTasksStopped(state: Partial<TeardownState>): Promise<
   const status = s.scaleDown?.status ?? 'absent';
   // Not ours (left alone) or no service at all: nothing of ours to wait for.
   if (status === 'foreign' || status === 'absent') return { stopped: true, running: 0, status };
-  const { cluster, service } = s.request.ecs;
-  const running = (await listServiceTasks(cluster, service)).filter((t) => t.lastStatus !== 'STOPPED');
+  const { cluster } = s.request.ecs;
+  const services = s.scaleDown?.services ?? [s.request.ecs.service];
+  const running = [];
+  for (const name of services) running.push(...(await listServiceTasks(cluster, name)).filter((t) => t.lastStatus !== 'STOPPED'));
   if (running.length === 0) return { stopped: true, running: 0, status };
   const seconds = effectiveTimeouts(s.request).serviceSeconds;
   if (s.drain?.poll && pastDeadline(s.drain.poll)) {
     throw new WaitDeadlineExceededError(
-      `ECS service "${service}" in cluster "${cluster}" still has ${running.length} task(s) not stopped after ${seconds} s (${running.map((t) => `${t.taskArn?.split('/').pop()} ${t.lastStatus}`).join(', ')}); stop them (aws ecs stop-task) and run the teardown again`,
+      `ECS service(s) ${services.map((n) => `"${n}"`).join(', ')} in cluster "${cluster}" still have ${running.length} task(s) not stopped after ${seconds} s (${running.map((t) => `${t.taskArn?.split('/').pop()} ${t.lastStatus}`).join(', ')}); stop them (aws ecs stop-task) and run the teardown again`,
     );
   }
   return { stopped: false, running: running.length, status, poll: nextPoll(s.drain?.poll, seconds) };

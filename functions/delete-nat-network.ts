@@ -47,13 +47,13 @@ export async function deleteNatNetwork(state: Partial<TeardownState>): Promise<T
     else ledger.push(entry('elastic-ip', a.AllocationId!, await releaseEip(a.AllocationId!), { shared: true }));
   }
   const subnetIds = found.subnets.map((s) => s.SubnetId!);
-  for (const id of subnetIds) ledger.push(entry('vpc-subnet', id, await deleteSubnet(id), { shared: true }));
   const foreign = foreignAssociations(found.routeTables, subnetIds);
   for (const t of found.routeTables) {
     const others = foreign.filter((f) => f.routeTableId === t.RouteTableId).map((f) => f.subnetId);
     if (others.length > 0) ledger.push(entry('route-table', t.RouteTableId!, 'kept', { reason: `subnet(s) ${others.join(', ')}, not this tool's, are associated with it`, shared: true }));
     else ledger.push(entry('route-table', t.RouteTableId!, await deleteRouteTable(t), { shared: true }));
   }
+  for (const id of subnetIds) ledger.push(entry('vpc-subnet', id, await deleteSubnet(id), { shared: true }));
   return { ledger };
 }
 

@@ -79,6 +79,8 @@ export const WILDCARD_RESOURCE_ACTIONS: readonly string[] = [
   // Teardown: listing a family's revisions and deregistering one name no resource type either (which are ours is decided by their tags).
   'ecs:DeregisterTaskDefinition',
   'ecs:ListTaskDefinitions',
+  // Like ListTasks: `*` narrowed by the ecs:cluster condition (teardown lists a cluster's services to find the workload's by tag).
+  'ecs:ListServices',
   'ecs:ListTasks',
   'logs:DescribeLogGroups',
   // No resource type; narrowed by the cloudwatch:namespace condition (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).

@@ -85,7 +85,8 @@ export interface TeardownState {
   request: WorkloadRequest;
   execution: { id: string };
   target: TeardownTarget;
-  scaleDown?: TeardownStepResult & { status: string };
+  /** `status`: `ours` (services scaled down), `foreign` (only others' of the name), `absent`; `services`: ours, by name. */
+  scaleDown?: TeardownStepResult & { status: string; services?: string[] };
   drain?: DrainResult;
   service?: TeardownStepResult;
   taskDefinitions?: TeardownStepResult;

@@ -14,10 +14,12 @@ import { DeleteNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysC
 import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUR_ROLES_ARN } from '../../functions/lib/aws/iam-role.ts';
+import { ResourceConflictError } from '../../functions/lib/errors.ts';
 import { renderPermission, WILDCARD_RESOURCE_ACTIONS, type PlaceholderValues, type StepPermissions } from '../../functions/lib/permissions.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import type { OnboardingResult } from '../../functions/record-result.ts';
+import type { TeardownResult } from '../../functions/finish-teardown.ts';
 import { runWorkflow, type RunOptions } from '../../local/engine/run-workflow.ts';
 import { seedMesh } from '../../local/kube-api-standin.ts';
 import { SANDBOX_ACCOUNT, SANDBOX_EKS_CLUSTER } from '../../local/sandbox.ts';
@@ -31,8 +33,8 @@ const sandbox = useSandbox();
 const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
 const REGION = 'us-east-1';
 const TARGET: AwsTarget = { partition: 'aws', region: REGION, account: SANDBOX_ACCOUNT };
-// Both machines: the onboarding steps and the re-verification steps (run last, over the workloads onboarded here).
-const STEPS = [...taskSteps(loadDefinition('onboard-workload')), ...taskSteps(loadDefinition('reverify-workloads'))];
+// Every machine: the onboarding steps, the re-verification steps (run over the workloads onboarded here), then the teardown steps (run last, removing them).
+const STEPS = [...taskSteps(loadDefinition('onboard-workload')), ...taskSteps(loadDefinition('reverify-workloads')), ...taskSteps(loadDefinition('offboard-workload'))];
 
 /**
  * Actions a step is granted that no scenario here makes it send, each with the path that sends
@@ -51,6 +53,20 @@ const NOT_REACHED: Record<string, Record<string, string>> = {
   'Ensure CA secret': {
     'secretsmanager:ListSecretVersionIds':
       'only when an execution started through the API names a secret version that has lost its staging label (the scenarios here start with the PEM): test/emulator/api-function.test.ts "refuses a reference to a version the secret does not have, or to another workload\'s secret"',
+  },
+  'Start teardown': {
+    'ec2:DescribeSecurityGroups': 'only when neither the request nor the EKS cluster (deleted meanwhile) names the VPC: test/unit/teardown-steps.test.ts "Start teardown finds the VPC from a recorded resource when the EKS cluster is gone"',
+    'ec2:DescribeSubnets': 'the same fallback (a recorded subnet): test/unit/teardown-steps.test.ts "Start teardown finds the VPC from a recorded resource when the EKS cluster is gone"',
+    'ec2:DescribeNatGateways': 'the same fallback (a recorded NAT gateway): test/unit/teardown-steps.test.ts "Start teardown finds the VPC from a recorded resource when the EKS cluster is gone"',
+  },
+  'Delete cluster': {
+    'ecs:ListServices':
+      'only after DeleteCluster answers ClusterContainsServicesException (services still DRAINING), which moto never does (it deletes at once): test/unit/teardown-steps.test.ts "DeleteCluster while services remain"',
+    'ecs:DescribeServices': 'the same path (is the remaining service this workload\'s, DRAINING?): test/unit/teardown-steps.test.ts "DeleteCluster while services remain"',
+  },
+  'Finish teardown': {
+    'dynamodb:GetItem':
+      'only when the conditional delete of the record fails (already gone: a retried last state; or locked by another execution): test/emulator/teardown.test.ts "Finish teardown, retried after the record went, reports it and deletes nothing"',
   },
   'Ensure NAT gateway': {
     'ec2:ReleaseAddress':
@@ -71,6 +87,8 @@ function placeholderValues(): PlaceholderValues {
     ReverifyStateMachineArn: `arn:aws:states:${REGION}:${SANDBOX_ACCOUNT}:stateMachine:reverify-workloads`,
     OnboardStateMachineName: 'onboard-workload',
     ReverifyStateMachineName: 'reverify-workloads',
+    OffboardStateMachineArn: `arn:aws:states:${REGION}:${SANDBOX_ACCOUNT}:stateMachine:offboard-workload`,
+    OffboardStateMachineName: 'offboard-workload',
   };
 }
 
@@ -268,6 +286,34 @@ describe('least privilege of the onboarding steps', () => {
     } finally {
       await unrecorded(() => sandbox().drift('bookinfo/ratings', 'restore'));
     }
+  });
+
+  it('tears the workloads down: the failed one (a role not ours kept), one of two sharing the network (shared kept), the last (everything, the shared network and cluster too)', async () => {
+    const teardown = async (workload: string) => {
+      const o = await runWorkflow({ workload }, { ...FAST, machine: 'offboard-workload' });
+      expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+      return o.output as TeardownResult;
+    };
+    const details = await teardown('bookinfo/details');
+    expect(details.kept).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'iam-role', id: 'bookinfo.details-ecs-task-role' })]));
+    const reviews = await teardown('bookinfo/reviews');
+    expect(reviews.kept.map((e) => e.kind)).toEqual(expect.arrayContaining(['ecs-cluster', 'nat-gateway']));
+    // A teardown that fails after taking the lock releases it (Record teardown failure), and the next one finishes.
+    const failed = await runWorkflow(
+      { workload: 'bookinfo/ratings' },
+      {
+        ...FAST,
+        machine: 'offboard-workload',
+        handlerOverrides: {
+          'Scale service down': async () => {
+            throw new ResourceConflictError('injected');
+          },
+        },
+      },
+    );
+    expect(failed).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
+    const ratings = await teardown('bookinfo/ratings');
+    expect(ratings.deleted.map((e) => e.kind)).toEqual(expect.arrayContaining(['ecs-cluster', 'nat-gateway', 'elastic-ip', 'vpc-subnet', 'route-table']));
   });
 
   it('every call a step sent is allowed by its permissions: action, resource and conditions', () => {

@@ -22,6 +22,8 @@ import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secret
 import { describe, expect, it } from 'vitest';
 import { ResourceConflictError } from '../../functions/lib/errors.ts';
 import { getWorkload } from '../../functions/lib/registry.ts';
+import { parseRequest } from '../../functions/lib/request.ts';
+import { finishTeardown } from '../../functions/finish-teardown.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
 import { TAG_MANAGED_BY, TAG_WORKLOAD, TOOL_NAME } from '../../functions/lib/settings.ts';
 import type { TeardownResult } from '../../functions/finish-teardown.ts';
@@ -97,7 +99,7 @@ async function ourResources(): Promise<string[]> {
       if (tags?.[TAG_MANAGED_BY] === TOOL_NAME) out.push(`log-group ${g.logGroupName}`);
     }
     for (const c of (await ecs.send(new DescribeClustersCommand({ clusters: ['bookinfo'], include: ['TAGS'] }))).clusters ?? []) if (c.status === 'ACTIVE' && ourTag(c.tags)) out.push(`ecs-cluster ${c.clusterName}`);
-    for (const name of ['ratings', 'reviews']) {
+    for (const name of ['ratings', 'ratings-old', 'reviews']) {
       const svc = (await ecs.send(new DescribeServicesCommand({ cluster: 'bookinfo', services: [name], include: ['TAGS'] })).catch(() => ({ services: [] }))).services ?? [];
       for (const s of svc) if (s.status !== 'INACTIVE' && ourTag(s.tags)) out.push(`ecs-service ${s.serviceName} ${s.status}`);
     }
@@ -217,6 +219,25 @@ describe('teardown workflow in the local engine', () => {
     } finally {
       for (const c of [logs, ecs, ec2]) c.destroy();
     }
+  });
+
+  it('Finish teardown, retried after the record went, reports it and deletes nothing', async () => {
+    const request = parseRequest(bookinfoInput());
+    const r = await finishTeardown({
+      request,
+      execution: { id: 'arn:aws:states:us-east-1:000000000000:execution:offboard-workload:offboard-gone' },
+      target: { workload: 'bookinfo/ratings', retainLogs: false, recorded: [] },
+    });
+    expect(r).toMatchObject({ workload: 'bookinfo/ratings', registryRecordDeleted: false, deleted: [] });
+  });
+
+  it('a workload whose service name changed between onboardings: every service tagged as its own goes', async () => {
+    const old = ratings('bookinfo_ratings_6');
+    await onboard({ ...old, ecs: { ...old.ecs, service: 'ratings-old' } });
+    await onboard(ratings('bookinfo_ratings_6'));
+    const r = await tornDown('bookinfo/ratings');
+    expect(r.deleted.filter((e) => e.kind === 'ecs-service').map((e) => e.id.split('/').pop()).sort()).toEqual(['ratings', 'ratings-old']);
+    expect(await ourResources()).toEqual([]);
   });
 
   it('the local API: DELETE an unknown workload is 404; a known one is 202, described by GET, and a double DELETE is one execution', async () => {

@@ -164,6 +164,16 @@ const EC2: Record<string, Mapper> = {
     ...(list(i.TagSpecifications).length > 0 ? ec2Created('ec2:AuthorizeSecurityGroupIngress', t, i, 'security-group-rule') : []),
   ],
   RevokeSecurityGroupIngress: (i, t, f) => ec2Existing('ec2:RevokeSecurityGroupIngress', t, f, 'security-group', str(i.GroupId)),
+  // Teardown.
+  DeleteSecurityGroup: (i, t, f) => ec2Existing('ec2:DeleteSecurityGroup', t, f, 'security-group', str(i.GroupId)),
+  DeleteSubnet: (i, t, f) => ec2Existing('ec2:DeleteSubnet', t, f, 'subnet', str(i.SubnetId)),
+  DeleteRouteTable: (i, t, f) => ec2Existing('ec2:DeleteRouteTable', t, f, 'route-table', str(i.RouteTableId)),
+  DeleteNatGateway: (i, t, f) => ec2Existing('ec2:DeleteNatGateway', t, f, 'natgateway', str(i.NatGatewayId)),
+  // The association names its subnet (the route table is what the subnet is tied to; both are ours).
+  DisassociateRouteTable: async (i, t, f) => {
+    const assoc = str(i.AssociationId);
+    return ec2Existing('ec2:DisassociateRouteTable', t, f, 'subnet', assoc ? await f.associationSubnet(assoc) : undefined);
+  },
 };
 
 // ---- ECS -------------------------------------------------------------------
@@ -205,6 +215,20 @@ const ECS: Record<string, Mapper> = {
     return [{ action: 'ecs:UpdateService', resource, context: resourceTagContext(await f.ecsTags(resource), 'ecs') }];
   },
   ListTasks: async (i, t) => [{ action: 'ecs:ListTasks', resource: '*', context: { 'ecs:cluster': clusterArn(t, str(i.cluster)) } }],
+  // Teardown.
+  ListServices: async (i, t) => [{ action: 'ecs:ListServices', resource: '*', context: { 'ecs:cluster': clusterArn(t, str(i.cluster)) } }],
+  DeleteService: async (i, t, f) => {
+    const resource = serviceArn(t, str(i.cluster), str(i.service)!);
+    return [{ action: 'ecs:DeleteService', resource, context: resourceTagContext(await f.ecsTags(resource), 'ecs') }];
+  },
+  DeleteCluster: async (i, t, f) => {
+    const resource = clusterArn(t, str(i.cluster));
+    return [{ action: 'ecs:DeleteCluster', resource, context: resourceTagContext(await f.ecsTags(resource), 'ecs') }];
+  },
+  ListTaskDefinitions: async () => [{ action: 'ecs:ListTaskDefinitions', resource: '*', context: {} }],
+  DeregisterTaskDefinition: async () => [{ action: 'ecs:DeregisterTaskDefinition', resource: '*', context: {} }],
+  DeleteTaskDefinitions: async (i, _t, f) =>
+    Promise.all(list(i.taskDefinitions).map(async (arn) => ({ action: 'ecs:DeleteTaskDefinitions', resource: String(arn), context: resourceTagContext(await f.ecsTags(String(arn)), 'ecs') }))),
   DescribeTasks: async (i) => list(i.tasks).map((task) => ({ action: 'ecs:DescribeTasks', resource: String(task), context: {} })),
 };
 
@@ -228,6 +252,9 @@ const IAM: Record<string, Mapper> = {
   GetRolePolicy: onRole('iam:GetRolePolicy'),
   PutRolePolicy: onRole('iam:PutRolePolicy'),
   DeleteRolePolicy: onRole('iam:DeleteRolePolicy'),
+  ListRolePolicies: onRole('iam:ListRolePolicies'),
+  DeleteRole: onRole('iam:DeleteRole'),
+  DetachRolePolicy: (i, t, f) => roleAuth('iam:DetachRolePolicy', t, f, str(i.RoleName)!, { 'iam:PolicyARN': str(i.PolicyArn)! }),
   UpdateAssumeRolePolicy: onRole('iam:UpdateAssumeRolePolicy'),
   ListAttachedRolePolicies: onRole('iam:ListAttachedRolePolicies'),
   AttachRolePolicy: (i, t, f) => roleAuth('iam:AttachRolePolicy', t, f, str(i.RoleName)!, { 'iam:PolicyARN': str(i.PolicyArn)! }),
@@ -260,6 +287,7 @@ const SECRETS: Record<string, Mapper> = {
   GetSecretValue: onSecret('secretsmanager:GetSecretValue'),
   PutSecretValue: onSecret('secretsmanager:PutSecretValue'),
   RestoreSecret: onSecret('secretsmanager:RestoreSecret'),
+  DeleteSecret: onSecret('secretsmanager:DeleteSecret'),
   // With Tags, also secretsmanager:TagResource (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
   CreateSecret: async (i, t) => {
     const resource = arn(t, 'secretsmanager', `secret:${str(i.Name)}-??????`);
@@ -293,6 +321,10 @@ const LOGS: Record<string, Mapper> = {
   PutRetentionPolicy: async (i, t, f) => {
     const resource = logGroupArn(t, str(i.logGroupName)!);
     return [{ action: 'logs:PutRetentionPolicy', resource, context: resourceTagContext(await f.logGroupTags(resource)) }];
+  },
+  DeleteLogGroup: async (i, t, f) => {
+    const resource = logGroupArn(t, str(i.logGroupName)!);
+    return [{ action: 'logs:DeleteLogGroup', resource, context: resourceTagContext(await f.logGroupTags(resource)) }];
   },
   DescribeLogStreams: onLogGroup('logs:DescribeLogStreams'),
   FilterLogEvents: onLogGroup('logs:FilterLogEvents'),

@@ -7,8 +7,13 @@
  * policy is attached (DeleteConflict). Each is retryable (bounded by the state machine) or kept
  * with a reason, never a blind failure.
  */
-import { DeleteSecurityGroupCommand, DeleteSubnetCommand, DescribeNatGatewaysCommand, EC2Client, ReleaseAddressCommand } from '@aws-sdk/client-ec2';
-import { DeleteClusterCommand, DescribeClustersCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { DeleteSecurityGroupCommand, DeleteSubnetCommand, DescribeNatGatewaysCommand, DescribeSecurityGroupsCommand, EC2Client, ReleaseAddressCommand } from '@aws-sdk/client-ec2';
+import { DeleteClusterCommand, DescribeClustersCommand, DescribeServicesCommand, ECSClient, ListServicesCommand } from '@aws-sdk/client-ecs';
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { deleteCluster } from '../../functions/delete-cluster.ts';
+import { startTeardown } from '../../functions/start-teardown.ts';
+import { ENV } from '../../functions/lib/settings.ts';
 import { DeleteRoleCommand, GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,10 +29,15 @@ import { bookinfoRequest } from '../support/requests.ts';
 const ec2Mock = mockClient(EC2Client);
 const ecsMock = mockClient(ECSClient);
 const iamMock = mockClient(IAMClient);
+const eksMock = mockClient(EKSClient);
+const docMock = mockClient(DynamoDBDocumentClient);
 afterEach(() => {
   ec2Mock.reset();
   ecsMock.reset();
   iamMock.reset();
+  eksMock.reset();
+  docMock.reset();
+  delete process.env[ENV.registryTable];
 });
 
 const awsError = (name: string, message: string) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
@@ -65,6 +75,37 @@ describe('AWS refusals teardown waits out', () => {
     ecsMock.on(DescribeClustersCommand).resolves({ clusters: [{ clusterName: 'bookinfo', status: 'ACTIVE', tags: [] }] });
     expect(await deleteOurCluster('bookinfo', async () => false)).toMatchObject({ outcome: 'kept' });
     expect(ecsMock.commandCalls(DeleteClusterCommand)).toHaveLength(2);
+  });
+
+  it('Delete cluster: on ClusterContainsServicesException it lists the cluster\'s services and waits only for this workload\'s DRAINING one', async () => {
+    process.env[ENV.registryTable] = 'registry';
+    docMock.resolves({ Items: [] });
+    const ours = [
+      { key: TAG_MANAGED_BY, value: TOOL_NAME },
+      { key: TAG_WORKLOAD, value: 'bookinfo/ratings' },
+    ];
+    ecsMock.on(DescribeClustersCommand).resolves({ clusters: [{ clusterName: 'bookinfo', status: 'ACTIVE', tags: [{ key: TAG_MANAGED_BY, value: TOOL_NAME }] }] });
+    ecsMock.on(DeleteClusterCommand).rejects(awsError('ClusterContainsServicesException', 'The Cluster cannot be deleted while Services are active.'));
+    ecsMock.on(ListServicesCommand).resolves({ serviceArns: ['arn:aws:ecs:us-east-1:123456789012:service/bookinfo/ratings'] });
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'ratings', status: 'DRAINING', tags: ours, serviceArn: 'arn:aws:ecs:us-east-1:123456789012:service/bookinfo/ratings' }] });
+    const state = { request: bookinfoRequest(), execution: { id: 'arn:aws:states:us-east-1:123456789012:execution:offboard-workload:x' }, target: { workload: 'bookinfo/ratings', retainLogs: false, recorded: [] } };
+    await expect(deleteCluster(state)).rejects.toBeInstanceOf(ResourceDrainingError);
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'ratings', status: 'INACTIVE', tags: ours }] });
+    ecsMock.on(ListServicesCommand).resolves({ serviceArns: ['arn:aws:ecs:us-east-1:123456789012:service/bookinfo/someone-elses'] });
+    expect(await deleteCluster(state)).toMatchObject({ ledger: [{ kind: 'ecs-cluster', outcome: 'kept' }] });
+  });
+
+  it('Start teardown finds the VPC from a recorded resource when the EKS cluster is gone', async () => {
+    process.env[ENV.registryTable] = 'registry';
+    const request = bookinfoRequest();
+    docMock.on(GetCommand).resolves({ Item: { workload: 'bookinfo/ratings', request, status: 'FAILED', executionId: 'onboard-x', updatedAt: '', ledger: [{ kind: 'security-group', id: 'sg-0a1b2c3d4e5f60718', created: true }] } });
+    docMock.on(UpdateCommand).resolves({});
+    eksMock.on(DescribeClusterCommand).rejects(awsError('ResourceNotFoundException', 'No cluster found for name: mesh-eks.'));
+    ec2Mock.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: 'sg-0a1b2c3d4e5f60718', VpcId: 'vpc-0a1b2c3d4e5f60718' }] });
+    const out = await startTeardown({ input: { workload: 'bookinfo/ratings' }, executionId: 'arn:aws:states:us-east-1:123456789012:execution:offboard-workload:offboard-x' });
+    expect(out.target).toEqual({ workload: 'bookinfo/ratings', retainLogs: false, recorded: [expect.objectContaining({ kind: 'security-group' })], vpcId: 'vpc-0a1b2c3d4e5f60718' });
+    // The lock is taken in the execution's name.
+    expect(docMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':lock': { executionId: 'offboard-x', machine: 'offboard-workload' } });
   });
 
   it('DeleteRole while a policy was attached meanwhile: DeleteConflict → ResourceNotReadyError; a role outside our path is kept', async () => {

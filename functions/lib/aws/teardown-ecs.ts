@@ -10,7 +10,9 @@ import {
   DeleteTaskDefinitionsCommand,
   DeregisterTaskDefinitionCommand,
   DescribeClustersCommand,
+  DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
+  paginateListServices,
   paginateListTaskDefinitions,
   UpdateServiceCommand,
   type Service,
@@ -29,15 +31,24 @@ const TASK_DEFINITIONS_ARN = arnTemplate('ecs', 'task-definition/*:*');
 
 type Owner = Pick<OnboardingRequest, 'workloadGroup'>;
 
+/**
+ * workloadServices: ListServices has no resource type; `*` narrowed by `ecs:cluster`, as
+ * ListTasks (see WILDCARD_RESOURCE_ACTIONS).
+ */
+export const WORKLOAD_SERVICES_PERMISSIONS: StepPermissions = [
+  ...DESCRIBE_SERVICE_PERMISSIONS,
+  { sid: 'ListClusterServices', actions: ['ecs:ListServices'], resources: ['*'], conditions: { ArnLike: { 'ecs:cluster': ECS_CLUSTERS_ARN } } },
+];
+
 /** scaleServiceToZero. */
 export const SCALE_SERVICE_DOWN_PERMISSIONS: StepPermissions = [
-  ...DESCRIBE_SERVICE_PERMISSIONS,
+  ...WORKLOAD_SERVICES_PERMISSIONS,
   { sid: 'ScaleDownOurEcsService', actions: ['ecs:UpdateService'], resources: [ECS_SERVICES_ARN], conditions: resourceTaggedByUs() },
 ];
 
 /** deleteOurService. */
 export const DELETE_SERVICE_PERMISSIONS: StepPermissions = [
-  ...DESCRIBE_SERVICE_PERMISSIONS,
+  ...WORKLOAD_SERVICES_PERMISSIONS,
   { sid: 'DeleteOurEcsService', actions: ['ecs:DeleteService'], resources: [ECS_SERVICES_ARN], conditions: resourceTaggedByUs() },
 ];
 
@@ -73,6 +84,37 @@ export async function findService(cluster: string, serviceName: string, owner: O
   const ownership = ownershipOf(svc.tags, owner);
   if (ownership.owner !== 'ours') return { status: 'foreign', ownership, service: svc };
   return { status: svc.status === 'DRAINING' ? 'DRAINING' : 'ACTIVE', service: svc };
+}
+
+/**
+ * The workload's services in the cluster: the ones `named` (the request's, the ledger's) as
+ * findService sees them, plus every ACTIVE or DRAINING service of the cluster tagged as this
+ * workload's (one an earlier request named differently). Each once, by name.
+ */
+export async function workloadServices(cluster: string, named: readonly string[], owner: Owner): Promise<Map<string, ServiceFinding>> {
+  const out = new Map<string, ServiceFinding>();
+  for (const n of new Set(named)) out.set(n, await findService(cluster, n, owner));
+  const arns: string[] = [];
+  try {
+    for await (const page of paginateListServices({ client: ecs() }, { cluster })) arns.push(...(page.serviceArns ?? []));
+  } catch (e) {
+    if (isAwsError(e, 'ClusterNotFoundException')) return out;
+    throw e;
+  }
+  const unnamed = arns.filter((a) => !out.has(a.slice(a.lastIndexOf('/') + 1)));
+  for (let i = 0; i < unnamed.length; i += 10) {
+    const { services } = await ecs().send(new DescribeServicesCommand({ cluster, services: unnamed.slice(i, i + 10), include: ['TAGS'] }));
+    for (const svc of services ?? []) {
+      if (!svc.serviceName || svc.status === 'INACTIVE' || ownershipOf(svc.tags, owner).owner !== 'ours') continue;
+      out.set(svc.serviceName, { status: svc.status === 'DRAINING' ? 'DRAINING' : 'ACTIVE', service: svc });
+    }
+  }
+  return out;
+}
+
+/** The service names a recorded ledger names (`ecs-service` entries hold the service ARN). */
+export function serviceNamesOf(ids: readonly string[]): string[] {
+  return ids.map((id) => id.slice(id.lastIndexOf('/') + 1));
 }
 
 /** Why a resource with our deterministic name is left alone. */

@@ -220,7 +220,10 @@ export async function deleteSubnet(subnetId: string): Promise<'deleted' | 'not-f
 
 /** Removes the table's subnet associations (the subnets are ours and being deleted), then the table. */
 export async function deleteRouteTable(table: RouteTable): Promise<'deleted' | 'not-found'> {
-  for (const a of table.Associations ?? []) {
+  // Read again: deleting a subnet removes its association, so the table found earlier may list gone ones.
+  const [now] = await routeTablesBy({ RouteTableIds: [table.RouteTableId!] });
+  if (!now) return 'not-found';
+  for (const a of now.Associations ?? []) {
     if (a.Main || !a.RouteTableAssociationId) continue;
     try {
       await ec2().send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId }));
