@@ -4,7 +4,7 @@ import { ec2 } from '#lib/clients.ts';
 import { isAwsError, NetworkConfigurationError, WorkloadNotFoundError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
-import { acquireWorkloadLock, getWorkload, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
+import { acquireWorkloadLock, getWorkload, REGISTRY_WRITE_PERMISSIONS, releaseWorkloadLock } from '#lib/registry.ts';
 import { executionNameOfId, parseTeardownInput, REGISTRY_READ_PERMISSIONS, type TeardownState, type TeardownTarget } from '#lib/teardown.ts';
 import type { LedgerEntry } from '#lib/workflow.ts';
 
@@ -21,9 +21,15 @@ export async function startTeardown(event: unknown): Promise<Pick<TeardownState,
   if (!record?.request) throw new WorkloadNotFoundError(`workload ${workload} is not in the registry: nothing to tear down (it was never onboarded, or a teardown already removed it)`);
   const name = executionNameOfId(executionId);
   await acquireWorkloadLock(workload, { executionId: name, machine: 'offboard-workload', acquiredAt: new Date().toISOString() });
-  const recorded = record.ledger ?? [];
-  const target: TeardownTarget = { workload, retainLogs, recorded, ...(await locateVpc(record.request.network, recorded)) };
-  return { request: record.request, execution: { id: executionId }, target };
+  try {
+    const recorded = record.ledger ?? [];
+    const target: TeardownTarget = { workload, retainLogs, recorded, ...(await locateVpc(record.request.network, recorded)) };
+    return { request: record.request, execution: { id: executionId }, target };
+  } catch (e) {
+    // This state's failure path does not know the workload yet: give the lock back here (a retry takes it again).
+    await releaseWorkloadLock(workload, name).catch(() => undefined);
+    throw e;
+  }
 }
 
 function unwrap(event: unknown): { input: unknown; executionId: string } {

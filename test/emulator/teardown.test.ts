@@ -21,7 +21,7 @@ import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { ResourceConflictError } from '../../functions/lib/errors.ts';
-import { getWorkload } from '../../functions/lib/registry.ts';
+import { getWorkload, releaseWorkloadLock } from '../../functions/lib/registry.ts';
 import { parseRequest } from '../../functions/lib/request.ts';
 import { finishTeardown } from '../../functions/finish-teardown.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
@@ -36,6 +36,7 @@ import { SANDBOX_ACCOUNT } from '../../local/sandbox.ts';
 import { eventually } from '../support/emulator.ts';
 import { bookinfoInput } from '../support/requests.ts';
 import { useSandbox } from '../support/sandbox.ts';
+import { loadDefinition, taskSteps } from '../../statemachine/definition.ts';
 
 const sandbox = useSandbox();
 const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
@@ -219,6 +220,30 @@ describe('teardown workflow in the local engine', () => {
     } finally {
       for (const c of [logs, ecs, ec2]) c.destroy();
     }
+  });
+
+  // Interrupted right after each step did its work (a crash before its result was recorded), then run again: nothing of ours is left.
+  const crashable = taskSteps(loadDefinition('offboard-workload')).filter((s) => s.state !== 'Record teardown failure');
+  it.each(crashable.map((s, i) => [s.state, s.file, i] as const))('crashed right after "%s" did its work, then run again: nothing of ours is left', async (state, file, i) => {
+    await onboard(ratings(`bookinfo_ratings_crash_${i}`));
+    const { handler } = (await import(`../../functions/${file}.ts`)) as { handler: (e: unknown, c: never) => Promise<unknown> };
+    const crashed = await teardown('bookinfo/ratings', {
+      handlerOverrides: {
+        [state]: async (input) => {
+          await handler(input, {} as never);
+          throw new ResourceConflictError(`crashed after ${state}`);
+        },
+      },
+    });
+    expect(crashed).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
+    // Past Start teardown the failure path releases the lock; a crash of Start teardown itself (a Lambda timeout after it took the lock) leaves it to the end-of-execution handler, played here.
+    if (state === 'Start teardown') await releaseWorkloadLock('bookinfo/ratings', crashed.executionName);
+    const again = await teardown('bookinfo/ratings');
+    // After the last state the record is gone: the workload is unknown, and everything else went before.
+    if (state === 'Finish teardown') expect(again).toMatchObject({ status: 'FAILED', error: 'WorkloadNotFoundError' });
+    else expect(again.status, `${again.error}: ${again.cause}`).toBe('SUCCEEDED');
+    expect(await ourResources()).toEqual([]);
+    expect(await getWorkload('bookinfo/ratings')).toBeUndefined();
   });
 
   it('Finish teardown, retried after the record went, reports it and deletes nothing', async () => {

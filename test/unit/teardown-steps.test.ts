@@ -106,6 +106,13 @@ describe('AWS refusals teardown waits out', () => {
     expect(out.target).toEqual({ workload: 'bookinfo/ratings', retainLogs: false, recorded: [expect.objectContaining({ kind: 'security-group' })], vpcId: 'vpc-0a1b2c3d4e5f60718' });
     // The lock is taken in the execution's name.
     expect(docMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':lock': { executionId: 'offboard-x', machine: 'offboard-workload' } });
+
+    // Failing after it took the lock (its failure path does not know the workload yet), it gives the lock back.
+    ec2Mock.on(DescribeSecurityGroupsCommand).rejects(Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }));
+    docMock.resetHistory();
+    await expect(startTeardown({ input: { workload: 'bookinfo/ratings' }, executionId: 'arn:aws:states:us-east-1:123456789012:execution:offboard-workload:offboard-y' })).rejects.toThrow('internal error');
+    const updates = docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression);
+    expect(updates).toEqual(['SET #lock = :lock', 'REMOVE #lock']);
   });
 
   it('DeleteRole while a policy was attached meanwhile: DeleteConflict → ResourceNotReadyError; a role outside our path is kept', async () => {
