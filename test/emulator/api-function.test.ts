@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCaSecret } from '../../functions/ensure-ca-secret.ts';
 import { InvalidRequestError, ResourceConflictError } from '../../functions/lib/errors.ts';
 import { longestCaReference } from '../../functions/lib/onboarding-api.ts';
-import { putWorkloadRecord, recordOnboarded } from '../../functions/lib/registry.ts';
+import { getWorkload, putWorkloadRecord, recordOnboarded } from '../../functions/lib/registry.ts';
 import { parseRequest, type CaSecretRef } from '../../functions/lib/request.ts';
 import { ENV } from '../../functions/lib/settings.ts';
 import { executionArnOf, StepFunctionsExecutions } from '../../functions/lib/sfn-backend.ts';
@@ -28,7 +28,7 @@ const SECRET_NAME = 'mesh-onboarding/bookinfo/ratings/root-ca';
 const saved = { ...process.env };
 let sfn: SFNClient;
 let sm: SecretsManagerClient;
-let machines: { onboard: string; reverify: string };
+let machines: { onboard: string; reverify: string; offboard: string };
 let handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 /** The committed ASL of a machine with fake function ARNs, as CDK would deploy it. */
@@ -43,15 +43,16 @@ beforeAll(async () => {
   sm = new SecretsManagerClient(cfg);
   const create = async (name: MachineName) =>
     (await sfn.send(new CreateStateMachineCommand({ name, roleArn: 'arn:aws:iam::123456789012:role/sfn', definition: definitionOf(name) }))).stateMachineArn!;
-  machines = { onboard: await create('onboard-workload'), reverify: await create('reverify-workloads') };
+  machines = { onboard: await create('onboard-workload'), reverify: await create('reverify-workloads'), offboard: await create('offboard-workload') };
   process.env[ENV.onboardStateMachineArn] = machines.onboard;
   process.env[ENV.reverifyStateMachineArn] = machines.reverify;
+  process.env[ENV.offboardStateMachineArn] = machines.offboard;
   process.env[ENV.registryTable] = await createRegistryTable('api-registry');
   // The function reads its settings once, at cold start: import it only now.
   handler = (await import('../../functions/api/onboardings.ts')).handler as unknown as typeof handler;
 });
 afterAll(() => {
-  for (const k of [ENV.onboardStateMachineArn, ENV.reverifyStateMachineArn, ENV.registryTable]) {
+  for (const k of [ENV.onboardStateMachineArn, ENV.reverifyStateMachineArn, ENV.offboardStateMachineArn, ENV.registryTable]) {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
   }
@@ -187,6 +188,23 @@ describe('API function on the emulator: POST /onboardings', () => {
     const input = await executionInput(machines.reverify, String(r.json.executionId));
     expect(JSON.parse(input.text)).toEqual({ workloads: ['bookinfo/ratings'] });
     expect((await call('POST', '/onboardings/{id}/verify', { id: 'onboard-nobody_here-0000000000000000' })).status).toBe(404);
+  });
+
+  it('DELETE /onboardings/{workload} takes the lock and starts the teardown machine; GET describes it; a second DELETE is the same execution; an unknown workload is 404', async () => {
+    expect((await call('DELETE', '/onboardings/{id}', { id: 'bookinfo.nobody' })).status).toBe(404);
+
+    // API Gateway hands the path parameter decoded: `bookinfo%2Fratings` arrives as `bookinfo/ratings`.
+    const r = await call('DELETE', '/onboardings/{id}', { id: 'bookinfo/ratings', query: { retainLogs: 'true' } });
+
+    expect(r.status, JSON.stringify(r.json)).toBe(202);
+    const teardownId = String(r.json.executionId);
+    expect(r.json).toMatchObject({ workload: 'bookinfo/ratings', status: 'RUNNING', duplicate: false });
+    expect(JSON.parse((await executionInput(machines.offboard, teardownId)).text)).toEqual({ workload: 'bookinfo/ratings', retainLogs: true });
+    expect((await getWorkload('bookinfo/ratings'))?.lock).toMatchObject({ executionId: teardownId, machine: 'offboard-workload' });
+    const view = await call('GET', '/onboardings/{id}', { id: teardownId });
+    expect(view).toMatchObject({ status: 200, json: { executionId: teardownId, status: 'RUNNING', workload: 'bookinfo/ratings' } });
+    const again = await call('DELETE', '/onboardings/{id}', { id: 'bookinfo.ratings' });
+    expect(again).toMatchObject({ status: 202, json: { executionId: teardownId, duplicate: true } });
   });
 });
 
