@@ -5,8 +5,9 @@ import { ResourceNotReadyError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
+import { REGISTRY_LIST_PERMISSIONS } from '#lib/registry.ts';
 import { isManagedByUs } from '#lib/tags.ts';
-import { entry, recordedIds, teardownState, type TeardownEntry, type TeardownState, type TeardownStepResult } from '#lib/teardown.ts';
+import { entry, otherWorkloads, recordedIds, teardownState, vpcUsers, type TeardownEntry, type TeardownState, type TeardownStepResult } from '#lib/teardown.ts';
 
 /**
  * Delete NAT network: once the NAT gateway is gone, its Elastic IP, public subnet and route
@@ -14,7 +15,7 @@ import { entry, recordedIds, teardownState, type TeardownEntry, type TeardownSta
  * gateway kept the NAT gateway, or while a NAT gateway of ours still lives in the VPC.
  */
 export async function deleteNatNetwork(state: Partial<TeardownState>): Promise<TeardownStepResult> {
-  const { target, natGateway } = teardownState(state);
+  const { request, target, natGateway } = teardownState(state);
   const vpcId = target.vpcId;
   if (!vpcId) return { ledger: [] };
   const eips = await findOurEips(names.natEip(vpcId), recordedIds(target, 'elastic-ip'));
@@ -25,7 +26,10 @@ export async function deleteNatNetwork(state: Partial<TeardownState>): Promise<T
     recordedSubnetIds: recordedIds(target, 'vpc-subnet'),
     recordedRouteTableIds: recordedIds(target, 'route-table'),
   });
-  const kept = natGateway?.ledger.find((e) => e.kind === 'nat-gateway' && e.outcome === 'kept');
+  const ids = [...eips.map((a) => a.AllocationId!), ...found.subnets.map((x) => x.SubnetId!), ...found.routeTables.map((t) => t.RouteTableId!)];
+  // Also when no NAT gateway of ours is left: another workload's onboarding may be about to make one in this subnet.
+  const users = ids.length > 0 ? vpcUsers(await otherWorkloads(target.workload), { vpcId, eksClusterName: request.network.eksClusterName, ids }) : [];
+  const kept = natGateway?.ledger.find((e) => e.kind === 'nat-gateway' && e.outcome === 'kept') ?? (users.length > 0 ? { reason: `VPC ${vpcId} is still used by ${users.join(', ')}` } : undefined);
   const ourNats = (await vpcNatGateways(vpcId, ['pending', 'available', 'deleting', 'failed', 'deleted'])).filter((n) => isManagedByUs(n.Tags));
   const alive = ourNats.filter((n) => n.State !== 'deleted');
   // Elastic IPs our NAT gateways held: AWS disassociates them once the NAT gateway is deleted (moto keeps the association).
@@ -57,6 +61,6 @@ export async function deleteNatNetwork(state: Partial<TeardownState>): Promise<T
   return { ledger };
 }
 
-export const permissions: StepPermissions = composePermissions(RELEASE_NAT_EIP_PERMISSIONS, DELETE_SUBNETS_PERMISSIONS);
+export const permissions: StepPermissions = composePermissions(RELEASE_NAT_EIP_PERMISSIONS, DELETE_SUBNETS_PERMISSIONS, REGISTRY_LIST_PERMISSIONS);
 
 export const handler = wrap('Delete NAT network', deleteNatNetwork);

@@ -49,8 +49,8 @@ async function locateVpc(network: { vpcId?: string; eksClusterName?: string }, r
       vpcId ??= eks.vpcId;
       eksClusterSecurityGroupId = eks.clusterSecurityGroupId;
     } catch (e) {
-      // The EKS cluster is gone: its security group (and our rule on it) went with it.
-      if (!(e instanceof NetworkConfigurationError)) throw e;
+      // The EKS cluster is gone (its security group and our rule on it went with it), or no longer one this deployment may read: the recorded resources tell the VPC.
+      if (!(e instanceof NetworkConfigurationError) && !isAwsError(e, 'AccessDeniedException', 'AccessDenied')) throw e;
     }
   }
   vpcId ??= await vpcOfRecorded(recorded);
