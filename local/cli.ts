@@ -155,6 +155,7 @@ Onboard through the local API:
   curl -s ${api.url}/onboardings/<executionId>
   curl -s ${api.url}/onboardings                                  (from the registry; ?limit=&nextToken=)
   curl -s -XPOST ${api.url}/onboardings/<executionId>/verify       (one re-verification now)
+  curl -s -XDELETE ${api.url}/onboardings/${request.workloadGroup.namespace}.${request.workloadGroup.name}    (tear it down; ?retainLogs=true keeps its log group)
 
 Make the workload drift (sandbox only), then watch the next re-verification report it:
   curl -s -XPOST ${api.url}/sandbox/drift -H 'content-type: application/json' --data '{"workload":"${request.workloadGroup.namespace}/${request.workloadGroup.name}","kind":"stop-task"}'
