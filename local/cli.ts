@@ -73,6 +73,8 @@ const { startReverifyLoop, describeReverifyOutcome } = await import('./reverify-
 const { driftRoute } = await import('./drift.ts');
 
 const tty = process.stdout.isTTY === true;
+// Git-ignored; written at start, removed at stop.
+const KUBECONFIG_PATH = new URL('../.sandbox/kubeconfig', import.meta.url).pathname;
 const t0 = Date.now();
 
 let input: unknown;
@@ -94,7 +96,7 @@ console.log(`Starting the local sandbox (moto_server, Kubernetes API stand-in, s
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
   // moto reports services running with this count (it cannot count real tasks): match the request's.
-  sandbox = await startSandbox({ ecsServiceRunning: Math.max(1, request.ecs.desiredCount) });
+  sandbox = await startSandbox({ ecsServiceRunning: Math.max(1, request.ecs.desiredCount), kubeconfigPath: KUBECONFIG_PATH });
 } catch (e) {
   console.error(`The sandbox could not start: ${(e as Error).message}`);
   process.exit(3);
@@ -142,13 +144,19 @@ const env = sandbox.awsEnv;
 console.log(`
 The sandbox stays up (Ctrl-C to stop it).
   AWS emulator (moto_server): ${sandbox.moto.endpoint}
-  Kubernetes API stand-in:    ${sandbox.kube.url}   (needs an EKS bearer token)
+  Kubernetes API stand-in:    ${sandbox.kube.httpsUrl}   (and ${sandbox.kube.url}; both need an EKS bearer token)
   Local onboarding API:       ${api.url}/onboardings
 
 Inspect it with the aws CLI:
   export AWS_ACCESS_KEY_ID=${env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${env.AWS_SECRET_ACCESS_KEY} AWS_DEFAULT_REGION=${env.AWS_DEFAULT_REGION} AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}
   aws --endpoint-url ${env.AWS_ENDPOINT_URL} ecs describe-services --cluster ${request.ecs.cluster} --services ${request.ecs.service}
   aws --endpoint-url ${env.AWS_ENDPOINT_URL} ec2 describe-nat-gateways
+
+Use kubectl against the mesh (the kubeconfig makes a fresh EKS token for each command):
+  export KUBECONFIG=${sandbox.kubeconfig}
+  kubectl get war -A
+  kubectl apply -f examples/mesh-prerequisites.yaml      (namespace, WorkloadGroup and OnboardingPolicy for bookstore/details)
+  then onboard it: curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookstore-details.json
 
 Onboard through the local API:
   curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookinfo-ratings.json
