@@ -4,7 +4,8 @@
  * (`kubectl get war`) and what was created or reused.
  *
  *   npm start                         onboard the bookinfo example, stop the sandbox, exit
- *   npm start -- --keep               leave the sandbox (and its local API) up until Ctrl-C
+ *   npm start -- --keep               leave the sandbox (and its local API) up until Ctrl-C, and print
+ *                                     a kubeconfig for kubectl (.sandbox/kubeconfig; --kubeconfig FILE)
  *   npm start -- --request FILE       onboard another request
  *   npm start -- --verbose            also print the step handlers' JSON logs
  *   npm start -- --wait-ms N          how long each Wait state lasts (default 250 ms; the ASL's own
@@ -31,6 +32,7 @@ function parseCli() {
         verbose: { type: 'boolean', default: false },
         'wait-ms': { type: 'string', default: '250' },
         'reverify-every': { type: 'string', default: '60' },
+        kubeconfig: { type: 'string', default: new URL('../.sandbox/kubeconfig', import.meta.url).pathname },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -73,8 +75,6 @@ const { startReverifyLoop, describeReverifyOutcome } = await import('./reverify-
 const { driftRoute } = await import('./drift.ts');
 
 const tty = process.stdout.isTTY === true;
-// Git-ignored; written at start, removed at stop.
-const KUBECONFIG_PATH = new URL('../.sandbox/kubeconfig', import.meta.url).pathname;
 const t0 = Date.now();
 
 let input: unknown;
@@ -96,7 +96,11 @@ console.log(`Starting the local sandbox (moto_server, Kubernetes API stand-in, s
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
   // moto reports services running with this count (it cannot count real tasks): match the request's.
-  sandbox = await startSandbox({ ecsServiceRunning: Math.max(1, request.ecs.desiredCount), kubeconfigPath: KUBECONFIG_PATH });
+  sandbox = await startSandbox({
+    ecsServiceRunning: Math.max(1, request.ecs.desiredCount),
+    // Only a kept sandbox writes to the known path (git-ignored; removed at stop): a run that exits uses a temporary one.
+    ...(args.values.keep ? { kubeconfigPath: args.values.kubeconfig } : {}),
+  });
 } catch (e) {
   console.error(`The sandbox could not start: ${(e as Error).message}`);
   process.exit(3);
