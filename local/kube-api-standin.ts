@@ -632,16 +632,17 @@ class Handler {
     const who = parseEksToken(req.headers.authorization);
     if (typeof who === 'string') return status(res, 401, 'Unauthorized', `Unauthorized: ${who}`);
     const doc = method === 'GET' ? discovery(this.served, url.pathname) : undefined;
+    const openapi = method === 'GET' && url.pathname === '/openapi/v2';
     const rule = this.deny();
-    // 401 (no access entry) refuses everything; 403 (no RBAC) leaves discovery readable, as system:discovery does.
-    if (rule && (rule.principals === 'all' || rule.principals.includes(who.accessKeyId)) && (rule.status === 401 || doc === undefined)) {
+    // 401 (no access entry) refuses everything; 403 (no RBAC) leaves discovery and OpenAPI readable, as system:discovery does.
+    if (rule && (rule.principals === 'all' || rule.principals.includes(who.accessKeyId)) && (rule.status === 401 || (doc === undefined && !openapi))) {
       return rule.status === 401
         ? status(res, 401, 'Unauthorized', 'Unauthorized')
         : status(res, 403, 'Forbidden', `forbidden: User "${who.accessKeyId}" cannot ${VERBS[method] ?? method.toLowerCase()} resource at ${url.pathname}`);
     }
     if (doc === null) return status(res, 404, 'NotFound', NOT_FOUND);
     if (doc !== undefined) return send(res, doc);
-    if (url.pathname === '/openapi/v2' && method === 'GET') {
+    if (openapi) {
       res.writeHead(200, { 'content-type': OPENAPI_V2_PROTOBUF });
       return void res.end(EMPTY_OPENAPI_V2);
     }
@@ -781,10 +782,8 @@ class Handler {
     }
     delete meta.resourceVersion;
     // With a status subresource, writes to the object leave its status alone, and writes to /status change only the status.
-    if (r.subresource === 'status') {
-      const status = next.status;
-      Object.assign(next, structuredClone(prev), { status });
-      next.metadata = { ...prev!.metadata };
+    if (r.subresource === 'status' && prev) {
+      next = { ...structuredClone(prev), status: next.status };
     } else if (r.type.subresources?.includes('status')) {
       if (prev?.status !== undefined) next.status = prev.status;
       else delete next.status;
@@ -837,7 +836,7 @@ class Handler {
 
   private patch(r: Route, contentType: string, patch: Json, dryRun: boolean): { obj: Obj; created: boolean } {
     const prev = this.store.get<Obj>(r.type.kind, r.namespace, r.name!);
-    if (contentType === 'application/apply-patch+yaml') {
+    if (contentType === 'application/apply-patch+yaml' && r.subresource === undefined) {
       // Server-side apply, approximated: create when missing, else a JSON merge patch (no field managers, no conflicts).
       if (!prev) return { obj: this.create(r, asObject(patch, r), dryRun), created: true };
       asObject(patch, r);

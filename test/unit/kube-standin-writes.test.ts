@@ -192,6 +192,10 @@ describe('Kubernetes stand-in: writes', () => {
     const denied = await call('POST', '/api/v1/namespaces', { body: namespace('shop'), token: await standinToken('AKIAREADONLY') });
     expect(denied).toMatchObject({ status: 403, body: { reason: 'Forbidden', message: 'forbidden: User "AKIAREADONLY" cannot create resource at /api/v1/namespaces' } });
     expect(standin.store.get('Namespace', undefined, 'shop')).toBeUndefined();
+    // What system:discovery lets anyone authenticated read, kubectl apply's OpenAPI download included.
+    const readOnly = await standinToken('AKIAREADONLY');
+    expect((await fetch(`${standin.url}/openapi/v2`, { headers: { authorization: `Bearer ${readOnly}` } })).status).toBe(200);
+    expect((await call('GET', '/api/v1', { token: readOnly })).status).toBe(200);
     expect((await call('POST', '/api/v1/namespaces', { body: namespace('shop') })).status).toBe(201);
   });
 });
