@@ -19,6 +19,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import {
   AGENT_IMAGE_NAMESPACE,
   POLICY_GROUP,
@@ -34,7 +35,6 @@ import {
   WORKLOAD_GROUP_PLURAL,
   WORKLOAD_GROUP_VERSION,
 } from '../functions/lib/mesh-facts.ts';
-import { freePort } from './free-port.ts';
 import { selfSignedCert } from './self-signed-cert.ts';
 
 /** Any Kubernetes object: only apiVersion/kind/metadata are looked at. */
@@ -938,13 +938,13 @@ export interface KubeStandinOptions {
   namespaceTerminationMs?: number;
 }
 
+/** Listens on a port the OS picks (no window in which another process can take it), returning it. */
 async function listen(server: HttpServer | HttpsServer): Promise<number> {
-  const port = await freePort();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => resolve());
   });
-  return port;
+  return (server.address() as AddressInfo).port;
 }
 
 /**
