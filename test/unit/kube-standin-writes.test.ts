@@ -152,6 +152,21 @@ describe('Kubernetes stand-in: writes', () => {
     expect(reapplied).toMatchObject({ status: 200, body: { metadata: { uid: applied.body.metadata.uid, labels: { app: 'ssa', v: '2' } } } });
   });
 
+  it('creates and patches a deployment (strategic merge patch approximated as a merge patch on built-in kinds)', async () => {
+    await call('POST', '/api/v1/namespaces', { body: namespace('istio-system') });
+    const labels = { app: 'onboarding-plane' };
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'onboarding-plane' },
+      spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'onboarding-plane', image: 'registry.example/tetrate/onboarding-plane-server:1.11.0' }] } } },
+    };
+    expect((await call('POST', '/apis/apps/v1/namespaces/istio-system/deployments', { body: deployment })).status).toBe(201);
+    const scaled = await call('PATCH', '/apis/apps/v1/namespaces/istio-system/deployments/onboarding-plane', { body: { spec: { replicas: 2, $retainKeys: ['replicas'] } }, contentType: 'application/strategic-merge-patch+json' });
+    expect(scaled.body.spec).toMatchObject({ replicas: 2, template: { spec: { containers: [{ name: 'onboarding-plane' }] } } });
+    expect(scaled.body.spec).not.toHaveProperty('$retainKeys');
+  });
+
   it('keeps status out of writes to an object with a status subresource, and writes it through /status', async () => {
     await call('POST', '/api/v1/namespaces', { body: namespace('shop') });
     const war = { apiVersion: `${WAR_GROUP}/${WAR_VERSION}`, kind: 'WorkloadAutoRegistration', metadata: { name: 'w1', namespace: 'shop' }, spec: {}, status: { conditions: [{ type: 'AgentConnected', status: 'True' }] } };
