@@ -26,7 +26,6 @@ import {
   POLICY_KIND,
   POLICY_PLURAL,
   POLICY_VERSION,
-  WAR_CONNECTED_CONDITION,
   WAR_GROUP,
   WAR_KIND,
   WAR_PLURAL,
@@ -35,6 +34,8 @@ import {
   WORKLOAD_GROUP_PLURAL,
   WORKLOAD_GROUP_VERSION,
 } from '../functions/lib/mesh-facts.ts';
+import { isObject, jsonPatch, mergePatch, PatchError, withoutDirectives, type Json } from './kube-patch.ts';
+import { table, tableVersionAsked } from './kube-table.ts';
 import { selfSignedCert } from './self-signed-cert.ts';
 
 /** Any Kubernetes object: only apiVersion/kind/metadata are looked at. */
@@ -353,7 +354,6 @@ function checkName(t: ResourceType, name: string): void {
 
 /** A Kubernetes object as read from a request body or the store. */
 type Obj = KubeObject & Record<string, unknown>;
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -377,8 +377,6 @@ function parseJson(text: string): Json {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Checks a body is an object of the route's kind and version and its namespace matches the URL's. */
 function asObject(body: Json, r: Route): Obj {
   if (!isObject(body) || !isObject(body.metadata)) throw badRequest(`the object provided is unrecognized (must be of type ${r.type.kind}): no metadata`);
@@ -391,182 +389,6 @@ function asObject(body: Json, r: Route): Obj {
     meta.namespace = r.namespace!;
   } else delete meta.namespace;
   return body as unknown as Obj;
-}
-
-/** RFC 7386 JSON merge patch. */
-function mergePatch(target: Json, patch: Json): Json {
-  if (!isObject(patch)) return patch;
-  const out: Record<string, Json> = isObject(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k] ?? null, v);
-  }
-  return out;
-}
-
-/** Drops strategic-merge-patch directives (`$patch`, `$setElementOrder/...`, `$retainKeys`, ...), which a JSON merge patch does not know. */
-function withoutDirectives(patch: Json): Json {
-  if (Array.isArray(patch)) return patch.map(withoutDirectives);
-  if (!isObject(patch)) return patch;
-  return Object.fromEntries(Object.entries(patch).filter(([k]) => !k.startsWith('$')).map(([k, v]) => [k, withoutDirectives(v)]));
-}
-
-/** RFC 6902 JSON patch (add, remove, replace, move, copy, test). */
-function jsonPatch(doc: Json, ops: Json): Json {
-  if (!Array.isArray(ops)) throw badRequest('a JSON patch must be an array of operations');
-  const unescape = (s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~');
-  const tokens = (path: Json): string[] => {
-    if (typeof path !== 'string' || (path !== '' && !path.startsWith('/'))) throw badRequest(`invalid JSON pointer ${JSON.stringify(path)}`);
-    return path === '' ? [] : path.slice(1).split('/').map(unescape);
-  };
-  const parentOf = (root: Json, toks: string[]): { parent: Json; key: string } => {
-    let cur = root;
-    for (const t of toks.slice(0, -1)) {
-      cur = Array.isArray(cur) ? (cur[Number(t)] ?? null) : isObject(cur) ? (cur[t] ?? null) : null;
-      if (cur === null) throw new StatusError(422, 'Invalid', `the JSON patch path /${toks.join('/')} does not exist`);
-    }
-    return { parent: cur, key: toks.at(-1) ?? '' };
-  };
-  const get = (root: Json, toks: string[]): Json | undefined => {
-    let cur: Json | undefined = root;
-    for (const t of toks) cur = Array.isArray(cur) ? cur[Number(t)] : isObject(cur) ? cur[t] : undefined;
-    return cur;
-  };
-  const remove = (root: Json, toks: string[]): Json => {
-    const { parent, key } = parentOf(root, toks);
-    const old = get(root, toks);
-    if (old === undefined) throw new StatusError(422, 'Invalid', `the JSON patch cannot remove /${toks.join('/')}: it does not exist`);
-    if (Array.isArray(parent)) parent.splice(Number(key), 1);
-    else if (isObject(parent)) delete parent[key];
-    return old;
-  };
-  const add = (root: Json, toks: string[], value: Json): Json => {
-    if (toks.length === 0) return value;
-    const { parent, key } = parentOf(root, toks);
-    if (Array.isArray(parent)) parent.splice(key === '-' ? parent.length : Number(key), 0, value);
-    else if (isObject(parent)) parent[key] = value;
-    else throw new StatusError(422, 'Invalid', `the JSON patch path /${toks.join('/')} does not exist`);
-    return root;
-  };
-  let out = structuredClone(doc);
-  for (const op of ops) {
-    if (!isObject(op)) throw badRequest('a JSON patch operation must be an object');
-    const path = tokens(op.path ?? null);
-    switch (op.op) {
-      case 'add':
-        out = add(out, path, structuredClone(op.value ?? null));
-        break;
-      case 'remove':
-        remove(out, path);
-        break;
-      case 'replace':
-        remove(out, path);
-        out = add(out, path, structuredClone(op.value ?? null));
-        break;
-      case 'move':
-        out = add(out, path, remove(out, tokens(op.from ?? null)));
-        break;
-      case 'copy':
-        out = add(out, path, structuredClone(get(out, tokens(op.from ?? null)) ?? null));
-        break;
-      case 'test':
-        if (JSON.stringify(get(out, path)) !== JSON.stringify(op.value)) throw new StatusError(422, 'Invalid', `the JSON patch test at ${String(op.path)} failed`);
-        break;
-      default:
-        throw badRequest(`unknown JSON patch operation ${JSON.stringify(op.op)}`);
-    }
-  }
-  return out;
-}
-
-/** `metav1.Duration`-like ages as kubectl prints them (`45s`, `3m12s`, `5h`, `2d`). */
-export function humanAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const m = Math.floor(s / 60);
-  const h = Math.floor(m / 60);
-  const d = Math.floor(h / 24);
-  if (s < 120) return `${s}s`;
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  if (m < 180) return `${m}m`;
-  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
-  if (h < 48) return `${h}h`;
-  if (h < 192) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
-  return `${d}d`;
-}
-
-interface Column {
-  name: string;
-  type: string;
-  format?: string;
-  description: string;
-  cell: (o: Obj, now: number) => string | number;
-}
-
-const NAME_COLUMN: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', cell: (o) => o.metadata.name };
-const AGE_COLUMN: Column = {
-  name: 'Age',
-  type: 'string',
-  description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
-  cell: (o, now) => humanAge(now - Date.parse(o.metadata.creationTimestamp ?? new Date(now).toISOString())),
-};
-const at = (o: Obj, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), o);
-
-/** The columns `kubectl get` shows per kind (the server-side printing of a real cluster / the CRDs' printer columns). */
-function columnsOf(kind: string): Column[] {
-  switch (kind) {
-    case 'Namespace':
-      return [NAME_COLUMN, { name: 'Status', type: 'string', description: 'The status of the namespace', cell: (o) => String(at(o, 'status', 'phase') ?? '') }, AGE_COLUMN];
-    case 'Deployment':
-      return [
-        NAME_COLUMN,
-        { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', cell: (o) => `${Number(at(o, 'status', 'readyReplicas') ?? 0)}/${Number(at(o, 'spec', 'replicas') ?? 1)}` },
-        { name: 'Up-to-date', type: 'integer', description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', cell: (o) => Number(at(o, 'status', 'updatedReplicas') ?? 0) },
-        { name: 'Available', type: 'integer', description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', cell: (o) => Number(at(o, 'status', 'availableReplicas') ?? 0) },
-        AGE_COLUMN,
-      ];
-    case WAR_KIND:
-      return [
-        NAME_COLUMN,
-        {
-          name: 'Agent Connected',
-          type: 'string',
-          description: `Status of the ${WAR_CONNECTED_CONDITION} condition`,
-          cell: (o) => {
-            const conditions = at(o, 'status', 'conditions');
-            const c = Array.isArray(conditions) ? (conditions as { type?: string; status?: string }[]).find((x) => x.type === WAR_CONNECTED_CONDITION) : undefined;
-            return c?.status ?? 'Unknown';
-          },
-        },
-        AGE_COLUMN,
-      ];
-    default:
-      return [NAME_COLUMN, AGE_COLUMN];
-  }
-}
-
-/** The `Table` kubectl asks for (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`). */
-function table(objects: Obj[], kind: string, tableVersion: string, includeObject: string, listMeta: Record<string, unknown>) {
-  const columns = columnsOf(kind);
-  const now = Date.now();
-  return {
-    kind: 'Table',
-    apiVersion: `meta.k8s.io/${tableVersion}`,
-    metadata: listMeta,
-    columnDefinitions: columns.map(({ name, type, format, description }) => ({ name, type, format: format ?? '', description, priority: 0 })),
-    rows: objects.map((o) => ({
-      cells: columns.map((c) => c.cell(o, now)),
-      ...(includeObject === 'None' ? {} : { object: includeObject === 'Object' ? o : { kind: 'PartialObjectMetadata', apiVersion: `meta.k8s.io/${tableVersion}`, metadata: o.metadata } }),
-    })),
-  };
-}
-
-/** The Table version asked for in an Accept header, if a Table is asked for. */
-function tableVersionAsked(accept: string | undefined): string | undefined {
-  for (const clause of (accept ?? '').split(',')) {
-    const params = clause.split(';').map((p) => p.trim());
-    if (params.includes('as=Table') && params.includes('g=meta.k8s.io')) return params.find((p) => p.startsWith('v='))?.slice(2) ?? 'v1';
-  }
-  return undefined;
 }
 
 /** Equality-based label selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`); set-based ones are refused. */
@@ -962,6 +784,7 @@ export async function startKubeStandin(opts: KubeStandinOptions = {}): Promise<K
     requests.push(`${req.method} ${req.url}`);
     handler.handle(req, res).catch((e: unknown) => {
       if (e instanceof StatusError) status(res, e.code, e.reason, e.message, e.details);
+      else if (e instanceof PatchError) status(res, e.code, e.code === 400 ? 'BadRequest' : 'Invalid', e.message);
       else status(res, 500, 'InternalError', (e as Error).message);
     });
   };
