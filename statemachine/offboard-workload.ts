@@ -33,6 +33,8 @@ export const OFFBOARD_WORKLOAD: WorkflowSpec = {
     parallel('Delete workload resources', {
       comment: "The workload's own resources: none needs another gone first, except its security group after the rule that refers to it.",
       failedName: 'Workload deletion failed',
+      checkName: 'Workload resources deleted?',
+      doneName: 'Workload resources deleted',
       branches: [
         { name: 'Definitions', steps: [task('Deregister task definitions', { resultKey: 'taskDefinitions', ledger: true })] },
         {
@@ -52,6 +54,8 @@ export const OFFBOARD_WORKLOAD: WorkflowSpec = {
     parallel('Delete shared resources', {
       comment: 'Shared resources, each only when this tool made it and no other registered workload uses it: the network (subnets before the NAT gateway that routes them, its Elastic IP once it is deleted) beside the cluster.',
       failedName: 'Shared deletion failed',
+      checkName: 'Shared resources handled?',
+      doneName: 'Shared resources handled',
       branches: [
         {
           name: 'Shared network',

@@ -17,7 +17,8 @@ import { isStateMachineArn, StepFunctionsExecutions } from '#lib/sfn-backend.ts'
 
 /**
  * Exactly what the API sends: StartExecution of both machines; DescribeExecution and
- * GetExecutionHistory of onboarding executions; a Scan of the registry (GET /onboardings);
+ * GetExecutionHistory of onboarding executions; a Scan of the registry (GET /onboardings), a
+ * record read and the workload lock's conditional write (POST /onboardings);
  * and the CA secret writes of functions/lib/aws/ca-secret.ts `ensureCaSecret` on this tool's
  * secrets. CreateSecret with Tags also needs secretsmanager:TagResource
  * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
@@ -30,9 +31,10 @@ export const permissions: StepPermissions = [
     resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*'), arnTemplate('states', 'execution:${OffboardStateMachineName}:*')],
   },
   { sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] },
-  // POST /onboardings/{id}/verify and DELETE /onboardings/{workload} read the workload's record; DELETE takes its lock.
+  // POST /onboardings/{id}/verify reads the workload's record (only onboarded workloads are re-verified); POST and DELETE read a lock's holder (DELETE: whether there is a record).
   { sid: 'ReadWorkloadRecord', actions: ['dynamodb:GetItem'], resources: ['${RegistryTableArn}'] },
-  { sid: 'LockWorkloadRecord', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] },
+  // POST /onboardings and DELETE /onboardings/{workload} take the workload's lock (a conditional UpdateItem), or free it when the start fails.
+  { sid: 'LockWorkload', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] },
   // The same grants as Ensure CA secret's writes (create only tagged as ours, change only ours), not a copy.
   ...CA_SECRET_WRITE_PERMISSIONS,
 ];

@@ -7,16 +7,13 @@
  * whose GET /onboardings/{id} describes it like an onboarding.
  */
 import { createHash } from 'node:crypto';
-import { WorkloadBusyError, type Problem } from './errors.ts';
+import type { Problem } from './errors.ts';
 import { fitName } from './naming.ts';
-import { retryNameOf, type ApiDeps, type ApiResponse, type ExecutionBackend, type ExecutionView } from './onboarding-api.ts';
-import { acquireWorkloadLock, type WorkloadLock } from './registry.ts';
+import { retryNameOf, takeLock, type ApiDeps, type ApiResponse, type ExecutionBackend, type ExecutionView } from './onboarding-api.ts';
 import { TeardownInputSchema, type TeardownInput } from './teardown.ts';
 
-export interface OffboardDeps extends Pick<ApiDeps, 'getWorkload' | 'now'> {
-  /** Takes the workload's lock for the teardown about to start (taking over from `takeOverFrom`, an execution seen ended). */
-  acquireLock?: (workload: string, lock: WorkloadLock, opts: { takeOverFrom?: string }) => Promise<void>;
-}
+/** What DELETE reads and writes besides executions: the record, the lock (taken, or freed when the start fails), the clock. */
+export type OffboardDeps = Pick<ApiDeps, 'getWorkload' | 'acquireWorkloadLock' | 'releaseWorkloadLock' | 'now'>;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({ status, headers: { 'content-type': 'application/json', ...headers }, body });
 
@@ -68,31 +65,18 @@ export async function offboard(workload: string, query: Record<string, string | 
   }
   if (existing) return accepted(name, existing.status, true, input.workload);
 
-  // One execution per workload: a running holder is a 409; one seen ended without releasing is taken over.
-  const holder = record.lock?.executionId;
-  let takeOverFrom: string | undefined;
-  if (holder && holder !== name) {
-    const view = await backend.describe(holder, { steps: false });
-    if (view?.status === 'RUNNING') return busy(input.workload, holder, record.lock?.machine);
-    takeOverFrom = holder;
-  }
+  // One run per workload (the onboarding's rule, functions/lib/onboarding-api.ts takeLock): a running holder is a 409, one that ended is taken over.
+  const refused = await takeLock(input.workload, name, backend, deps, 'offboard-workload');
+  if (refused) return refused;
+  let started: { started: boolean } | undefined;
   try {
-    await (deps.acquireLock ?? acquireWorkloadLock)(input.workload, { executionId: name, machine: 'offboard-workload', acquiredAt: deps.now().toISOString() }, takeOverFrom ? { takeOverFrom } : {});
-  } catch (e) {
-    if (e instanceof WorkloadBusyError) return busy(input.workload, e.heldBy ?? '(unknown)');
-    throw e;
+    started = await backend.offboard(name, input);
+  } finally {
+    // Nothing started: free the lock at once (the execution, had it started after all, takes it again in Start teardown).
+    if (!started) await deps.releaseWorkloadLock(input.workload, name).catch(() => false);
   }
-  const started = await backend.offboard(name, input);
   const view = await backend.describe(name, { steps: false });
   return accepted(name, view?.status ?? 'RUNNING', !started.started, input.workload);
-}
-
-function busy(workload: string, executionId: string, machine?: string): ApiResponse {
-  return json(409, {
-    message: `workload ${workload} is being changed by execution ${executionId}${machine ? ` (${machine})` : ''}: one run per workload; wait for it to end (GET /onboardings/${executionId}), then try again. Nothing was started.`,
-    workload,
-    executionId,
-  });
 }
 
 function accepted(name: string, status: string, duplicate: boolean, workload: string): ApiResponse {

@@ -16,6 +16,7 @@ import { isAwsError } from './errors.ts';
 import { executionInputOf, type ExecutionBackend, type ExecutionStatus, type ExecutionView, type StepView } from './onboarding-api.ts';
 import type { OnboardingRequest } from './request.ts';
 import type { TeardownInput } from './teardown.ts';
+import type { WorkloadLock } from './registry.ts';
 
 export interface StateMachines {
   /** ARN of the onboarding state machine. */
@@ -72,6 +73,18 @@ export class StepFunctionsExecutions implements ExecutionBackend {
       return { started: true };
     } catch (e) {
       if (isAwsError(e, 'ExecutionAlreadyExists')) return { started: false };
+      throw e;
+    }
+  }
+
+  /** The status of a lock's holder, asked of the machine the lock names (a teardown started from the console may have any name). */
+  async lockHolderStatus(lock: WorkloadLock): Promise<ExecutionStatus | undefined> {
+    const machine = lock.machine === 'offboard-workload' ? this.machines.offboard : this.machines.onboard;
+    if (!machine) return undefined;
+    try {
+      return statusOf((await sfn().send(new DescribeExecutionCommand({ executionArn: executionArnOf(machine, lock.executionId) }))).status);
+    } catch (e) {
+      if (isAwsError(e, 'ExecutionDoesNotExist')) return undefined;
       throw e;
     }
   }

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCaSecret } from '../../functions/ensure-ca-secret.ts';
 import { InvalidRequestError, ResourceConflictError } from '../../functions/lib/errors.ts';
 import { longestCaReference } from '../../functions/lib/onboarding-api.ts';
-import { getWorkload, putWorkloadRecord, recordOnboarded } from '../../functions/lib/registry.ts';
+import { getWorkload, putWorkloadRecord, recordOnboarded, releaseWorkloadLock } from '../../functions/lib/registry.ts';
 import { parseRequest, type CaSecretRef } from '../../functions/lib/request.ts';
 import { ENV } from '../../functions/lib/settings.ts';
 import { executionArnOf, StepFunctionsExecutions } from '../../functions/lib/sfn-backend.ts';
@@ -192,6 +192,12 @@ describe('API function on the emulator: POST /onboardings', () => {
 
   it('DELETE /onboardings/{workload} takes the lock and starts the teardown machine; GET describes it; a second DELETE is the same execution; an unknown workload is 404', async () => {
     expect((await call('DELETE', '/onboardings/{id}', { id: 'bookinfo.nobody' })).status).toBe(404);
+
+    // The onboarding (a stub in moto: it stays RUNNING) holds the workload's lock: 409 naming it, nothing started.
+    const busy = await call('DELETE', '/onboardings/{id}', { id: 'bookinfo.ratings' });
+    expect(busy).toMatchObject({ status: 409, json: { executionId } });
+    // Once it ended (its last state, or Execution ended, frees the lock):
+    await releaseWorkloadLock('bookinfo/ratings', executionId);
 
     // API Gateway hands the path parameter decoded: `bookinfo%2Fratings` arrives as `bookinfo/ratings`.
     const r = await call('DELETE', '/onboardings/{id}', { id: 'bookinfo/ratings', query: { retainLogs: 'true' } });

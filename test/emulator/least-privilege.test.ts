@@ -15,6 +15,7 @@ import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUR_ROLES_ARN } from '../../functions/lib/aws/iam-role.ts';
 import { ResourceConflictError } from '../../functions/lib/errors.ts';
+import { acquireWorkloadLock, releaseWorkloadLock } from '../../functions/lib/registry.ts';
 import { renderPermission, WILDCARD_RESOURCE_ACTIONS, type PlaceholderValues, type StepPermissions } from '../../functions/lib/permissions.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
@@ -33,8 +34,14 @@ const sandbox = useSandbox();
 const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
 const REGION = 'us-east-1';
 const TARGET: AwsTarget = { partition: 'aws', region: REGION, account: SANDBOX_ACCOUNT };
-// Every machine: the onboarding steps, the re-verification steps (run over the workloads onboarded here), then the teardown steps (run last, removing them).
-const STEPS = [...taskSteps(loadDefinition('onboard-workload')), ...taskSteps(loadDefinition('reverify-workloads')), ...taskSteps(loadDefinition('offboard-workload'))];
+// Every machine: the onboarding steps, the re-verification steps (run over the workloads onboarded here), the teardown steps
+// (run last, removing them); and Execution ended, the EventBridge target the local engine calls at the end of every run.
+const STEPS: { state: string; file: string }[] = [
+  ...taskSteps(loadDefinition('onboard-workload')),
+  ...taskSteps(loadDefinition('reverify-workloads')),
+  ...taskSteps(loadDefinition('offboard-workload')),
+  { state: 'Execution ended', file: 'execution-ended' },
+];
 
 /**
  * Actions a step is granted that no scenario here makes it send, each with the path that sends
@@ -67,6 +74,10 @@ const NOT_REACHED: Record<string, Record<string, string>> = {
   'Finish teardown': {
     'dynamodb:GetItem':
       'only when the conditional delete of the record fails (already gone: a retried last state; or locked by another execution): test/emulator/teardown.test.ts "Finish teardown, retried after the record went, reports it and deletes nothing"',
+  },
+  'Execution ended': {
+    'states:DescribeExecution':
+      'only when the EventBridge event left the input out (input and output over 248 KiB together), which the local engine never does: test/unit/execution-ended.test.ts "reads the input with DescribeExecution when the event left it out (over 248 KiB)"',
   },
   'Ensure NAT gateway': {
     'ec2:ReleaseAddress':
@@ -272,6 +283,17 @@ describe('least privilege of the onboarding steps', () => {
     expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
     expect(o.history.find((h) => h.state === 'Ensure task role')).toMatchObject({ status: 'failed', error: 'ResourceConflictError' });
     expect(o.cause).toContain('bookinfo.details-ecs-task-role" exists but was not made by this tool');
+  });
+
+  it('a run while another execution holds the workload lock stops in Validate request, which reads the holder it names', async () => {
+    const holder = { executionId: 'someone-else', machine: 'onboard-workload' as const, acquiredAt: new Date().toISOString() };
+    await unrecorded(() => acquireWorkloadLock('bookinfo/ratings', holder));
+    try {
+      const o = await runWorkflow(request(), FAST);
+      expect(o).toMatchObject({ status: 'FAILED', error: 'WorkloadBusyError' });
+    } finally {
+      await unrecorded(() => releaseWorkloadLock('bookinfo/ratings', holder.executionId));
+    }
   });
 
   it('re-verifies every workload, healthy and then drifted (a stopped task): reads, the registry write, the drift event and metric', async () => {

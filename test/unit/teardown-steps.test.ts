@@ -18,6 +18,7 @@ import { DeleteRoleCommand, GetRoleCommand, IAMClient, ListAttachedRolePoliciesC
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkNatGatewayDeleted } from '../../functions/check-nat-gateway-deleted.ts';
+import { workloadOfInput } from '../../functions/execution-ended.ts';
 import { deleteOurRole } from '../../functions/lib/aws/iam-role.ts';
 import { deleteOurCluster } from '../../functions/lib/aws/teardown-ecs.ts';
 import { deleteSecurityGroup, deleteSubnet, releaseEip } from '../../functions/lib/aws/teardown-network.ts';
@@ -129,6 +130,13 @@ describe('AWS refusals teardown waits out', () => {
     await expect(deleteOurRole(role.RoleName, bookinfoRequest())).rejects.toBeInstanceOf(ResourceNotReadyError);
     iamMock.on(GetRoleCommand).resolves({ Role: { ...role, Path: '/' } });
     expect(await deleteOurRole(role.RoleName, bookinfoRequest())).toMatchObject({ outcome: 'kept' });
+  });
+});
+
+describe('Execution ended knows a teardown', () => {
+  it('reads the workload from a teardown\'s input, so a teardown that ended without its last state frees its lock too', () => {
+    expect(workloadOfInput(JSON.stringify({ workload: 'bookinfo/ratings', retainLogs: false }))).toBe('bookinfo/ratings');
+    expect(workloadOfInput(JSON.stringify({ workload: '../etc' }))).toBeUndefined();
   });
 });
 
