@@ -8,10 +8,10 @@ import {
   describeNatGateway,
   ensureNatElasticIp,
   NAT_ELASTIC_IP_PERMISSIONS,
-  NAT_REACHES_INTERNET_PERMISSIONS,
   NAT_ROLES,
   natGatewayFailed,
-  natGatewayReachesInternet,
+  usableNatGateway,
+  USABLE_NAT_GATEWAY_PERMISSIONS,
 } from '#lib/aws/vpc-nat.ts';
 import { ensureRouteTable, ensureTaggedSubnet, ROUTE_TABLE_PERMISSIONS, TAGGED_SUBNET_PERMISSIONS } from '#lib/aws/vpc-subnet.ts';
 import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
@@ -21,28 +21,12 @@ import { names } from '#lib/naming.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { DEFAULTS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
-import { isManagedByUs } from '#lib/tags.ts';
 import type { LedgerEntry, NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
 
 /** Every resource this step finds or makes serves every workload of the VPC: the ledger says so (teardown of one workload keeps them). */
 function result(nat: NatGateway, ledger: Omit<LedgerEntry, 'shared'>[]): NatGatewayResult {
   if (nat.State === 'failed' || nat.State === 'deleting' || nat.State === 'deleted') throw natGatewayFailed(nat, nat.NatGatewayId!);
   return { natGatewayId: nat.NatGatewayId!, state: nat.State === 'available' ? 'available' : 'pending', subnetId: nat.SubnetId!, ledger: ledger.map((e) => ({ ...e, shared: true })) };
-}
-
-/**
- * An available NAT gateway of the VPC that gives the tasks a path to the internet, ours first.
- * A private one, one without a public IP, or one whose subnet does not route to an internet
- * gateway is passed over.
- */
-async function usableNatGateway(vpcId: string): Promise<NatGateway | undefined> {
-  const available = await vpcNatGateways(vpcId, ['available']);
-  const ordered = [...available.filter((n) => isManagedByUs(n.Tags)), ...available.filter((n) => !isManagedByUs(n.Tags))];
-  for (const nat of ordered) {
-    // Ours sits in our NAT subnet, whose route to the internet gateway this step made.
-    if (await natGatewayReachesInternet(vpcId, nat, !isManagedByUs(nat.Tags))) return nat;
-  }
-  return undefined;
 }
 
 /**
@@ -119,7 +103,7 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
 export const permissions: StepPermissions = composePermissions(
   CHECK_GIVEN_SUBNET_PERMISSIONS,
   DESCRIBE_NAT_GATEWAY_PERMISSIONS,
-  NAT_REACHES_INTERNET_PERMISSIONS,
+  USABLE_NAT_GATEWAY_PERMISSIONS,
   NETWORK_READS.attachedInternetGatewayId,
   NETWORK_READS.vpcCidrs,
   TAGGED_SUBNET_PERMISSIONS,

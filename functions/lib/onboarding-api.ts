@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
+import { checkFeasibility } from './feasibility.ts';
 import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, type Problem } from './errors.ts';
 import { fitName, names } from './naming.ts';
 import { getWorkload, listWorkloads, type WorkloadRecord } from './registry.ts';
@@ -68,6 +69,8 @@ export interface ApiDeps {
   getWorkload: (workload: string) => Promise<WorkloadRecord | undefined>;
   /** Stores `pem` in the workload's CA secret and returns the version that holds it. */
   storeCaBundle: (request: OnboardingRequest, pem: string) => Promise<CaSecretRef>;
+  /** The request's network checked against the account, reads only (functions/lib/feasibility.ts): each problem with its path. */
+  checkFeasibility: (request: OnboardingRequest) => Promise<Problem[]>;
   now: () => Date;
 }
 
@@ -78,6 +81,7 @@ export const defaultApiDeps: ApiDeps = {
     const s = await ensureCaSecret(caSecretSpec(request, pem));
     return { arn: s.secretArn, versionId: s.versionId };
   },
+  checkFeasibility,
   now: () => new Date(),
 };
 
@@ -228,6 +232,9 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
   }
   if (existing) return accepted(name, existing.status, true);
 
+  // A request the account cannot satisfy (a block outside the VPC, a public subnet...) is refused before anything is written.
+  const infeasible = await deps.checkFeasibility(request);
+  if (infeasible.length > 0) return invalid(infeasible);
   // The PEM goes to the workload's secret first, so the execution input (kept in its history) holds only where it is.
   const started = await backend.start(name, withCaReference(request, await deps.storeCaBundle(request, pem)));
   const view = await backend.describe(name, { steps: false });

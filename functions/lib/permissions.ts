@@ -65,6 +65,7 @@ export type StepPermissions = readonly Permission[];
  * what Check service readiness is granted. Nothing else may be granted on `*` (a test checks).
  */
 export const WILDCARD_RESOURCE_ACTIONS: readonly string[] = [
+  'ec2:DescribeAccountAttributes',
   'ec2:DescribeAddresses',
   'ec2:DescribeInternetGateways',
   'ec2:DescribeNatGateways',

@@ -17,10 +17,11 @@ import {
   DescribeSubnetsCommand,
   DisassociateAddressCommand,
   EC2Client,
+  ReleaseAddressCommand,
   type SecurityGroupRule,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
 import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
 import { ensureSecurityGroup } from '../../functions/ensure-security-group.ts';
@@ -39,6 +40,14 @@ const emu = useEmulator();
 let ec2: EC2Client;
 beforeAll(() => {
   ec2 = new EC2Client({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 });
+});
+// Each test has a VPC of its own, but they share one account, whose Elastic IP quota (5, as moto reports it
+// and AWS applies by default) Resolve network checks: give each test's addresses back, as AWS would require.
+afterEach(async () => {
+  for (const nat of (await ec2.send(new DescribeNatGatewaysCommand({}))).NatGateways ?? []) {
+    if (nat.State !== 'deleted') await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: nat.NatGatewayId! }));
+  }
+  for (const a of (await ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []) await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId! }));
 });
 
 /** A fresh VPC + EKS cluster (names unique per test) and the bookinfo request pointing at it. */
@@ -119,7 +128,11 @@ describe('Resolve network (emulator)', () => {
     await expect(resolveNetwork({ request: bookinfoRequest({ network: { ...request.network, vpcId: other.vpcId } }) })).rejects.toThrow(
       new RegExp(`network.vpcId ${other.vpcId} differs from the VPC of EKS cluster "resolve-mismatch-eks"`),
     );
-    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }) })).rejects.toThrow(NetworkConfigurationError);
+    // A field that names nothing in the account is the request's problem, with its path.
+    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }) })).rejects.toMatchObject({
+      name: 'InvalidRequestError',
+      problems: [{ path: '$.network.eksClusterName', message: expect.stringContaining('EKS cluster "no-such-eks"') as string }],
+    });
     await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: 'vpc-0123456789abcdef0' } }) })).rejects.toThrow(
       /VPC vpc-0123456789abcdef0 was not found/,
     );
@@ -264,12 +277,17 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
 
   it('fails with NetworkConfigurationError when the VPC has no internet gateway, making nothing', async () => {
     const { vpc, request } = await meshFixture('no-igw', {}, { internetGateway: false });
-    const network = await resolveNetwork({ request });
-    expect(network.internetGatewayId).toBeUndefined();
+    const missing = new RegExp(`VPC ${vpc.vpcId} has no internet gateway, and a NAT gateway needs one.*network.subnetId`);
+    // Resolve network sees it before anything is made...
+    const resolving = resolveNetwork({ request });
+    await expect(resolving).rejects.toThrow(NetworkConfigurationError);
+    await expect(resolving).rejects.toThrow(missing);
 
+    // ...and Ensure NAT gateway still checks (the gateway may be detached between the two steps).
+    const network = { vpcId: vpc.vpcId, vpcCidrs: [vpc.cidr], subnets: [], availableNatGatewayIds: [] };
     const run = ensureNatGateway({ request, network });
     await expect(run).rejects.toThrow(NetworkConfigurationError);
-    await expect(run).rejects.toThrow(new RegExp(`VPC ${vpc.vpcId} has no internet gateway, and a NAT gateway needs one.*network.subnetId`));
+    await expect(run).rejects.toThrow(missing);
     expect(await subnetsOf(vpc.vpcId)).toHaveLength(2);
     expect(await natEipsOf(vpc.vpcId)).toEqual([]);
   });

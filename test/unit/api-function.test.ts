@@ -89,6 +89,7 @@ function fakeBackend(): ExecutionBackend & { started: OnboardingRequest[]; failD
 
 const deps: Partial<ApiDeps> = {
   storeCaBundle: () => Promise.resolve(REF),
+  checkFeasibility: () => Promise.resolve([]),
   getWorkload: (workload) => Promise.resolve({ workload, status: 'ONBOARDED' } as WorkloadRecord),
   listWorkloads: (page) => Promise.resolve({ items: [], ...(page.nextToken ? {} : { nextToken: 'eyJ3b3JrbG9hZCI6ImEvYiJ9' }) }),
 };

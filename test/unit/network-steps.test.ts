@@ -10,6 +10,8 @@ import {
   CreateRouteTableCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
+  DescribeAccountAttributesCommand,
+  DescribeAddressesCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
@@ -207,8 +209,10 @@ describe('IPv6-only subnets (no CidrBlock)', () => {
   });
 
   it('Resolve network lists only the subnets with an IPv4 block, sorted', async () => {
-    ec2Mock.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [] });
+    ec2Mock.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [{ InternetGatewayId: 'igw-0000000000000000a', Attachments: [{ VpcId: VPC, State: 'attached' }] }] });
     ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
+    ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [] });
+    ec2Mock.on(DescribeAccountAttributesCommand).resolves({ AccountAttributes: [{ AttributeName: 'vpc-max-elastic-ips', AttributeValues: [{ AttributeValue: '5' }] }] });
 
     const net = await resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: VPC } }) });
 

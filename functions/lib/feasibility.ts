@@ -1,0 +1,190 @@
+/**
+ * Feasibility of a request's network against the account as it is, checked with reads only,
+ * before anything is made: the workflow's Resolve network runs it before the provisioning
+ * Parallel (so a request that cannot succeed fails with nothing created), and the API runs it
+ * before it stores the CA bundle (so it answers 400 and starts nothing). Every problem carries
+ * the JSON path of the request field to change, and all problems are reported at once.
+ *
+ * It predicts what Ensure NAT gateway and Ensure task subnet would make (a NAT gateway and its
+ * public subnet and Elastic IP only when no usable NAT gateway exists, a task subnet only when
+ * the ECS cluster has none yet) and checks exactly that: blocks inside the VPC and free (of
+ * existing subnets and of each other), free /24s for the blocks to be chosen automatically, an
+ * internet gateway and a free Elastic IP (quota) when a NAT gateway must be made. A concurrent
+ * run can still take a block between the check and the create: the steps handle that (retry,
+ * lease), the check only removes the failures that are certain from the start.
+ */
+import { attachedInternetGatewayId, CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, eksClusterNetwork, NETWORK_READS, ourFilters, vpcCidrs, vpcNatGateways, vpcSubnets } from './aws/network.ts';
+import { ELASTIC_IP_QUOTA_PERMISSIONS, elasticIpQuota, NAT_ROLES, ourNatEips, USABLE_NAT_GATEWAY_PERMISSIONS, usableNatGateway } from './aws/vpc-nat.ts';
+import { firstFreeSubnet, overlaps, parseBlock, subnetBlockProblem } from './cidr.ts';
+import { NetworkConfigurationError, type Problem } from './errors.ts';
+import { names } from './naming.ts';
+import { composePermissions, type StepPermissions } from './permissions.ts';
+import type { WorkloadRequest } from './request.ts';
+import { DEFAULTS } from './settings.ts';
+import type { NetworkResult, SubnetInfo } from './workflow.ts';
+
+/**
+ * A problem of the request's network. `request`: a field the user gave does not fit the account
+ * (change the field); `account`: the account lacks something the request needs (change the
+ * account, or give other fields).
+ */
+export interface NetworkProblem extends Problem {
+  kind: 'request' | 'account';
+}
+
+export interface NetworkAssessment {
+  problems: NetworkProblem[];
+  /** The network as Resolve network reports it; undefined when the VPC could not be found. */
+  network?: NetworkResult;
+  /** What the provisioning steps would make, as predicted from the reads. */
+  plan?: { natGateway: boolean; natSubnet: boolean; elasticIp: boolean; taskSubnet: boolean };
+}
+
+/** Every read assessNetwork may send. */
+export const FEASIBILITY_PERMISSIONS: StepPermissions = composePermissions(
+  NETWORK_READS.eksClusterNetwork,
+  NETWORK_READS.vpcCidrs,
+  NETWORK_READS.describeSubnets,
+  NETWORK_READS.attachedInternetGatewayId,
+  NETWORK_READS.vpcNatGateways,
+  CHECK_GIVEN_SUBNET_PERMISSIONS,
+  USABLE_NAT_GATEWAY_PERMISSIONS,
+  ELASTIC_IP_QUOTA_PERMISSIONS,
+);
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Runs `read`; a NetworkConfigurationError becomes a problem at `path`, anything else (throttling, access) is thrown. */
+async function orProblem<T>(problems: NetworkProblem[], path: string, kind: NetworkProblem['kind'], read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (e) {
+    if (!(e instanceof NetworkConfigurationError)) throw e;
+    problems.push({ path, kind, message: message(e) });
+    return undefined;
+  }
+}
+
+/** Checks the request's network against the account; reads only. */
+export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAssessment> {
+  const problems: NetworkProblem[] = [];
+  const n = request.network;
+
+  // ---- the VPC: from the EKS cluster, network.vpcId, and the two agreeing
+  let vpcId = n.vpcId;
+  let eksClusterSecurityGroupId: string | undefined;
+  if (n.eksClusterName) {
+    const eks = await orProblem(problems, '$.network.eksClusterName', 'request', () => eksClusterNetwork(n.eksClusterName!));
+    if (!eks) return { problems };
+    if (!eks.vpcId) {
+      problems.push({ path: '$.network.vpcId', kind: 'account', message: `EKS cluster "${n.eksClusterName}" reports no VPC (resourcesVpcConfig.vpcId); give network.vpcId` });
+    } else if (n.vpcId && n.vpcId !== eks.vpcId) {
+      problems.push({
+        path: '$.network.vpcId',
+        kind: 'request',
+        message: `network.vpcId ${n.vpcId} differs from the VPC of EKS cluster "${n.eksClusterName}" (${eks.vpcId}); give one of them, or make them agree`,
+      });
+      return { problems };
+    } else {
+      vpcId = eks.vpcId;
+    }
+    eksClusterSecurityGroupId = eks.clusterSecurityGroupId;
+  }
+  if (!vpcId) {
+    if (problems.length === 0) problems.push({ path: '$.network', kind: 'request', message: 'give network.eksClusterName or network.vpcId so the VPC can be found' });
+    return { problems };
+  }
+  const vpcPath = n.vpcId ? '$.network.vpcId' : '$.network.eksClusterName';
+  const cidrs = await orProblem(problems, vpcPath, n.vpcId ? 'request' : 'account', () => vpcCidrs(vpcId));
+  if (!cidrs) return { problems };
+  const [subnets, internetGatewayId, available] = await Promise.all([vpcSubnets(vpcId), attachedInternetGatewayId(vpcId), vpcNatGateways(vpcId, ['available'])]);
+  const network: NetworkResult = {
+    vpcId,
+    vpcCidrs: cidrs,
+    subnets,
+    ...(internetGatewayId ? { internetGatewayId } : {}),
+    availableNatGatewayIds: available.map((x) => x.NatGatewayId!),
+    ...(eksClusterSecurityGroupId ? { eksClusterSecurityGroupId } : {}),
+  };
+
+  // ---- a subnet the user gave: in the VPC, IPv4, routed through a NAT gateway; nothing is made
+  if (n.subnetId) {
+    await orProblem(problems, '$.network.subnetId', 'request', () => checkGivenPrivateSubnet(vpcId, n.subnetId!));
+    return { problems, network, plan: { natGateway: false, natSubnet: false, elasticIp: false, taskSubnet: false } };
+  }
+
+  // ---- what would be made
+  const byName = (name: string) => subnets.find((s) => s.name === name);
+  const taskSubnet = byName(names.taskSubnet(request));
+  const natSubnet = byName(names.natSubnet(vpcId));
+  const natGatewayNeeded = !(await usableNatGateway(vpcId)) && (await vpcNatGateways(vpcId, ['pending'], ourFilters({ role: NAT_ROLES.natGateway }))).length === 0;
+  const elasticIpNeeded = natGatewayNeeded && !(await ourNatEips(names.natEip(vpcId))).some((a) => !a.AssociationId);
+  const plan = { natGateway: natGatewayNeeded, natSubnet: natGatewayNeeded && !natSubnet, elasticIp: elasticIpNeeded, taskSubnet: !taskSubnet };
+
+  // ---- blocks the user chose: inside the VPC, free, and not overlapping each other
+  const wanted: { path: string; cidr: string }[] = [];
+  if (n.subnetCidr) {
+    if (taskSubnet && taskSubnet.cidr !== n.subnetCidr) {
+      problems.push({
+        path: '$.network.subnetCidr',
+        kind: 'request',
+        message: `the ECS cluster's task subnet "${taskSubnet.name}" (${taskSubnet.subnetId}) already exists with ${taskSubnet.cidr}; a subnet's block cannot change: leave network.subnetCidr out or set it to ${taskSubnet.cidr}`,
+      });
+    } else if (!taskSubnet) {
+      wanted.push({ path: '$.network.subnetCidr', cidr: n.subnetCidr });
+    }
+  }
+  // A NAT subnet block matters only when the NAT subnet is still to be made.
+  if (n.natSubnetCidr && plan.natSubnet) wanted.push({ path: '$.network.natSubnetCidr', cidr: n.natSubnetCidr });
+  const accepted: { path: string; cidr: string }[] = [];
+  for (const w of wanted) {
+    const problem = subnetBlockProblem(w.cidr, cidrs, subnets);
+    const clash = accepted.find((a) => overlaps(parseBlock(a.cidr), parseBlock(w.cidr)));
+    if (problem) problems.push({ path: w.path, kind: 'request', message: problem });
+    else if (clash) problems.push({ path: w.path, kind: 'request', message: `${w.cidr} overlaps ${clash.path.slice(2)} ${clash.cidr}; the subnets to make need blocks of their own` });
+    else accepted.push(w);
+  }
+
+  // ---- room for the blocks to be chosen automatically (in the order the steps choose them)
+  const used: SubnetInfo[] = [...subnets, ...wanted.map((w) => ({ subnetId: `(${w.path.slice(2)})`, cidr: w.cidr, availabilityZone: '' }))];
+  const auto = [...(plan.natSubnet && !n.natSubnetCidr ? ['$.network.natSubnetCidr'] : []), ...(plan.taskSubnet && !n.subnetCidr ? ['$.network.subnetCidr'] : [])];
+  for (const path of auto) {
+    try {
+      const cidr = firstFreeSubnet(cidrs, used.map((s) => s.cidr), DEFAULTS.autoSubnetPrefixLength);
+      used.push({ subnetId: `(${path.slice(2)})`, cidr, availabilityZone: '' });
+    } catch (e) {
+      if (!(e instanceof NetworkConfigurationError)) throw e;
+      problems.push({ path, kind: 'account', message: message(e) });
+    }
+  }
+
+  // ---- a NAT gateway to make needs an internet gateway and an Elastic IP under the quota
+  if (plan.natGateway && !internetGatewayId) {
+    problems.push({
+      path: '$.network',
+      kind: 'account',
+      message:
+        `VPC ${vpcId} has no internet gateway, and a NAT gateway needs one to reach the internet. ` +
+        'Attach an internet gateway to the VPC, or give network.subnetId of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
+    });
+  }
+  if (plan.elasticIp) {
+    const quota = await elasticIpQuota();
+    if (quota.max !== undefined && quota.inUse >= quota.max) {
+      problems.push({
+        path: '$.network',
+        kind: 'account',
+        message:
+          `a NAT gateway must be made for VPC ${vpcId} and needs an Elastic IP, but the account already has ${quota.inUse} of its ${quota.max} (vpc-max-elastic-ips) in this region; ` +
+          'release one, ask for a higher quota (Service Quotas: "EC2-VPC Elastic IPs"), or give network.subnetId of a private subnet behind an existing NAT gateway',
+      });
+    }
+  }
+  return { problems, network, plan };
+}
+
+/** The problems alone, as the API answers them (no `kind`). */
+export async function checkFeasibility(request: WorkloadRequest): Promise<Problem[]> {
+  const { problems } = await assessNetwork(request);
+  return problems.map(({ path, message: m }) => ({ path, message: m }));
+}
