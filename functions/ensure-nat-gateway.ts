@@ -20,6 +20,7 @@ import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { DEFAULTS } from '#lib/settings.ts';
+import { NETWORK_LEASE_PERMISSIONS, withNetworkLease } from '#lib/network-lease.ts';
 import { need } from '#lib/state.ts';
 import type { LedgerEntry, NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
 
@@ -46,17 +47,34 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
     return result(nat, [{ kind: 'nat-gateway', id: given.natGatewayId, created: false }]);
   }
 
+  // Made at most once per VPC: only the run holding the VPC's network lease makes it; the others wait for it, then reuse it.
+  return withNetworkLease(
+    { vpcId, holder: state.execution?.id, what: 'The NAT gateway' },
+    () => existingNatGateway(vpcId),
+    () => makeNatGateway(request, vpcId),
+  );
+}
+
+/** Our pending NAT gateways and dead ones (failed, deleting, deleted). */
+const ourNatGateways = (vpcId: string) => vpcNatGateways(vpcId, ['pending', ...DEAD_NAT_STATES], ourFilters({ role: NAT_ROLES.natGateway }));
+
+/** A usable NAT gateway, or ours still coming up; throws when ours failed (it needs a person); undefined when one must be made. */
+async function existingNatGateway(vpcId: string): Promise<NatGatewayResult | undefined> {
   const reuse = await usableNatGateway(vpcId);
   if (reuse) return result(reuse, [{ kind: 'nat-gateway', id: reuse.NatGatewayId!, created: false }]);
-
   // Never make a second one while ours is still coming up (or has failed and needs a person).
-  const ours = await vpcNatGateways(vpcId, ['pending', ...DEAD_NAT_STATES], ourFilters({ role: NAT_ROLES.natGateway }));
+  const ours = await ourNatGateways(vpcId);
   const pending = ours.find((n) => n.State === 'pending');
   if (pending) return result(pending, [{ kind: 'nat-gateway', id: pending.NatGatewayId!, created: false }]);
   const failed = ours.find((n) => n.State === 'failed');
   if (failed) throw natGatewayFailed(failed, failed.NatGatewayId!);
+  return undefined;
+}
+
+/** The public subnet, its route table to the internet gateway, the Elastic IP and the NAT gateway, each found first. */
+async function makeNatGateway(request: WorkflowState['request'], vpcId: string): Promise<NatGatewayResult> {
   // Deleted ones (the user followed our failure message) give the new attempt a new ClientToken.
-  const deadIds = ours.map((n) => n.NatGatewayId!);
+  const deadIds = (await ourNatGateways(vpcId)).filter((n) => n.State !== 'pending').map((n) => n.NatGatewayId!);
 
   const internetGatewayId = await attachedInternetGatewayId(vpcId);
   if (!internetGatewayId) {
@@ -110,6 +128,7 @@ export const permissions: StepPermissions = composePermissions(
   ROUTE_TABLE_PERMISSIONS,
   NAT_ELASTIC_IP_PERMISSIONS,
   CREATE_NAT_GATEWAY_PERMISSIONS,
+  NETWORK_LEASE_PERMISSIONS,
 );
 
 export const handler = wrap('Ensure NAT gateway', ensureNatGateway);

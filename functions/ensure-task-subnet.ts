@@ -1,13 +1,14 @@
-import { CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, NETWORK_READS, vpcCidrs } from '#lib/aws/network.ts';
-import { ensureRouteTable, ensureTaggedSubnet, ROUTE_TABLE_PERMISSIONS, TAGGED_SUBNET_PERMISSIONS } from '#lib/aws/vpc-subnet.ts';
+import { CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, hasIpv4Block, NETWORK_READS, subnetInfo, vpcCidrs } from '#lib/aws/network.ts';
+import { ensureRouteTable, ensureTaggedSubnet, findTaggedSubnet, ROUTE_TABLE_PERMISSIONS, routeTableInPlace, TAGGED_SUBNET_PERMISSIONS } from '#lib/aws/vpc-subnet.ts';
 import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { DEFAULTS } from '#lib/settings.ts';
+import { NETWORK_LEASE_PERMISSIONS, withNetworkLease } from '#lib/network-lease.ts';
 import { need } from '#lib/state.ts';
-import type { TaskSubnetResult, WorkflowState } from '#lib/workflow.ts';
+import type { NatGatewayResult, TaskSubnetResult, WorkflowState } from '#lib/workflow.ts';
 
 export const TASK_SUBNET_ROLE = 'task-subnet';
 export const TASK_ROUTE_TABLE_ROLE = 'task-route-table';
@@ -28,6 +29,36 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
   }
 
   const { natGateway } = need(state, 'natGateway');
+  // Made at most once per ECS cluster: only the run holding the VPC's network lease makes the subnet and its routes.
+  return withNetworkLease(
+    { vpcId, holder: state.execution?.id, what: `The task subnet of ECS cluster "${request.ecs.cluster}"` },
+    () => existingTaskSubnet(request, vpcId, natGateway.natGatewayId),
+    () => makeTaskSubnet(request, vpcId, natGateway),
+  );
+}
+
+/** Read-only: our task subnet of the ECS cluster with its route table through the NAT gateway, when all is in place. */
+async function existingTaskSubnet(request: WorkflowState['request'], vpcId: string, natGatewayId: string): Promise<TaskSubnetResult | undefined> {
+  const subnet = await findTaggedSubnet(vpcId, names.taskSubnet(request));
+  // A block that differs from the request's is reported by the create path.
+  if (!subnet || !hasIpv4Block(subnet) || (request.network.subnetCidr && request.network.subnetCidr !== subnet.CidrBlock)) return undefined;
+  const routeTableId = await routeTableInPlace({ vpcId, name: names.taskRouteTable(request), role: TASK_ROUTE_TABLE_ROLE, subnetId: subnet.SubnetId!, target: { natGatewayId } });
+  if (!routeTableId) return undefined;
+  const { subnetId, cidr, availabilityZone } = subnetInfo(subnet);
+  return {
+    subnetId,
+    cidr,
+    availabilityZone,
+    routeTableId,
+    ledger: [
+      { kind: 'vpc-subnet', id: subnetId, created: false, shared: true },
+      { kind: 'route-table', id: routeTableId, created: false, shared: true },
+    ],
+  };
+}
+
+/** Finds or makes the subnet (network.subnetCidr or the first free /24) and its route table. */
+async function makeTaskSubnet(request: WorkflowState['request'], vpcId: string, natGateway: NatGatewayResult): Promise<TaskSubnetResult> {
   const cidrs = await vpcCidrs(vpcId);
   const name = names.taskSubnet(request);
   // Named per ECS cluster: shared by the cluster's workloads, so no workload tag (sharedTags).
@@ -67,6 +98,6 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
   };
 }
 
-export const permissions: StepPermissions = composePermissions(CHECK_GIVEN_SUBNET_PERMISSIONS, NETWORK_READS.vpcCidrs, TAGGED_SUBNET_PERMISSIONS, ROUTE_TABLE_PERMISSIONS);
+export const permissions: StepPermissions = composePermissions(CHECK_GIVEN_SUBNET_PERMISSIONS, NETWORK_READS.vpcCidrs, TAGGED_SUBNET_PERMISSIONS, ROUTE_TABLE_PERMISSIONS, NETWORK_LEASE_PERMISSIONS);
 
 export const handler = wrap('Ensure task subnet', ensureTaskSubnet);

@@ -40,6 +40,10 @@ const STEPS = [...taskSteps(loadDefinition('onboard-workload')), ...taskSteps(lo
  * a grant to remove.
  */
 const NOT_REACHED: Record<string, Record<string, string>> = {
+  'Ensure task subnet': {
+    'dynamodb:GetItem':
+      'only when another run holds the VPC network lease (to name the holder); the scenarios here run one at a time: test/unit/network-lease.test.ts "throws ResourceNotReadyError naming the holder once its wait is over", and test/emulator/concurrent-onboardings.test.ts',
+  },
   'Traffic evidence': {
     'logs:DescribeLogStreams':
       'only after FilterLogEvents answers ResourceNotFoundException for a stream that does not exist yet, which AWS does and moto does not: test/unit/traffic-evidence.test.ts "counts the traffic of the tasks that logged, and names the streams that do not exist"',
@@ -53,6 +57,8 @@ const NOT_REACHED: Record<string, Record<string, string>> = {
       'only when an execution started through the API names a secret version that has lost its staging label (the scenarios here start with the PEM): test/emulator/api-function.test.ts "refuses a reference to a version the secret does not have, or to another workload\'s secret"',
   },
   'Ensure NAT gateway': {
+    'dynamodb:GetItem':
+      'only when another run holds the VPC network lease (to name the holder); the scenarios here run one at a time: test/unit/network-lease.test.ts "throws ResourceNotReadyError naming the holder once its wait is over", and test/emulator/concurrent-onboardings.test.ts',
     'ec2:ReleaseAddress':
       'only when two runs race to allocate the Elastic IP of one VPC (moto ignores ClientToken, so the race cannot be staged faithfully here): test/unit/nat-gateway.test.ts "NAT Elastic IP race (two runs in one VPC)"',
   },
