@@ -34,14 +34,16 @@ function result(nat: NatGateway, ledger: Omit<LedgerEntry, 'shared'>[]): NatGate
  * Ensure NAT gateway: one NAT gateway the task subnet can route through. Reuses an
  * available public one in the VPC (ours first), or our pending one; otherwise makes a public
  * subnet, its route table to the internet gateway, an Elastic IP and the NAT gateway.
- * With network.subnetId, returns the NAT gateway that subnet already routes through.
+ * With network.subnetIds, returns the NAT gateway the first of them already routes through.
  */
 export async function ensureNatGateway(state: WorkflowState): Promise<NatGatewayResult> {
   const { request, network } = need(state, 'network');
   const vpcId = network.vpcId;
 
-  if (request.network.subnetId) {
-    const given = await checkGivenPrivateSubnet(vpcId, request.network.subnetId);
+  // The given subnets are checked one by one by Resolve network and Ensure task subnet; the loop waits for the first one's NAT gateway.
+  const firstGiven = request.network.subnetIds?.[0];
+  if (firstGiven) {
+    const given = await checkGivenPrivateSubnet(vpcId, firstGiven, 'network.subnetIds[0]');
     const nat = await describeNatGateway(given.natGatewayId);
     if (!nat) throw natGatewayFailed(undefined, given.natGatewayId);
     return result(nat, [{ kind: 'nat-gateway', id: given.natGatewayId, created: false }]);
@@ -51,7 +53,7 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
   return withNetworkLease(
     { vpcId, holder: state.execution?.id, what: 'The NAT gateway' },
     () => existingNatGateway(vpcId),
-    () => makeNatGateway(request, vpcId),
+    () => makeNatGateway(request, vpcId, network.zones[0]),
   );
 }
 
@@ -72,7 +74,7 @@ async function existingNatGateway(vpcId: string): Promise<NatGatewayResult | und
 }
 
 /** The public subnet, its route table to the internet gateway, the Elastic IP and the NAT gateway, each found first. */
-async function makeNatGateway(request: WorkflowState['request'], vpcId: string): Promise<NatGatewayResult> {
+async function makeNatGateway(request: WorkflowState['request'], vpcId: string, zone: string | undefined): Promise<NatGatewayResult> {
   // Deleted ones (the user followed our failure message) give the new attempt a new ClientToken.
   const deadIds = (await ourNatGateways(vpcId)).filter((n) => n.State !== 'pending').map((n) => n.NatGatewayId!);
 
@@ -80,7 +82,7 @@ async function makeNatGateway(request: WorkflowState['request'], vpcId: string):
   if (!internetGatewayId) {
     throw new NetworkConfigurationError(
       `VPC ${vpcId} has no internet gateway, and a NAT gateway needs one to reach the internet. ` +
-        'Attach an internet gateway to the VPC, or give network.subnetId of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
+        'Attach an internet gateway to the VPC, or give network.subnetIds of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
     );
   }
 
@@ -94,12 +96,12 @@ async function makeNatGateway(request: WorkflowState['request'], vpcId: string):
         checkSubnetBlock('network.natSubnetCidr', request.network.natSubnetCidr, cidrs, existing);
         return request.network.natSubnetCidr;
       }
-      // Keep the block the user asked for the task subnet free.
-      const used = [...existing.map((s) => s.cidr), ...(request.network.subnetCidr ? [request.network.subnetCidr] : [])];
+      // Keep the blocks the user asked for the task subnets free.
+      const used = [...existing.map((s) => s.cidr), ...(request.network.subnetCidrs ?? [])];
       return firstFreeSubnet(cidrs, used, DEFAULTS.autoSubnetPrefixLength);
     },
-    // The AZ of the VPC's first subnet (the EKS cluster's, usually); AWS picks when there is none.
-    chooseAz: (existing) => existing[0]?.availabilityZone,
+    // The first task zone (one shared NAT gateway: the other zones' traffic crosses to it); AWS picks when there is none.
+    chooseAz: (existing) => zone ?? existing[0]?.availabilityZone,
   });
   const rt = await ensureRouteTable({
     vpcId,

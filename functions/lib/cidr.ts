@@ -66,7 +66,7 @@ export function firstFreeSubnet(vpcCidrs: readonly string[], usedCidrs: readonly
   }
   throw new NetworkConfigurationError(
     `no free /${prefixLength} block is left in the VPC's CIDR block(s) ${vpcCidrs.join(', ')} (in use: ${usedCidrs.join(', ') || 'none'}); ` +
-      'give network.subnetCidr / network.natSubnetCidr with a free block, associate another CIDR block with the VPC, or give network.subnetId of an existing subnet',
+      'give network.subnetCidrs / network.natSubnetCidr with a free block, associate another CIDR block with the VPC, or give network.subnetIds of an existing subnet',
   );
 }
 

@@ -13,15 +13,27 @@
  * run can still take a block between the check and the create: the steps handle that (retry,
  * lease), the check only removes the failures that are certain from the start.
  */
-import { attachedInternetGatewayId, CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, eksClusterNetwork, NETWORK_READS, ourFilters, vpcCidrs, vpcNatGateways, vpcSubnets } from './aws/network.ts';
+import {
+  attachedInternetGatewayId,
+  CHECK_GIVEN_SUBNET_PERMISSIONS,
+  checkGivenPrivateSubnet,
+  chooseZones,
+  eksClusterNetwork,
+  NETWORK_READS,
+  ourFilters,
+  regionZones,
+  vpcCidrs,
+  vpcNatGateways,
+  vpcSubnets,
+} from './aws/network.ts';
 import { ELASTIC_IP_QUOTA_PERMISSIONS, elasticIpQuota, NAT_ROLES, ourNatEips, USABLE_NAT_GATEWAY_PERMISSIONS, usableNatGateway } from './aws/vpc-nat.ts';
 import { firstFreeSubnet, overlaps, parseBlock, subnetBlockProblem } from './cidr.ts';
 import { NetworkConfigurationError, type Problem } from './errors.ts';
 import { names } from './naming.ts';
 import { composePermissions, type StepPermissions } from './permissions.ts';
-import type { WorkloadRequest } from './request.ts';
+import { effectiveZones, type WorkloadRequest } from './request.ts';
 import { DEFAULTS } from './settings.ts';
-import type { NetworkResult, SubnetInfo } from './workflow.ts';
+import type { NetworkResult } from './workflow.ts';
 
 /**
  * A problem of the request's network. `request`: a field the user gave does not fit the account
@@ -37,7 +49,7 @@ export interface NetworkAssessment {
   /** The network as Resolve network reports it; undefined when the VPC could not be found. */
   network?: NetworkResult;
   /** What the provisioning steps would make, as predicted from the reads. */
-  plan?: { natGateway: boolean; natSubnet: boolean; elasticIp: boolean; taskSubnet: boolean };
+  plan?: { natGateway: boolean; natSubnet: boolean; elasticIp: boolean; taskSubnets: number };
 }
 
 /** Every read assessNetwork may send. */
@@ -47,6 +59,7 @@ export const FEASIBILITY_PERMISSIONS: StepPermissions = composePermissions(
   NETWORK_READS.describeSubnets,
   NETWORK_READS.attachedInternetGatewayId,
   NETWORK_READS.vpcNatGateways,
+  NETWORK_READS.regionZones,
   CHECK_GIVEN_SUBNET_PERMISSIONS,
   USABLE_NAT_GATEWAY_PERMISSIONS,
   ELASTIC_IP_QUOTA_PERMISSIONS,
@@ -97,7 +110,9 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
   const vpcPath = n.vpcId ? '$.network.vpcId' : '$.network.eksClusterName';
   const cidrs = await orProblem(problems, vpcPath, n.vpcId ? 'request' : 'account', () => vpcCidrs(vpcId));
   if (!cidrs) return { problems };
-  const [subnets, internetGatewayId, available] = await Promise.all([vpcSubnets(vpcId), attachedInternetGatewayId(vpcId), vpcNatGateways(vpcId, ['available'])]);
+  const [subnets, internetGatewayId, available, regionAzs] = await Promise.all([vpcSubnets(vpcId), attachedInternetGatewayId(vpcId), vpcNatGateways(vpcId, ['available']), regionZones()]);
+  const zoneCount = n.subnetIds ? 0 : effectiveZones(request);
+  const zones = chooseZones(subnets, regionAzs, zoneCount);
   const network: NetworkResult = {
     vpcId,
     vpcCidrs: cidrs,
@@ -105,35 +120,50 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
     ...(internetGatewayId ? { internetGatewayId } : {}),
     availableNatGatewayIds: available.map((x) => x.NatGatewayId!),
     ...(eksClusterSecurityGroupId ? { eksClusterSecurityGroupId } : {}),
+    zones,
   };
 
-  // ---- a subnet the user gave: in the VPC, IPv4, routed through a NAT gateway; nothing is made
-  if (n.subnetId) {
-    await orProblem(problems, '$.network.subnetId', 'request', () => checkGivenPrivateSubnet(vpcId, n.subnetId!));
-    return { problems, network, plan: { natGateway: false, natSubnet: false, elasticIp: false, taskSubnet: false } };
+  // ---- subnets the user gave: each in the VPC, IPv4, routed through a NAT gateway; nothing is made
+  if (n.subnetIds) {
+    for (const [i, id] of n.subnetIds.entries()) {
+      await orProblem(problems, `$.network.subnetIds[${i}]`, 'request', () => checkGivenPrivateSubnet(vpcId, id, `network.subnetIds[${i}]`));
+    }
+    return { problems, network, plan: { natGateway: false, natSubnet: false, elasticIp: false, taskSubnets: 0 } };
+  }
+  if (zones.length < zoneCount) {
+    problems.push({
+      path: n.zones !== undefined ? '$.network.zones' : n.subnetCidrs ? '$.network.subnetCidrs' : '$.network',
+      kind: 'account',
+      message: `${zoneCount} availability zones are needed for the task subnets, but the region offers ${zones.length} (${zones.join(', ') || 'none'}); ask for fewer zones`,
+    });
   }
 
   // ---- what would be made
   const byName = (name: string) => subnets.find((s) => s.name === name);
-  const taskSubnet = byName(names.taskSubnet(request));
+  const legacy = byName(names.legacyTaskSubnet(request));
+  const taskSubnetIn = (zone: string) => byName(names.taskSubnet(request, zone)) ?? (legacy?.availabilityZone === zone ? legacy : undefined);
   const natSubnet = byName(names.natSubnet(vpcId));
   const natGatewayNeeded = !(await usableNatGateway(vpcId)) && (await vpcNatGateways(vpcId, ['pending'], ourFilters({ role: NAT_ROLES.natGateway }))).length === 0;
   const elasticIpNeeded = natGatewayNeeded && !(await ourNatEips(names.natEip(vpcId))).some((a) => !a.AssociationId);
-  const plan = { natGateway: natGatewayNeeded, natSubnet: natGatewayNeeded && !natSubnet, elasticIp: elasticIpNeeded, taskSubnet: !taskSubnet };
+  const missingZones = zones.map((zone, i) => ({ zone, i })).filter(({ zone }) => !taskSubnetIn(zone));
+  const plan = { natGateway: natGatewayNeeded, natSubnet: natGatewayNeeded && !natSubnet, elasticIp: elasticIpNeeded, taskSubnets: missingZones.length };
 
   // ---- blocks the user chose: inside the VPC, free, and not overlapping each other
   const wanted: { path: string; cidr: string }[] = [];
-  if (n.subnetCidr) {
-    if (taskSubnet && taskSubnet.cidr !== n.subnetCidr) {
+  zones.forEach((zone, i) => {
+    const cidr = n.subnetCidrs?.[i];
+    if (!cidr) return;
+    const path = `$.network.subnetCidrs[${i}]`;
+    const existing = taskSubnetIn(zone);
+    if (!existing) wanted.push({ path, cidr });
+    else if (existing.cidr !== cidr) {
       problems.push({
-        path: '$.network.subnetCidr',
+        path,
         kind: 'request',
-        message: `the ECS cluster's task subnet "${taskSubnet.name}" (${taskSubnet.subnetId}) already exists with ${taskSubnet.cidr}; a subnet's block cannot change: leave network.subnetCidr out or set it to ${taskSubnet.cidr}`,
+        message: `the ECS cluster's task subnet in ${zone} "${existing.name}" (${existing.subnetId}) already exists with ${existing.cidr}; a subnet's block cannot change: leave network.subnetCidrs out or give ${existing.cidr} for this zone`,
       });
-    } else if (!taskSubnet) {
-      wanted.push({ path: '$.network.subnetCidr', cidr: n.subnetCidr });
     }
-  }
+  });
   // A NAT subnet block matters only when the NAT subnet is still to be made.
   if (n.natSubnetCidr && plan.natSubnet) wanted.push({ path: '$.network.natSubnetCidr', cidr: n.natSubnetCidr });
   const accepted: { path: string; cidr: string }[] = [];
@@ -146,12 +176,11 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
   }
 
   // ---- room for the blocks to be chosen automatically (in the order the steps choose them)
-  const used: SubnetInfo[] = [...subnets, ...wanted.map((w) => ({ subnetId: `(${w.path.slice(2)})`, cidr: w.cidr, availabilityZone: '' }))];
-  const auto = [...(plan.natSubnet && !n.natSubnetCidr ? ['$.network.natSubnetCidr'] : []), ...(plan.taskSubnet && !n.subnetCidr ? ['$.network.subnetCidr'] : [])];
+  const used: string[] = [...subnets.map((x) => x.cidr), ...wanted.map((w) => w.cidr)];
+  const auto = [...(plan.natSubnet && !n.natSubnetCidr ? ['$.network.natSubnetCidr'] : []), ...missingZones.filter(({ i }) => !n.subnetCidrs?.[i]).map(({ i }) => `$.network.subnetCidrs[${i}]`)];
   for (const path of auto) {
     try {
-      const cidr = firstFreeSubnet(cidrs, used.map((s) => s.cidr), DEFAULTS.autoSubnetPrefixLength);
-      used.push({ subnetId: `(${path.slice(2)})`, cidr, availabilityZone: '' });
+      used.push(firstFreeSubnet(cidrs, used, DEFAULTS.autoSubnetPrefixLength));
     } catch (e) {
       if (!(e instanceof NetworkConfigurationError)) throw e;
       problems.push({ path, kind: 'account', message: message(e) });
@@ -165,7 +194,7 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
       kind: 'account',
       message:
         `VPC ${vpcId} has no internet gateway, and a NAT gateway needs one to reach the internet. ` +
-        'Attach an internet gateway to the VPC, or give network.subnetId of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
+        'Attach an internet gateway to the VPC, or give network.subnetIds of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
     });
   }
   if (plan.elasticIp) {
@@ -176,7 +205,7 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
         kind: 'account',
         message:
           `a NAT gateway must be made for VPC ${vpcId} and needs an Elastic IP, but the account already has ${quota.inUse} of its ${quota.max} (vpc-max-elastic-ips) in this region; ` +
-          'release one, ask for a higher quota (Service Quotas: "EC2-VPC Elastic IPs"), or give network.subnetId of a private subnet behind an existing NAT gateway',
+          'release one, ask for a higher quota (Service Quotas: "EC2-VPC Elastic IPs"), or give network.subnetIds of a private subnet behind an existing NAT gateway',
       });
     }
   }

@@ -67,6 +67,7 @@ export type StepPermissions = readonly Permission[];
 export const WILDCARD_RESOURCE_ACTIONS: readonly string[] = [
   'ec2:DescribeAccountAttributes',
   'ec2:DescribeAddresses',
+  'ec2:DescribeAvailabilityZones',
   'ec2:DescribeInternetGateways',
   'ec2:DescribeNatGateways',
   'ec2:DescribeRouteTables',

@@ -95,6 +95,12 @@ export interface NetworkResult {
   internetGatewayId?: string;
   availableNatGatewayIds: string[];
   eksClusterSecurityGroupId?: string;
+  /**
+   * The availability zones that get a task subnet, in order (the shared NAT gateway goes in the
+   * first): the zones of the VPC's existing subnets by address, then the region's others by name.
+   * Empty with network.subnetIds (the given subnets' zones are used).
+   */
+  zones: string[];
 }
 
 export type NatGatewayState = 'pending' | 'available';
@@ -108,11 +114,17 @@ export interface NatGatewayResult extends StepResult {
   poll?: Poll;
 }
 
-export interface TaskSubnetResult extends StepResult {
+/** One task subnet: the ECS cluster's own in one zone, or one the request gave. */
+export interface TaskSubnet {
   subnetId: string;
   cidr: string;
   availabilityZone: string;
   routeTableId: string;
+}
+
+/** The subnets the service's tasks run in, one per zone (or those of network.subnetIds): ECS spreads the tasks over their zones. */
+export interface TaskSubnetResult extends StepResult {
+  subnets: TaskSubnet[];
 }
 
 export interface SecurityGroupResult extends StepResult {
@@ -151,6 +163,8 @@ export interface ReadinessResult {
 
 export interface TaskRegistration {
   taskId: string;
+  /** The task's availability zone (from Check service readiness). */
+  availabilityZone?: string;
   warName?: string;
   agentConnected?: { status: string; reason?: string; since?: string };
   /** The onboarding-plane instance (pod) the agent is connected to. */

@@ -74,6 +74,10 @@ describe(`${COUNT} onboardings into one VPC and one ECS cluster, at once`, () =>
 
     const failed = views.filter((v) => v.status !== 'SUCCEEDED').map((v) => `${v.workload}: ${v.error?.error} ${v.error?.cause}`);
     expect(failed).toEqual([]);
+    // Each task reports its zone, one of the two task subnets' zones.
+    const zones = views.flatMap((v) => (v.result as { tasks: { availabilityZone: string }[] }).tasks.map((t) => t.availabilityZone));
+    expect(zones).toHaveLength(COUNT);
+    for (const z of zones) expect(['us-east-1a', 'us-east-1b']).toContain(z);
 
     const cfg = { endpoint: sandbox().moto.endpoint, region: 'us-east-1', maxAttempts: 1 };
     const ec2 = new EC2Client(cfg);
@@ -84,15 +88,15 @@ describe(`${COUNT} onboardings into one VPC and one ECS cluster, at once`, () =>
     expect((await new ECSClient(cfg).send(new ListClustersCommand({}))).clusterArns).toHaveLength(1);
 
     const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: byVpc }))).Subnets ?? [];
-    // The EKS cluster's two public subnets, our NAT subnet and the ECS cluster's task subnet.
-    expect(subnets).toHaveLength(4);
+    // The EKS cluster's two public subnets, our NAT subnet and the ECS cluster's task subnet in each of two zones.
+    expect(subnets).toHaveLength(5);
     const blocks = subnets.map((s) => s.CidrBlock!);
     const clashes = blocks.flatMap((a, i) => blocks.slice(i + 1).filter((b) => overlaps(parseBlock(a), parseBlock(b))).map((b) => `${a} ~ ${b}`));
     expect(clashes).toEqual([]);
 
     const routeTables = ((await ec2.send(new DescribeRouteTablesCommand({ Filters: byVpc }))).RouteTables ?? []).filter((t) => ours(t.Tags));
     const groups = ((await ec2.send(new DescribeSecurityGroupsCommand({ Filters: byVpc }))).SecurityGroups ?? []).filter((g) => ours(g.Tags));
-    expect(routeTables).toHaveLength(2);
+    expect(routeTables).toHaveLength(3);
     expect(groups).toHaveLength(COUNT);
     expect(duplicates([...subnets.filter((s) => ours(s.Tags)).map((s) => nameTag(s.Tags)), ...routeTables.map((t) => nameTag(t.Tags)), ...groups.map((g) => g.GroupName)])).toEqual([]);
     // Every run released the lease.

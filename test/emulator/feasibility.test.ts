@@ -38,12 +38,12 @@ const withNetwork = (network: Partial<OnboardingRequestInput['network']>): Onboa
 };
 /** The three infeasible requests, each with the path its problem names. */
 const cases = () => [
-  { what: 'a task subnet block outside the VPC', input: withNetwork({ subnetCidr: '10.9.0.0/24' }), path: '$.network.subnetCidr', message: /10.9.0.0\/24 is not inside the VPC's CIDR block\(s\) 10.0.0.0\/16/ },
-  { what: 'a task subnet block overlapping a subnet', input: withNetwork({ subnetCidr: '10.0.0.0/25' }), path: '$.network.subnetCidr', message: /10.0.0.0\/25 overlaps subnet subnet-\w+ \(10.0.0.0\/24\)/ },
+  { what: 'a task subnet block outside the VPC', input: withNetwork({ subnetCidrs: ['10.0.8.0/24', '10.9.0.0/24'] }), path: '$.network.subnetCidrs[1]', message: /10.9.0.0\/24 is not inside the VPC's CIDR block\(s\) 10.0.0.0\/16/ },
+  { what: 'a task subnet block overlapping a subnet', input: withNetwork({ subnetCidrs: ['10.0.0.0/25', '10.0.8.0/24'] }), path: '$.network.subnetCidrs[0]', message: /10.0.0.0\/25 overlaps subnet subnet-\w+ \(10.0.0.0\/24\)/ },
   {
     what: 'a given subnet that is public',
-    input: withNetwork({ subnetId: sandbox().vpc.publicSubnetIds[0] }),
-    path: '$.network.subnetId',
+    input: withNetwork({ subnetIds: [sandbox().vpc.publicSubnetIds[0]] }),
+    path: '$.network.subnetIds[0]',
     message: /sends 0.0.0.0\/0 to igw-\w+, not to a NAT gateway/,
   },
 ];
@@ -72,7 +72,7 @@ describe('feasibility before any mutation', () => {
 
       expect(o.status, c.what).toBe('FAILED');
       expect(o.error, c.what).toBe('InvalidRequestError');
-      expect(o.cause, c.what).toMatch(new RegExp(`^Resolve network: .*\\${c.path}: `));
+      expect(o.cause, c.what).toMatch(new RegExp(`^Resolve network: .*${c.path.replace(/[$[\]]/g, '\\$&')}: `));
       expect(o.cause, c.what).toMatch(c.message);
       // The registry's records (the run started, the run failed) are the only writes.
       const mutating = sent.filter((s) => !READ.test(s.command));

@@ -184,7 +184,7 @@ describe('least privilege of the onboarding steps', () => {
       for (const role of ['bookinfo.ratings-ecs-task-role', 'bookinfo.ratings-ecs-exec-role']) {
         await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: JSON.stringify(ec2Trust) }));
       }
-      const [table] = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt'] }] }))).RouteTables ?? [];
+      const [table] = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt-us-east-1a'] }] }))).RouteTables ?? [];
       const association = table?.Associations?.find((a) => a.SubnetId);
       expect(association?.RouteTableAssociationId).toBeDefined();
       await ec2.send(new ReplaceRouteCommand({ RouteTableId: table!.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', GatewayId: sandbox().vpc.internetGatewayId }));
@@ -211,10 +211,10 @@ describe('least privilege of the onboarding steps', () => {
   });
 
   it('a service on a subnet the user gives', async () => {
-    const [table] = await raw((c) => new EC2Client(c)).send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt'] }] })).then((o) => o.RouteTables ?? []);
+    const [table] = await raw((c) => new EC2Client(c)).send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt-us-east-1a'] }] })).then((o) => o.RouteTables ?? []);
     const subnetId = table?.Associations?.find((a) => a.SubnetId)?.SubnetId;
     expect(subnetId).toBeDefined();
-    const r = await succeeded(reviews('reviews-given-subnet', { network: { subnetId } }));
+    const r = await succeeded(reviews('reviews-given-subnet', { network: { subnetIds: [subnetId!] } }));
     expect(r.reused.map((e) => e.id)).toContain(subnetId);
   });
 
@@ -242,7 +242,7 @@ describe('least privilege of the onboarding steps', () => {
     expect(nat?.id).not.toBe(deleted);
     const check = raw((c) => new EC2Client(c));
     try {
-      const [table] = (await check.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt'] }] }))).RouteTables ?? [];
+      const [table] = (await check.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt-us-east-1a'] }] }))).RouteTables ?? [];
       expect(table?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.NatGatewayId).toBe(nat?.id);
     } finally {
       check.destroy();

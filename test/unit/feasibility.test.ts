@@ -7,6 +7,7 @@
 import {
   DescribeAccountAttributesCommand,
   DescribeAddressesCommand,
+  DescribeAvailabilityZonesCommand,
   DescribeInternetGatewaysCommand,
   DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand,
@@ -39,6 +40,7 @@ beforeEach(() => {
   ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: [] });
   ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [] });
   ec2Mock.on(DescribeAccountAttributesCommand).resolves(quota('5'));
+  ec2Mock.on(DescribeAvailabilityZonesCommand).resolves({ AvailabilityZones: ['us-east-1b', 'us-east-1a', 'us-east-1c'].map((ZoneName) => ({ ZoneName, ZoneType: 'availability-zone', State: 'available' as const })) });
 });
 afterEach(() => {
   ec2Mock.reset();
@@ -49,18 +51,19 @@ describe('network feasibility', () => {
   it('plans a NAT gateway, its subnet and Elastic IP and a task subnet in a bare VPC, and finds nothing wrong', async () => {
     const r = await assessNetwork(bookinfoRequest());
     expect(r.problems).toEqual([]);
-    expect(r.plan).toEqual({ natGateway: true, natSubnet: true, elasticIp: true, taskSubnet: true });
-    expect(r.network).toMatchObject({ vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], internetGatewayId: 'igw-0000000000000000a' });
+    expect(r.plan).toEqual({ natGateway: true, natSubnet: true, elasticIp: true, taskSubnets: 2 });
+    // The zone of the VPC's subnets first, then the region's others by name.
+    expect(r.network).toMatchObject({ vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], internetGatewayId: 'igw-0000000000000000a', zones: ['us-east-1a', 'us-east-1b'] });
   });
 
   it('names each block outside the VPC, overlapping a subnet, or overlapping the other block, with its path', async () => {
-    const outside = await checkFeasibility(bookinfoRequest({ network: { subnetCidr: '10.9.0.0/24', natSubnetCidr: '10.0.1.128/25' } }));
+    const outside = await checkFeasibility(bookinfoRequest({ network: { subnetCidrs: ['10.0.5.0/24', '10.9.0.0/24'], natSubnetCidr: '10.0.1.128/25' } }));
     expect(outside).toEqual([
-      { path: '$.network.subnetCidr', message: "10.9.0.0/24 is not inside the VPC's CIDR block(s) 10.0.0.0/16" },
+      { path: '$.network.subnetCidrs[1]', message: "10.9.0.0/24 is not inside the VPC's CIDR block(s) 10.0.0.0/16" },
       { path: '$.network.natSubnetCidr', message: expect.stringContaining('10.0.1.128/25 overlaps subnet subnet-0000000000000000b (10.0.1.0/24)') as string },
     ]);
-    const eachOther = await checkFeasibility(bookinfoRequest({ network: { subnetCidr: '10.0.8.0/22', natSubnetCidr: '10.0.9.0/24' } }));
-    expect(eachOther).toEqual([{ path: '$.network.natSubnetCidr', message: '10.0.9.0/24 overlaps network.subnetCidr 10.0.8.0/22; the subnets to make need blocks of their own' }]);
+    const eachOther = await checkFeasibility(bookinfoRequest({ network: { subnetCidrs: ['10.0.8.0/22', '10.0.9.0/24'], natSubnetCidr: '10.0.4.0/24' } }));
+    expect(eachOther).toEqual([{ path: '$.network.subnetCidrs[1]', message: '10.0.9.0/24 overlaps network.subnetCidrs[0] 10.0.8.0/22; the subnets to make need blocks of their own' }]);
   });
 
   it('refuses, before anything is made, a NAT gateway whose Elastic IP would exceed the quota (AWS: AddressLimitExceeded)', async () => {
@@ -90,23 +93,30 @@ describe('network feasibility', () => {
     const r = await assessNetwork(bookinfoRequest());
 
     expect(r.problems).toEqual([]);
-    expect(r.plan).toMatchObject({ natGateway: false, elasticIp: false, taskSubnet: true });
+    expect(r.plan).toMatchObject({ natGateway: false, elasticIp: false, taskSubnets: 2 });
   });
 
-  it('says when no free /24 is left for the blocks to choose, and when the VPC has no internet gateway', async () => {
+  it('says when no free /24 is left for a block to choose, and when the VPC has no internet gateway', async () => {
     ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: VPC, CidrBlock: '10.0.0.0/23' }] });
     ec2Mock.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [] });
 
     const problems = await checkFeasibility(bookinfoRequest());
 
-    expect(problems.map((p) => p.path)).toEqual(['$.network.natSubnetCidr', '$.network.subnetCidr', '$.network']);
+    // The /23 holds two /24s, both taken: each block to choose is named.
+    expect(problems.map((p) => p.path)).toEqual(['$.network.natSubnetCidr', '$.network.subnetCidrs[0]', '$.network.subnetCidrs[1]', '$.network']);
     expect(problems[0]?.message).toMatch(/no free \/24 block is left in the VPC's CIDR block\(s\) 10.0.0.0\/23/);
-    expect(problems[2]?.message).toMatch(/has no internet gateway/);
+    expect(problems[3]?.message).toMatch(/has no internet gateway/);
   });
 
   it('fails the workflow with InvalidRequestError (with the problems) when only request fields are wrong', async () => {
-    const err = await resolveNetwork({ request: bookinfoRequest({ network: { subnetCidr: '192.168.0.0/24' } }) }).catch((e: unknown) => e);
+    const err = await resolveNetwork({ request: bookinfoRequest({ network: { subnetCidrs: ['192.168.0.0/24', '10.0.7.0/24'] } }) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidRequestError);
-    expect((err as InvalidRequestError).problems).toEqual([{ path: '$.network.subnetCidr', message: "192.168.0.0/24 is not inside the VPC's CIDR block(s) 10.0.0.0/16" }]);
+    expect((err as InvalidRequestError).problems).toEqual([{ path: '$.network.subnetCidrs[0]', message: "192.168.0.0/24 is not inside the VPC's CIDR block(s) 10.0.0.0/16" }]);
+  });
+
+  it('says when the region has fewer zones than asked for', async () => {
+    ec2Mock.on(DescribeAvailabilityZonesCommand).resolves({ AvailabilityZones: [{ ZoneName: 'us-east-1a', ZoneType: 'availability-zone', State: 'available' }, { ZoneName: 'us-east-1-bos-1a', ZoneType: 'local-zone', State: 'available' }] });
+    const problems = await checkFeasibility(bookinfoRequest({ network: { zones: 3 } }));
+    expect(problems).toEqual([{ path: '$.network.zones', message: '3 availability zones are needed for the task subnets, but the region offers 1 (us-east-1a); ask for fewer zones' }]);
   });
 });
