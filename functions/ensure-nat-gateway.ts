@@ -49,6 +49,8 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
     return result(nat, [{ kind: 'nat-gateway', id: given.natGatewayId, created: false }]);
   }
 
+  if (request.network.natGateways === 'per-zone') return perZone(state.execution?.id, request, vpcId, network.zones);
+
   // Made at most once per VPC: only the run holding the VPC's network lease makes it; the others wait for it, then reuse it.
   return withNetworkLease(
     { vpcId, holder: state.execution?.id, what: 'The NAT gateway' },
@@ -57,15 +59,47 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
   );
 }
 
-/** Our pending NAT gateways and dead ones (failed, deleting, deleted). */
-const ourNatGateways = (vpcId: string) => vpcNatGateways(vpcId, ['pending', ...DEAD_NAT_STATES], ourFilters({ role: NAT_ROLES.natGateway }));
+/** One NAT gateway of ours in each task zone (network.natGateways per-zone), each made under the VPC's network lease. */
+async function perZone(holder: string | undefined, request: WorkflowState['request'], vpcId: string, zones: readonly string[]): Promise<NatGatewayResult> {
+  const each: NatGatewayResult[] = [];
+  for (const zone of zones) {
+    each.push(
+      await withNetworkLease(
+        { vpcId, holder, what: `The NAT gateway of ${zone}` },
+        () => existingNatGateway(vpcId, zone),
+        () => makeNatGateway(request, vpcId, zone, true),
+      ),
+    );
+  }
+  const [first] = each;
+  if (!first) throw new NetworkConfigurationError(`no zone was chosen for the task subnets of ${vpcId}, so no NAT gateway can be placed`);
+  return {
+    natGatewayId: first.natGatewayId,
+    subnetId: first.subnetId,
+    state: each.every((r) => r.state === 'available') ? 'available' : 'pending',
+    zonal: each.map((r, i) => ({ zone: zones[i]!, natGatewayId: r.natGatewayId, subnetId: r.subnetId, state: r.state })),
+    ledger: each.flatMap((r) => r.ledger),
+  };
+}
 
-/** A usable NAT gateway, or ours still coming up; throws when ours failed (it needs a person); undefined when one must be made. */
-async function existingNatGateway(vpcId: string): Promise<NatGatewayResult | undefined> {
-  const reuse = await usableNatGateway(vpcId);
-  if (reuse) return result(reuse, [{ kind: 'nat-gateway', id: reuse.NatGatewayId!, created: false }]);
+/** Our pending NAT gateways and dead ones (failed, deleting, deleted): the VPC's, or with `zone` that zone's own. */
+const ourNatGateways = (vpcId: string, zone?: string) =>
+  vpcNatGateways(vpcId, ['pending', ...DEAD_NAT_STATES], ourFilters({ role: NAT_ROLES.natGateway, ...(zone ? { name: names.natGateway(vpcId, zone) } : {}) }));
+
+/**
+ * A usable NAT gateway, or ours still coming up; throws when ours failed (it needs a person);
+ * undefined when one must be made. With `zone`, only that zone's own NAT gateway counts.
+ */
+async function existingNatGateway(vpcId: string, zone?: string): Promise<NatGatewayResult | undefined> {
+  if (zone) {
+    const [own] = await vpcNatGateways(vpcId, ['available'], ourFilters({ role: NAT_ROLES.natGateway, name: names.natGateway(vpcId, zone) }));
+    if (own) return result(own, [{ kind: 'nat-gateway', id: own.NatGatewayId!, created: false }]);
+  } else {
+    const reuse = await usableNatGateway(vpcId);
+    if (reuse) return result(reuse, [{ kind: 'nat-gateway', id: reuse.NatGatewayId!, created: false }]);
+  }
   // Never make a second one while ours is still coming up (or has failed and needs a person).
-  const ours = await ourNatGateways(vpcId);
+  const ours = await ourNatGateways(vpcId, zone);
   const pending = ours.find((n) => n.State === 'pending');
   if (pending) return result(pending, [{ kind: 'nat-gateway', id: pending.NatGatewayId!, created: false }]);
   const failed = ours.find((n) => n.State === 'failed');
@@ -74,9 +108,11 @@ async function existingNatGateway(vpcId: string): Promise<NatGatewayResult | und
 }
 
 /** The public subnet, its route table to the internet gateway, the Elastic IP and the NAT gateway, each found first. */
-async function makeNatGateway(request: WorkflowState['request'], vpcId: string, zone: string | undefined): Promise<NatGatewayResult> {
+async function makeNatGateway(request: WorkflowState['request'], vpcId: string, zone: string | undefined, zonal = false): Promise<NatGatewayResult> {
+  // The zone's own names (per-zone), or the VPC's (shared).
+  const own = zonal ? zone : undefined;
   // Deleted ones (the user followed our failure message) give the new attempt a new ClientToken.
-  const deadIds = (await ourNatGateways(vpcId)).filter((n) => n.State !== 'pending').map((n) => n.NatGatewayId!);
+  const deadIds = (await ourNatGateways(vpcId, own)).filter((n) => n.State !== 'pending').map((n) => n.NatGatewayId!);
 
   const internetGatewayId = await attachedInternetGatewayId(vpcId);
   if (!internetGatewayId) {
@@ -89,10 +125,10 @@ async function makeNatGateway(request: WorkflowState['request'], vpcId: string, 
   const cidrs = await vpcCidrs(vpcId);
   const { subnet, created: subnetCreated } = await ensureTaggedSubnet({
     vpcId,
-    name: names.natSubnet(vpcId),
+    name: names.natSubnet(vpcId, own),
     role: NAT_ROLES.subnet,
     chooseCidr: (existing) => {
-      if (request.network.natSubnetCidr) {
+      if (request.network.natSubnetCidr && !zonal) {
         checkSubnetBlock('network.natSubnetCidr', request.network.natSubnetCidr, cidrs, existing);
         return request.network.natSubnetCidr;
       }
@@ -100,18 +136,18 @@ async function makeNatGateway(request: WorkflowState['request'], vpcId: string, 
       const used = [...existing.map((s) => s.cidr), ...(request.network.subnetCidrs ?? [])];
       return firstFreeSubnet(cidrs, used, DEFAULTS.autoSubnetPrefixLength);
     },
-    // The first task zone (one shared NAT gateway: the other zones' traffic crosses to it); AWS picks when there is none.
+    // Per zone: its own zone; shared: the first task zone (the other zones' traffic crosses to it); AWS picks when there is none.
     chooseAz: (existing) => zone ?? existing[0]?.availabilityZone,
   });
   const rt = await ensureRouteTable({
     vpcId,
-    name: names.natRouteTable(vpcId),
+    name: names.natRouteTable(vpcId, own),
     role: NAT_ROLES.routeTable,
     subnetId: subnet.subnetId,
     target: { gatewayId: internetGatewayId },
   });
-  const eip = await ensureNatElasticIp(vpcId);
-  const { nat, created } = await createNatGateway(vpcId, subnet.subnetId, eip.allocationId, deadIds);
+  const eip = await ensureNatElasticIp(vpcId, own);
+  const { nat, created } = await createNatGateway(vpcId, subnet.subnetId, eip.allocationId, deadIds, own);
   return result(nat, [
     { kind: 'vpc-subnet', id: subnet.subnetId, created: subnetCreated },
     { kind: 'route-table', id: rt.routeTableId, created: rt.created },

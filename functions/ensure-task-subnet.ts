@@ -27,7 +27,8 @@ function zonePlan(request: Request, zones: readonly string[]): { zone: string; c
 
 /**
  * Ensure task subnet: the private subnets the tasks run in, one per zone (default two, so the
- * service survives the loss of a zone), each routing 0.0.0.0/0 through the NAT gateway. Reuses
+ * service survives the loss of a zone), each routing 0.0.0.0/0 through the NAT gateway (its zone's own with
+ * network.natGateways per-zone). Reuses
  * network.subnetIds after checking each; else the ECS cluster's subnet of each zone; else makes
  * it (network.subnetCidrs[i] or the first free /24) with its route table.
  */
@@ -46,13 +47,15 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
 
   const { natGateway } = need(state, 'natGateway');
   const plan = zonePlan(request, network.zones);
+  // Each zone's own NAT gateway (per-zone), else the shared one.
+  const natFor = (zone: string) => natGateway.zonal?.find((z) => z.zone === zone)?.natGatewayId ?? natGateway.natGatewayId;
   // Made at most once per ECS cluster and zone: only the run holding the VPC's network lease makes the subnets and their routes.
   return withNetworkLease(
     { vpcId, holder: state.execution?.id, what: `The task subnets of ECS cluster "${request.ecs.cluster}"` },
     async () => {
       const found: TaskSubnet[] = [];
       for (const p of plan) {
-        const s = await existingTaskSubnet(request, vpcId, p.zone, p.cidr, natGateway.natGatewayId);
+        const s = await existingTaskSubnet(request, vpcId, p.zone, p.cidr, natFor(p.zone));
         if (!s) return undefined;
         found.push(s);
       }
@@ -61,7 +64,7 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
     async () => {
       const made: { subnet: TaskSubnet; created: boolean; routeTableCreated: boolean }[] = [];
       // One zone after another: each chooses its block from the subnets listed after the previous one was made.
-      for (const p of plan) made.push(await makeTaskSubnet(request, vpcId, p, natGateway.natGatewayId));
+      for (const p of plan) made.push(await makeTaskSubnet(request, vpcId, p, natFor(p.zone)));
       return result(made);
     },
   );

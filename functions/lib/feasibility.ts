@@ -49,7 +49,7 @@ export interface NetworkAssessment {
   /** The network as Resolve network reports it; undefined when the VPC could not be found. */
   network?: NetworkResult;
   /** What the provisioning steps would make, as predicted from the reads. */
-  plan?: { natGateway: boolean; natSubnet: boolean; elasticIp: boolean; taskSubnets: number };
+  plan?: { natGateways: number; natSubnets: number; elasticIps: number; taskSubnets: number };
 }
 
 /** Every read assessNetwork may send. */
@@ -128,7 +128,7 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
     for (const [i, id] of n.subnetIds.entries()) {
       await orProblem(problems, `$.network.subnetIds[${i}]`, 'request', () => checkGivenPrivateSubnet(vpcId, id, `network.subnetIds[${i}]`));
     }
-    return { problems, network, plan: { natGateway: false, natSubnet: false, elasticIp: false, taskSubnets: 0 } };
+    return { problems, network, plan: { natGateways: 0, natSubnets: 0, elasticIps: 0, taskSubnets: 0 } };
   }
   if (zones.length < zoneCount) {
     problems.push({
@@ -142,11 +142,22 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
   const byName = (name: string) => subnets.find((s) => s.name === name);
   const legacy = byName(names.legacyTaskSubnet(request));
   const taskSubnetIn = (zone: string) => byName(names.taskSubnet(request, zone)) ?? (legacy?.availabilityZone === zone ? legacy : undefined);
-  const natSubnet = byName(names.natSubnet(vpcId));
-  const natGatewayNeeded = !(await usableNatGateway(vpcId)) && (await vpcNatGateways(vpcId, ['pending'], ourFilters({ role: NAT_ROLES.natGateway }))).length === 0;
-  const elasticIpNeeded = natGatewayNeeded && !(await ourNatEips(names.natEip(vpcId))).some((a) => !a.AssociationId);
+  // The NAT gateways to have: the VPC's shared one, or each task zone's own (per-zone); which of them, their subnets and addresses must be made.
+  const perZone = n.natGateways === 'per-zone';
+  const nats: { zone?: string; needed: boolean; subnet: boolean; eip: boolean }[] = [];
+  for (const zone of perZone ? zones : [undefined]) {
+    const live = await vpcNatGateways(vpcId, perZone ? ['pending', 'available'] : ['pending'], ourFilters({ role: NAT_ROLES.natGateway, ...(zone ? { name: names.natGateway(vpcId, zone) } : {}) }));
+    const needed = live.length === 0 && (perZone || !(await usableNatGateway(vpcId)));
+    const eip = needed && !(await ourNatEips(names.natEip(vpcId, zone))).some((a) => !a.AssociationId);
+    nats.push({ ...(zone ? { zone } : {}), needed, subnet: needed && !byName(names.natSubnet(vpcId, zone)), eip });
+  }
   const missingZones = zones.map((zone, i) => ({ zone, i })).filter(({ zone }) => !taskSubnetIn(zone));
-  const plan = { natGateway: natGatewayNeeded, natSubnet: natGatewayNeeded && !natSubnet, elasticIp: elasticIpNeeded, taskSubnets: missingZones.length };
+  const plan = {
+    natGateways: nats.filter((x) => x.needed).length,
+    natSubnets: nats.filter((x) => x.subnet).length,
+    elasticIps: nats.filter((x) => x.eip).length,
+    taskSubnets: missingZones.length,
+  };
 
   // ---- blocks the user chose: inside the VPC, free, and not overlapping each other
   const wanted: { path: string; cidr: string }[] = [];
@@ -165,7 +176,7 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
     }
   });
   // A NAT subnet block matters only when the NAT subnet is still to be made.
-  if (n.natSubnetCidr && plan.natSubnet) wanted.push({ path: '$.network.natSubnetCidr', cidr: n.natSubnetCidr });
+  if (n.natSubnetCidr && !perZone && plan.natSubnets > 0) wanted.push({ path: '$.network.natSubnetCidr', cidr: n.natSubnetCidr });
   const accepted: { path: string; cidr: string }[] = [];
   for (const w of wanted) {
     const problem = subnetBlockProblem(w.cidr, cidrs, subnets);
@@ -177,7 +188,8 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
 
   // ---- room for the blocks to be chosen automatically (in the order the steps choose them)
   const used: string[] = [...subnets.map((x) => x.cidr), ...wanted.map((w) => w.cidr)];
-  const auto = [...(plan.natSubnet && !n.natSubnetCidr ? ['$.network.natSubnetCidr'] : []), ...missingZones.filter(({ i }) => !n.subnetCidrs?.[i]).map(({ i }) => `$.network.subnetCidrs[${i}]`)];
+  const natAuto = nats.filter((x) => x.subnet && (perZone || !n.natSubnetCidr)).map(() => (perZone ? '$.network.natGateways' : '$.network.natSubnetCidr'));
+  const auto = [...natAuto, ...missingZones.filter(({ i }) => !n.subnetCidrs?.[i]).map(({ i }) => `$.network.subnetCidrs[${i}]`)];
   for (const path of auto) {
     try {
       used.push(firstFreeSubnet(cidrs, used, DEFAULTS.autoSubnetPrefixLength));
@@ -188,7 +200,7 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
   }
 
   // ---- a NAT gateway to make needs an internet gateway and an Elastic IP under the quota
-  if (plan.natGateway && !internetGatewayId) {
+  if (plan.natGateways > 0 && !internetGatewayId) {
     problems.push({
       path: '$.network',
       kind: 'account',
@@ -197,14 +209,14 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
         'Attach an internet gateway to the VPC, or give network.subnetIds of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
     });
   }
-  if (plan.elasticIp) {
+  if (plan.elasticIps > 0) {
     const quota = await elasticIpQuota();
-    if (quota.max !== undefined && quota.inUse >= quota.max) {
+    if (quota.max !== undefined && quota.inUse + plan.elasticIps > quota.max) {
       problems.push({
-        path: '$.network',
+        path: perZone ? '$.network.natGateways' : '$.network',
         kind: 'account',
         message:
-          `a NAT gateway must be made for VPC ${vpcId} and needs an Elastic IP, but the account already has ${quota.inUse} of its ${quota.max} (vpc-max-elastic-ips) in this region; ` +
+          `${plan.elasticIps === 1 ? 'a NAT gateway' : `${plan.elasticIps} NAT gateways`} must be made for VPC ${vpcId} and need${plan.elasticIps === 1 ? 's an Elastic IP' : ` ${plan.elasticIps} Elastic IPs`}, but the account already has ${quota.inUse} of its ${quota.max} (vpc-max-elastic-ips) in this region; ` +
           'release one, ask for a higher quota (Service Quotas: "EC2-VPC Elastic IPs"), or give network.subnetIds of a private subnet behind an existing NAT gateway',
       });
     }

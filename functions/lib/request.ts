@@ -230,6 +230,13 @@ export const OnboardingRequestSchema = z
             `How many availability zones get a task subnet (the service spreads its tasks over them); default: the number of subnetCidrs, else ${DEFAULTS.zones}. ` +
               "Zones are chosen in a fixed order: those of the VPC's existing subnets (by address), then the region's others (by name).",
           ),
+        natGateways: z
+          .enum(['shared', 'per-zone'], { error: 'must be "shared" (one NAT gateway for the VPC) or "per-zone" (one in each task zone)' })
+          .optional()
+          .describe(
+            'NAT gateways for the task subnets: "shared" (default), one for the VPC, in the first zone, so the other zones\' outbound traffic crosses zones and depends on that zone; ' +
+              '"per-zone", one in each task zone, so a zone\'s loss leaves the others their outbound access, at the price of one more NAT gateway and Elastic IP per zone.',
+          ),
         natSubnetCidr: subnetCidr.optional().describe('CIDR of the public subnet for a new NAT gateway; default: the first free /24.'),
         ingressSources: z
           .array(ingressSource)
@@ -292,6 +299,12 @@ export const OnboardingRequestSchema = z
         });
         if (n.allowFromEksClusterSecurityGroup === true && !n.eksClusterName) {
           ctx.addIssue({ code: 'custom', path: ['network', 'allowFromEksClusterSecurityGroup'], message: 'needs network.eksClusterName to find the EKS cluster security group' });
+        }
+        if (n.natGateways === 'per-zone' && ids) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'natGateways'], message: 'the given subnetIds route through NAT gateways of their own: leave natGateways out' });
+        }
+        if (n.natGateways === 'per-zone' && n.natSubnetCidr !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: 'names one block, and per-zone NAT gateways need one per zone: leave it out to pick free /24s' });
         }
         const sameAsTask = blocks && n.natSubnetCidr !== undefined ? blocks.indexOf(n.natSubnetCidr) : -1;
         if (sameAsTask >= 0) {

@@ -105,9 +105,21 @@ export interface NetworkResult {
 
 export type NatGatewayState = 'pending' | 'available';
 
-export interface NatGatewayResult extends StepResult {
+/** One zone's own NAT gateway (network.natGateways per-zone). */
+export interface ZonalNatGateway {
+  zone: string;
   natGatewayId: string;
+  subnetId: string;
   state: NatGatewayState;
+}
+
+export interface NatGatewayResult extends StepResult {
+  /** The NAT gateway (per-zone: the first zone's). */
+  natGatewayId: string;
+  /** `available` once every NAT gateway is (the wait loop's Choice variable). */
+  state: NatGatewayState;
+  /** Per-zone: each task zone's own NAT gateway, in zone order. */
+  zonal?: ZonalNatGateway[];
   /** The public subnet holding the NAT gateway. */
   subnetId: string;
   /** Set by the wait loop's check step. */

@@ -5,7 +5,7 @@
  * them all in the first subnet), and the result reports each task's zone. One NAT gateway
  * serves both zones.
  */
-import { DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import type { OnboardingResult } from '../../functions/record-result.ts';
@@ -33,5 +33,32 @@ describe('task subnets in two zones', () => {
     for (const s of subnets) expect(made).toContain(s);
     const nats = (await new EC2Client(cfg).send(new DescribeNatGatewaysCommand({ Filter: [{ Name: 'vpc-id', Values: [sandbox().vpc.vpcId] }] }))).NatGateways ?? [];
     expect(nats.filter((n) => n.State !== 'deleted')).toHaveLength(1);
+  });
+
+  it('with natGateways per-zone, gives each zone its own NAT gateway and Elastic IP, and routes each task subnet through its zone\'s', async () => {
+    const input = bookinfoInput();
+    // Another ECS cluster: task subnets are shared per ECS cluster, and so is the choice of their NAT gateways.
+    const request = { ...input, ecs: { ...input.ecs, cluster: 'zonal', desiredCount: 2 }, network: { ...input.network, natGateways: 'per-zone' as const } };
+    const o = await runWorkflow(request, { waitMs: 20, retryIntervalMs: 5 });
+    expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+    const result = o.output as OnboardingResult;
+    expect(result.tasks.map((t) => t.availabilityZone).sort()).toEqual(['us-east-1a', 'us-east-1b']);
+
+    const ec2 = new EC2Client({ endpoint: sandbox().moto.endpoint, region: 'us-east-1', maxAttempts: 1 });
+    const vpcFilter = [{ Name: 'vpc-id', Values: [sandbox().vpc.vpcId] }];
+    const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: vpcFilter }))).Subnets ?? [];
+    const zoneOf = (subnetId: string | undefined) => subnets.find((x) => x.SubnetId === subnetId)?.AvailabilityZone;
+    const nats = ((await ec2.send(new DescribeNatGatewaysCommand({ Filter: vpcFilter }))).NatGateways ?? []).filter((n) => n.State !== 'deleted');
+    const zonal = nats.filter((n) => n.Tags?.some((t) => t.Key === 'Name' && /-us-east-1[ab]$/.test(t.Value ?? '')));
+    expect(zonal.map((n) => zoneOf(n.SubnetId)).sort()).toEqual(['us-east-1a', 'us-east-1b']);
+    // The shared one of the first test, and one per zone now; an Elastic IP each.
+    expect(nats).toHaveLength(3);
+    expect((await ec2.send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(3);
+    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: vpcFilter }))).RouteTables ?? [];
+    for (const zone of ['us-east-1a', 'us-east-1b']) {
+      const table = tables.find((t) => t.Tags?.some((g) => g.Key === 'Name' && g.Value === `zonal-ecs-subnet-rt-${zone}`));
+      const via = table?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.NatGatewayId;
+      expect(zoneOf(nats.find((n) => n.NatGatewayId === via)?.SubnetId), zone).toBe(zone);
+    }
   });
 });

@@ -51,7 +51,7 @@ describe('network feasibility', () => {
   it('plans a NAT gateway, its subnet and Elastic IP and a task subnet in a bare VPC, and finds nothing wrong', async () => {
     const r = await assessNetwork(bookinfoRequest());
     expect(r.problems).toEqual([]);
-    expect(r.plan).toEqual({ natGateway: true, natSubnet: true, elasticIp: true, taskSubnets: 2 });
+    expect(r.plan).toEqual({ natGateways: 1, natSubnets: 1, elasticIps: 1, taskSubnets: 2 });
     // The zone of the VPC's subnets first, then the region's others by name.
     expect(r.network).toMatchObject({ vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], internetGatewayId: 'igw-0000000000000000a', zones: ['us-east-1a', 'us-east-1b'] });
   });
@@ -81,6 +81,18 @@ describe('network feasibility', () => {
     expect(err).toBeInstanceOf(NetworkConfigurationError);
   });
 
+  it('counts one Elastic IP per zone with per-zone NAT gateways, against the quota', async () => {
+    const three = ['a', 'b', 'c'].map((x) => ({ AllocationId: `eipalloc-000000000000000${x}`, Domain: 'vpc' as const, AssociationId: `eipassoc-000000000000000${x}` }));
+    ec2Mock.on(DescribeAddressesCommand).callsFake((input: { Filters?: unknown[] }) => ({ Addresses: input.Filters ? [] : three }));
+
+    const r = await assessNetwork(bookinfoRequest({ network: { natGateways: 'per-zone', zones: 3 } }));
+
+    expect(r.plan).toEqual({ natGateways: 3, natSubnets: 3, elasticIps: 3, taskSubnets: 3 });
+    expect(r.problems).toEqual([
+      { path: '$.network.natGateways', kind: 'account', message: expect.stringMatching(/^3 NAT gateways must be made .* need 3 Elastic IPs, but the account already has 3 of its 5/) as string },
+    ]);
+  });
+
   it('does not count the quota when a usable NAT gateway exists (nothing is allocated)', async () => {
     ec2Mock.on(DescribeNatGatewaysCommand).resolves({
       NatGateways: [{ NatGatewayId: 'nat-0000000000000000a', State: 'available', SubnetId: 'subnet-0000000000000000a', NatGatewayAddresses: [{ PublicIp: '198.51.100.7' }] }],
@@ -93,7 +105,7 @@ describe('network feasibility', () => {
     const r = await assessNetwork(bookinfoRequest());
 
     expect(r.problems).toEqual([]);
-    expect(r.plan).toMatchObject({ natGateway: false, elasticIp: false, taskSubnets: 2 });
+    expect(r.plan).toMatchObject({ natGateways: 0, elasticIps: 0, taskSubnets: 2 });
   });
 
   it('says when no free /24 is left for a block to choose, and when the VPC has no internet gateway', async () => {

@@ -216,7 +216,9 @@ export async function vpcNatGateways(vpcId: string, states: NatGatewayState[], e
   const out: NatGateway[] = [];
   const Filter: Filter[] = [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'state', Values: states }, ...extra];
   for await (const page of paginateDescribeNatGateways({ client: ec2() }, { Filter })) out.push(...(page.NatGateways ?? []));
-  return out;
+  // The tag filters again on the answer: AWS applies them, moto 5.2.1 ignores them for NAT gateways (a zone's own NAT gateway is told apart by its Name).
+  const tagFilters = extra.filter((f) => f.Name?.startsWith('tag:'));
+  return out.filter((n) => tagFilters.every((f) => f.Values?.includes(tagValue(n.Tags, f.Name!.slice(4)) ?? '')));
 }
 
 // ---- routes ----------------------------------------------------------------

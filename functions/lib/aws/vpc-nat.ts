@@ -71,8 +71,8 @@ async function releaseEip(allocationId: string): Promise<void> {
  * while ours is still held by a NAT gateway being deleted. When a concurrent run allocated
  * one too, both keep the lowest allocation id and release the rest, so the race leaks none.
  */
-export async function ensureNatElasticIp(vpcId: string): Promise<{ allocationId: string; created: boolean }> {
-  const name = names.natEip(vpcId);
+export async function ensureNatElasticIp(vpcId: string, zone?: string): Promise<{ allocationId: string; created: boolean }> {
+  const name = names.natEip(vpcId, zone);
   const found = await ourNatEips(name);
   const free = found.find((a) => !a.AssociationId);
   if (free) return { allocationId: free.AllocationId!, created: false };
@@ -119,7 +119,13 @@ function natClientToken(vpcId: string, subnetId: string, allocationId: string, d
  * else it is a new generation: the token is renewed, the same way in every run.
  * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
  */
-export async function createNatGateway(vpcId: string, subnetId: string, allocationId: string, deadNatGatewayIds: readonly string[] = []): Promise<{ nat: NatGateway; created: boolean }> {
+export async function createNatGateway(
+  vpcId: string,
+  subnetId: string,
+  allocationId: string,
+  deadNatGatewayIds: readonly string[] = [],
+  zone?: string,
+): Promise<{ nat: NatGateway; created: boolean }> {
   const dead = [...deadNatGatewayIds];
   let renewal = 0;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -131,12 +137,12 @@ export async function createNatGateway(vpcId: string, subnetId: string, allocati
           AllocationId: allocationId,
           ConnectivityType: 'public',
           ClientToken: natClientToken(vpcId, subnetId, allocationId, dead, renewal),
-          TagSpecifications: tagSpec('natgateway', sharedTags(NAT_ROLES.natGateway), names.natGateway(vpcId)),
+          TagSpecifications: tagSpec('natgateway', sharedTags(NAT_ROLES.natGateway), names.natGateway(vpcId, zone)),
         }),
       ));
     } catch (e) {
       if (!isAwsError(e, 'IdempotentParameterMismatch')) throw e;
-      const [live] = await vpcNatGateways(vpcId, ['pending', 'available'], ourFilters({ role: NAT_ROLES.natGateway }));
+      const [live] = await vpcNatGateways(vpcId, ['pending', 'available'], ourFilters({ role: NAT_ROLES.natGateway, ...(zone ? { name: names.natGateway(vpcId, zone) } : {}) }));
       if (live) return { nat: live, created: false };
       renewal++;
       continue;
