@@ -5,7 +5,7 @@ import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
-import type { NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
+import type { NatGatewayResult, WorkflowState, ZonalNatGateway } from '#lib/workflow.ts';
 
 /** How long after the first check a NAT gateway this run made may still be missing from DescribeNatGateways. */
 export const NOT_FOUND_GRACE_SECONDS = 120;
@@ -24,6 +24,7 @@ function justCreated(natGateway: NatGatewayResult, now = Date.now()): boolean {
  */
 export async function checkNatGateway(state: WorkflowState): Promise<NatGatewayResult> {
   const { request, natGateway } = need(state, 'natGateway');
+  if (natGateway.zonal) return checkZonal(request, natGateway, natGateway.zonal);
   const nat = await describeNatGateway(natGateway.natGatewayId);
   if (!nat && justCreated(natGateway)) {
     throw new ResourceNotReadyError(`NAT gateway ${natGateway.natGatewayId} was just created and DescribeNatGateways does not show it yet`);
@@ -37,6 +38,27 @@ export async function checkNatGateway(state: WorkflowState): Promise<NatGatewayR
     );
   }
   return { ...natGateway, state: 'pending', poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds) };
+}
+
+/** Per-zone NAT gateways: `available` once every one is; a failed one fails the run; the same deadline for all. */
+async function checkZonal(request: WorkflowState['request'], natGateway: NatGatewayResult, zonal: ZonalNatGateway[]): Promise<NatGatewayResult> {
+  const now: ZonalNatGateway[] = [];
+  for (const z of zonal) {
+    const nat = await describeNatGateway(z.natGatewayId);
+    if (!nat && justCreated({ ...natGateway, natGatewayId: z.natGatewayId })) {
+      throw new ResourceNotReadyError(`NAT gateway ${z.natGatewayId} (${z.zone}) was just created and DescribeNatGateways does not show it yet`);
+    }
+    if (nat?.State !== 'available' && nat?.State !== 'pending') throw natGatewayFailed(nat, z.natGatewayId);
+    now.push({ ...z, state: nat.State });
+  }
+  if (now.every((z) => z.state === 'available')) return { ...natGateway, state: 'available', zonal: now };
+  const waiting = now.filter((z) => z.state !== 'available').map((z) => `${z.natGatewayId} (${z.zone})`);
+  if (natGateway.poll && pastDeadline(natGateway.poll)) {
+    throw new WaitDeadlineExceededError(
+      `NAT gateway(s) ${waiting.join(', ')} still pending after ${effectiveTimeouts(request).natGatewaySeconds} s (deadline ${natGateway.poll.deadline}); look at them in the VPC console, or raise timeouts.natGatewaySeconds and run again`,
+    );
+  }
+  return { ...natGateway, state: 'pending', zonal: now, poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds) };
 }
 
 export const permissions: StepPermissions = DESCRIBE_NAT_GATEWAY_PERMISSIONS;

@@ -1,5 +1,5 @@
 import type { Deployment, Task } from '@aws-sdk/client-ecs';
-import { describeStoppedTask, privateIpOf, taskIdOf } from '#lib/aws/ecs-task.ts';
+import { describeStoppedTask, privateIpOf, subnetIdOf, taskIdOf } from '#lib/aws/ecs-task.ts';
 import { DESCRIBE_SERVICE_PERMISSIONS, describeService, listServiceTasks, SERVICE_TASKS_PERMISSIONS } from '#lib/aws/ecs-service.ts';
 import { ResourceFailedError, ResourceNotReadyError, TaskStoppedError, WaitDeadlineExceededError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
@@ -99,13 +99,14 @@ export async function checkServiceReadiness(state: WorkflowState): Promise<Readi
   // moto leaves rolloutState out in some setups: a full running count then means completed.
   const runningCount = primary?.runningCount ?? svc.runningCount ?? 0;
   const rollout = primary?.rolloutState ?? (runningCount === desired ? 'COMPLETED' : 'IN_PROGRESS');
+  const zoneOfSubnet = new Map(taskSubnet.subnets.map((s) => [s.subnetId, s.availabilityZone]));
   const running: RunningTask[] = current
     .filter((t) => t.lastStatus === 'RUNNING' && t.desiredStatus === 'RUNNING')
     .map((t) => ({
       taskId: taskIdOf(t.taskArn),
       taskArn: t.taskArn ?? '',
-      // Fargate reports the zone; the service has one subnet, so its zone is the fallback.
-      availabilityZone: t.availabilityZone ?? taskSubnet.availabilityZone,
+      // Fargate reports the zone; else the zone of the task subnet its network interface is in.
+      availabilityZone: t.availabilityZone ?? zoneOfSubnet.get(subnetIdOf(t) ?? '') ?? 'unknown',
       privateIp: privateIpOf(t) ?? '',
       lastStatus: t.lastStatus ?? 'RUNNING',
     }));

@@ -19,12 +19,12 @@ export async function deleteTaskSubnets(state: Partial<TeardownState>): Promise<
   const { request, target } = teardownState(state);
   const found = await findSharedSubnets({
     vpcId: target.vpcId,
-    subnet: { role: TASK_SUBNET_ROLES.subnet, name: names.taskSubnet(request) },
-    routeTable: { role: TASK_SUBNET_ROLES.routeTable, name: names.taskRouteTable(request) },
+    subnet: { role: TASK_SUBNET_ROLES.subnet, name: names.legacyTaskSubnet(request) },
+    routeTable: { role: TASK_SUBNET_ROLES.routeTable, name: names.legacyTaskRouteTable(request) },
     recordedSubnetIds: recordedIds(target, 'vpc-subnet'),
     recordedRouteTableIds: recordedIds(target, 'route-table'),
   });
-  if (found.subnets.length === 0 && found.routeTables.length === 0) return { ledger: [entry('vpc-subnet', names.taskSubnet(request), 'not-found', { shared: true })] };
+  if (found.subnets.length === 0 && found.routeTables.length === 0) return { ledger: [entry('vpc-subnet', names.legacyTaskSubnet(request), 'not-found', { shared: true })] };
   const users = clusterUsers(await otherWorkloads(target.workload), request.ecs.cluster);
   if (users.length > 0) {
     const reason = `ECS cluster "${request.ecs.cluster}" is still used by ${users.join(', ')}`;

@@ -14,7 +14,8 @@ export async function ensureService(state: WorkflowState): Promise<ServiceResult
     serviceName,
     taskDefinitionArn: taskDefinition.taskDefinitionArn,
     desiredCount: request.ecs.desiredCount,
-    subnets: [taskSubnet.subnetId],
+    // Every task subnet: ECS spreads the service's tasks over their zones.
+    subnets: taskSubnet.subnets.map((s) => s.subnetId),
     securityGroups: [securityGroup.groupId],
     enableExecuteCommand: request.ecs.enableExecuteCommand,
     tags: ecsTags(request),

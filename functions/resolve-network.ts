@@ -1,52 +1,30 @@
-import { attachedInternetGatewayId, eksClusterNetwork, NETWORK_READS, vpcCidrs, vpcNatGateways, vpcSubnets } from '#lib/aws/network.ts';
-import { NetworkConfigurationError } from '#lib/errors.ts';
+import { assessNetwork, FEASIBILITY_PERMISSIONS, type NetworkProblem } from '#lib/feasibility.ts';
+import { InvalidRequestError, NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
-import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
+import type { StepPermissions } from '#lib/permissions.ts';
 import type { NetworkResult, WorkflowState } from '#lib/workflow.ts';
+
+/** InvalidRequestError when every problem is a field to change; NetworkConfigurationError when the account lacks something. */
+export function feasibilityError(problems: NetworkProblem[]): InvalidRequestError | NetworkConfigurationError {
+  const plain = problems.map(({ path, message }) => ({ path, message }));
+  if (problems.every((p) => p.kind === 'request')) return new InvalidRequestError(plain);
+  return new NetworkConfigurationError(`The network cannot be provisioned as asked; nothing was created: ${plain.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+}
 
 /**
  * Resolve network: the VPC of the EKS cluster (or network.vpcId), its CIDRs, subnets,
- * internet gateway, available NAT gateways and the EKS cluster security group. Read-only.
+ * internet gateway, available NAT gateways and the EKS cluster security group; and, before
+ * anything is made, every check of the request's network against the account
+ * (functions/lib/feasibility.ts). It runs before the provisioning Parallel, so a request that
+ * cannot succeed fails here with nothing created. Read-only.
  */
 export async function resolveNetwork(state: WorkflowState): Promise<NetworkResult> {
-  const { eksClusterName, vpcId: givenVpcId } = state.request.network;
-  let vpcId = givenVpcId;
-  let eksClusterSecurityGroupId: string | undefined;
-  if (eksClusterName) {
-    const eks = await eksClusterNetwork(eksClusterName);
-    if (!eks.vpcId) throw new NetworkConfigurationError(`EKS cluster "${eksClusterName}" reports no VPC (resourcesVpcConfig.vpcId); give network.vpcId`);
-    if (givenVpcId && givenVpcId !== eks.vpcId) {
-      throw new NetworkConfigurationError(`network.vpcId ${givenVpcId} differs from the VPC of EKS cluster "${eksClusterName}" (${eks.vpcId}); give one of them, or make them agree`);
-    }
-    vpcId = eks.vpcId;
-    eksClusterSecurityGroupId = eks.clusterSecurityGroupId;
-  }
-  // The request schema guarantees eksClusterName or vpcId.
-  if (!vpcId) throw new NetworkConfigurationError('give network.eksClusterName or network.vpcId so the VPC can be found');
-
-  const [cidrs, subnets, internetGatewayId, nats] = await Promise.all([
-    vpcCidrs(vpcId),
-    vpcSubnets(vpcId),
-    attachedInternetGatewayId(vpcId),
-    vpcNatGateways(vpcId, ['available']),
-  ]);
-  return {
-    vpcId,
-    vpcCidrs: cidrs,
-    subnets,
-    ...(internetGatewayId ? { internetGatewayId } : {}),
-    availableNatGatewayIds: nats.map((n) => n.NatGatewayId!),
-    ...(eksClusterSecurityGroupId ? { eksClusterSecurityGroupId } : {}),
-  };
+  const { problems, network } = await assessNetwork(state.request);
+  if (problems.length > 0 || !network) throw feasibilityError(problems);
+  return network;
 }
 
 /** Reads only: the EKS cluster, then the VPC (ec2:Describe* on `*`: EC2 has no resource-level permissions for them). */
-export const permissions: StepPermissions = composePermissions(
-  NETWORK_READS.eksClusterNetwork,
-  NETWORK_READS.vpcCidrs,
-  NETWORK_READS.describeSubnets,
-  NETWORK_READS.attachedInternetGatewayId,
-  NETWORK_READS.vpcNatGateways,
-);
+export const permissions: StepPermissions = FEASIBILITY_PERMISSIONS;
 
 export const handler = wrap('Resolve network', resolveNetwork);

@@ -109,19 +109,28 @@ export function startFargateScheduler(opts: FargateSchedulerOptions): FargateSch
         const missing = desired - current.length;
         if (missing <= 0) continue;
         const net = svc.networkConfiguration?.awsvpcConfiguration;
-        const run = await ecs.send(
-          new RunTaskCommand({
-            cluster,
-            taskDefinition: svc.taskDefinition,
-            count: missing,
-            launchType: 'FARGATE',
-            group,
-            startedBy: deployment,
-            // moto's RunTask needs securityGroups present, even if empty.
-            networkConfiguration: { awsvpcConfiguration: { subnets: net?.subnets ?? [], securityGroups: net?.securityGroups ?? [], assignPublicIp: net?.assignPublicIp ?? 'DISABLED' } },
-            ...(svc.tags && svc.tags.length > 0 ? { tags: svc.tags } : {}),
-          }),
-        );
+        const subnets = net?.subnets ?? [];
+        // One task at a time, each in the next subnet: ECS spreads a Fargate service's tasks over the zones of its subnets (moto puts them all in the first).
+        const runs = [];
+        for (let k = 0; k < missing; k++) {
+          const subnet = subnets[(current.length + k) % Math.max(subnets.length, 1)];
+          runs.push(
+            await ecs.send(
+              new RunTaskCommand({
+                cluster,
+                taskDefinition: svc.taskDefinition,
+                count: 1,
+                launchType: 'FARGATE',
+                group,
+                startedBy: deployment,
+                // moto's RunTask needs securityGroups present, even if empty.
+                networkConfiguration: { awsvpcConfiguration: { subnets: subnet ? [subnet] : [], securityGroups: net?.securityGroups ?? [], assignPublicIp: net?.assignPublicIp ?? 'DISABLED' } },
+                ...(svc.tags && svc.tags.length > 0 ? { tags: svc.tags } : {}),
+              }),
+            ),
+          );
+        }
+        const run = { tasks: runs.flatMap((r) => r.tasks ?? []) };
         started += run.tasks?.length ?? 0;
         if (crash) {
           for (const t of run.tasks ?? []) await ecs.send(new StopTaskCommand({ cluster, task: t.taskArn, reason: crash.stoppedReason }));

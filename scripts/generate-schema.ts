@@ -17,7 +17,7 @@ export function onboardingRequestJsonSchema(): Record<string, unknown> {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://github.com/ecs-mesh-onboarding/ecs-mesh-onboarding/schema/onboarding-request.schema.json',
     title: 'Onboarding request',
-    description: 'Onboards one AWS ECS Fargate workload into an Istio / Tetrate Service Bridge mesh. Cross-field rules (Fargate cpu/memory pairs, eksClusterName or vpcId, subnetId xor subnetCidr) are checked by the orchestrator and listed in the README.',
+    description: 'Onboards one AWS ECS Fargate workload into an Istio / Tetrate Service Bridge mesh. Cross-field rules (Fargate cpu/memory pairs, eksClusterName or vpcId, subnetIds xor subnetCidrs, one block per zone) are checked by the orchestrator and listed in the README.',
     ...schema,
   };
 }

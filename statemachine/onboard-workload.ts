@@ -37,6 +37,8 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
     // The execution id goes in beside the request so every step can log it as a correlation key.
     task('Validate request', { parameters: { 'input.$': '$', 'executionId.$': '$$.Execution.Id' }, provides: ['request', 'execution'] }),
     task('Pre-flight mesh', { resultKey: 'preflight' }),
+    // Every check of the network against the account, before the first mutating call: a request that cannot succeed fails with nothing made.
+    task('Resolve network', { resultKey: 'network' }),
     parallel('Provision identity and network', {
       comment: 'Identity and logging beside the network: neither needs the other.',
       failedName: 'Provisioning failed',
@@ -56,7 +58,6 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
         {
           name: 'Network',
           steps: [
-            task('Resolve network', { resultKey: 'network' }),
             task('Ensure NAT gateway', { resultKey: 'natGateway', ledger: true }),
             waitLoop({
               choice: 'NAT gateway available?',

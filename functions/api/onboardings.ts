@@ -11,6 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { logger, tracer } from '#lib/middleware.ts';
 import { errorResponse, handleApiRequest, type ApiDeps, type ApiRequest, type ApiResponse, type ExecutionBackend } from '#lib/onboarding-api.ts';
 import { CA_SECRET_WRITE_PERMISSIONS } from '#lib/aws/ca-secret.ts';
+import { FEASIBILITY_PERMISSIONS } from '#lib/feasibility.ts';
 import { arnTemplate, type StepPermissions } from '#lib/permissions.ts';
 import { ENV } from '#lib/settings.ts';
 import { isStateMachineArn, StepFunctionsExecutions } from '#lib/sfn-backend.ts';
@@ -20,7 +21,7 @@ import { isStateMachineArn, StepFunctionsExecutions } from '#lib/sfn-backend.ts'
  * GetExecutionHistory of onboarding executions; a Scan of the registry (GET /onboardings), a
  * record read and the workload lock's conditional write (POST /onboardings);
  * and the CA secret writes of functions/lib/aws/ca-secret.ts `ensureCaSecret` on this tool's
- * secrets. CreateSecret with Tags also needs secretsmanager:TagResource
+ * secrets; and the reads of the network feasibility check (functions/lib/feasibility.ts). CreateSecret with Tags also needs secretsmanager:TagResource
  * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
  */
 export const permissions: StepPermissions = [
@@ -37,6 +38,8 @@ export const permissions: StepPermissions = [
   { sid: 'LockWorkload', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] },
   // The same grants as Ensure CA secret's writes (create only tagged as ours, change only ours), not a copy.
   ...CA_SECRET_WRITE_PERMISSIONS,
+  // POST /onboardings checks the request's network against the account before it writes anything: the same reads as Resolve network.
+  ...FEASIBILITY_PERMISSIONS,
 ];
 
 export interface ApiSettings {

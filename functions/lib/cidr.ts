@@ -66,8 +66,20 @@ export function firstFreeSubnet(vpcCidrs: readonly string[], usedCidrs: readonly
   }
   throw new NetworkConfigurationError(
     `no free /${prefixLength} block is left in the VPC's CIDR block(s) ${vpcCidrs.join(', ')} (in use: ${usedCidrs.join(', ') || 'none'}); ` +
-      'give network.subnetCidr / network.natSubnetCidr with a free block, associate another CIDR block with the VPC, or give network.subnetId of an existing subnet',
+      'give network.subnetCidrs / network.natSubnetCidr with a free block, associate another CIDR block with the VPC, or give network.subnetIds of an existing subnet',
   );
+}
+
+/**
+ * Why a block the user asked for does not fit (outside every VPC CIDR, or overlapping an
+ * existing subnet), or undefined when it fits. The message does not name the field.
+ */
+export function subnetBlockProblem(cidr: string, vpcCidrs: readonly string[], existing: readonly { cidr: string; subnetId: string }[]): string | undefined {
+  const block = parseBlock(cidr);
+  if (!vpcCidrs.some((v) => contains(parseBlock(v), block))) return `${cidr} is not inside the VPC's CIDR block(s) ${vpcCidrs.join(', ')}`;
+  const clash = existing.find((s) => overlaps(parseBlock(s.cidr), block));
+  if (clash) return `${cidr} overlaps subnet ${clash.subnetId} (${clash.cidr}); choose a free block or leave it out to pick one automatically`;
+  return undefined;
 }
 
 /**
@@ -75,10 +87,6 @@ export function firstFreeSubnet(vpcCidrs: readonly string[], usedCidrs: readonly
  * overlapping no existing subnet. Throws NetworkConfigurationError saying which rule failed.
  */
 export function checkSubnetBlock(field: string, cidr: string, vpcCidrs: readonly string[], existing: readonly { cidr: string; subnetId: string }[]): void {
-  const block = parseBlock(cidr);
-  if (!vpcCidrs.some((v) => contains(parseBlock(v), block))) {
-    throw new NetworkConfigurationError(`${field} ${cidr} is not inside the VPC's CIDR block(s) ${vpcCidrs.join(', ')}`);
-  }
-  const clash = existing.find((s) => overlaps(parseBlock(s.cidr), block));
-  if (clash) throw new NetworkConfigurationError(`${field} ${cidr} overlaps subnet ${clash.subnetId} (${clash.cidr}); choose a free block or leave it out to pick one automatically`);
+  const problem = subnetBlockProblem(cidr, vpcCidrs, existing);
+  if (problem) throw new NetworkConfigurationError(`${field} ${problem}`);
 }

@@ -39,13 +39,17 @@ export const names = {
   /** The seed's log group `/ecs/<family>`. */
   logGroup: (r: Req) => fitName(`${LOG_GROUP_PREFIX}${r.ecs.family}`, 512),
   /** Name tag of the public subnet that holds a NAT gateway this tool made (one per VPC). */
-  natSubnet: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-subnet-${vpcId}`, 255),
-  natGateway: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-${vpcId}`, 255),
-  natRouteTable: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-rt-${vpcId}`, 255),
-  natEip: (vpcId: string) => fitName(`mesh-onboarding-nat-gw-eip-${vpcId}`, 255),
-  /** Name tag of the private subnet the ECS cluster's tasks run in (the seed's `<cluster>-ecs-subnet`). */
-  taskSubnet: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet`, 255),
-  taskRouteTable: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet-rt`, 255),
+  natSubnet: (vpcId: string, zone?: string) => fitName(`mesh-onboarding-nat-gw-subnet-${vpcId}${zone ? `-${zone}` : ''}`, 255),
+  /** The VPC's shared NAT gateway, or with `zone` the zone's own (network.natGateways per-zone). */
+  natGateway: (vpcId: string, zone?: string) => fitName(`mesh-onboarding-nat-gw-${vpcId}${zone ? `-${zone}` : ''}`, 255),
+  natRouteTable: (vpcId: string, zone?: string) => fitName(`mesh-onboarding-nat-gw-rt-${vpcId}${zone ? `-${zone}` : ''}`, 255),
+  natEip: (vpcId: string, zone?: string) => fitName(`mesh-onboarding-nat-gw-eip-${vpcId}${zone ? `-${zone}` : ''}`, 255),
+  /** Name tag of the private subnet the ECS cluster's tasks run in, one per zone (the seed's `<cluster>-ecs-subnet`, with the zone). */
+  taskSubnet: (r: Req, zone: string) => fitName(`${r.ecs.cluster}-ecs-subnet-${zone}`, 255),
+  taskRouteTable: (r: Req, zone: string) => fitName(`${r.ecs.cluster}-ecs-subnet-rt-${zone}`, 255),
+  /** The single task subnet (and route table) of versions before task subnets had a zone: adopted as its zone's. */
+  legacyTaskSubnet: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet`, 255),
+  legacyTaskRouteTable: (r: Req) => fitName(`${r.ecs.cluster}-ecs-subnet-rt`, 255),
   /**
    * Security group names: at most 255 characters, unique per VPC, and never starting with
    * `sg-` (EC2 rejects those), which a namespace like `sg-apps` would otherwise cause.

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
+import { checkFeasibility } from './feasibility.ts';
 import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, WorkloadBusyError, type Problem } from './errors.ts';
 import { fitName, names } from './naming.ts';
 import { acquireWorkloadLock, executionNameOf, getWorkload, listWorkloads, releaseWorkloadLock, type WorkloadLock, type WorkloadRecord } from './registry.ts';
@@ -83,6 +84,8 @@ export interface ApiDeps {
   acquireWorkloadLock: typeof acquireWorkloadLock;
   /** Frees the lock the API took for an execution it then could not start. */
   releaseWorkloadLock: typeof releaseWorkloadLock;
+  /** The request's network checked against the account, reads only (functions/lib/feasibility.ts): each problem with its path. */
+  checkFeasibility: (request: OnboardingRequest) => Promise<Problem[]>;
   now: () => Date;
 }
 
@@ -95,6 +98,7 @@ export const defaultApiDeps: ApiDeps = {
   },
   acquireWorkloadLock,
   releaseWorkloadLock,
+  checkFeasibility,
   now: () => new Date(),
 };
 
@@ -252,6 +256,10 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
     name = retryNameOf(executionNameFor(request), attempt);
   }
   if (existing) return accepted(name, existing.status, true);
+
+  // A request the account cannot satisfy (a block outside the VPC, a public subnet...) is refused before anything is written, the lock included.
+  const infeasible = await deps.checkFeasibility(request);
+  if (infeasible.length > 0) return invalid(infeasible);
 
   // One run per workload: the lock is taken for this name before anything is stored or started.
   const workload = workloadKey(request);

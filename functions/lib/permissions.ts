@@ -67,7 +67,9 @@ export type StepPermissions = readonly Permission[];
  * what Check service readiness is granted. Nothing else may be granted on `*` (a test checks).
  */
 export const WILDCARD_RESOURCE_ACTIONS: readonly string[] = [
+  'ec2:DescribeAccountAttributes',
   'ec2:DescribeAddresses',
+  'ec2:DescribeAvailabilityZones',
   'ec2:DescribeInternetGateways',
   'ec2:DescribeNatGateways',
   'ec2:DescribeRouteTables',

@@ -23,13 +23,15 @@ export function warsByTask(wars: readonly WorkloadAutoRegistration[], cluster: s
  * lists a VPC and an INTERNET address), and the mesh reaches it over that one.
  */
 export function registrationOf(task: RunningTask, war: WorkloadAutoRegistration | undefined): TaskRegistration {
-  if (!war) return { taskId: task.taskId };
+  const zone = task.availabilityZone ? { availabilityZone: task.availabilityZone } : {};
+  if (!war) return { taskId: task.taskId, ...zone };
   const cond = war.status?.conditions?.find((c) => c.type === WAR_CONNECTED_CONDITION);
   const raw = war.spec.registration?.settings?.connectedOver;
   // AddressType is UNSPECIFIED (0) | VPC | INTERNET; unspecified means VPC (refs/.../types/registration/v1alpha1/{registration,hostinfo}).
   const connectedOver = raw && raw !== 'UNSPECIFIED' ? raw : DEFAULT_CONNECTED_OVER;
   return {
     taskId: task.taskId,
+    ...zone,
     warName: war.metadata.name,
     agentConnected: cond ? { status: cond.status, reason: cond.reason, since: cond.lastTransitionTime } : { status: 'Unknown', reason: 'NoConditionYet' },
     connectedTo: war.status?.activeAgentConnection?.connectedTo,

@@ -47,6 +47,8 @@ export function parseCidr(cidr: string): { base: number; prefix: number } | unde
   const base = m[1]!.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
   return { base, prefix };
 }
+/** At most this many zones get a task subnet (three covers the loss of one zone with room to spare). */
+export const MAX_ZONES = 3;
 const cidr = z.string().refine((c) => parseCidr(c) !== undefined, 'must be an IPv4 CIDR block such as 10.0.3.0/24');
 const subnetCidr = cidr.refine((c) => {
   const p = parseCidr(c);
@@ -206,8 +208,35 @@ export const OnboardingRequestSchema = z
           .optional()
           .describe("The mesh's EKS cluster: gives the VPC, the cluster security group and the Kubernetes API for the mesh checks."),
         vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-...)').optional(),
-        subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id (subnet-...)').optional().describe('Reuse this private subnet (it must route 0.0.0.0/0 through a NAT gateway).'),
-        subnetCidr: subnetCidr.optional().describe('CIDR of the task subnet to create; default: the first free /24 of the VPC.'),
+        subnetIds: z
+          .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id (subnet-...)'))
+          .min(1, 'give at least one subnet id, or leave subnetIds out so subnets are made')
+          .max(16, 'at most 16 subnets (an ECS service takes at most 16)')
+          .optional()
+          .describe('Reuse these private subnets (each must route 0.0.0.0/0 through a NAT gateway); the service spreads its tasks over their zones.'),
+        subnetCidrs: z
+          .array(subnetCidr)
+          .min(1, 'give one block per zone, or leave subnetCidrs out to pick free /24s')
+          .max(MAX_ZONES, `at most ${MAX_ZONES} blocks (one per zone)`)
+          .optional()
+          .describe('CIDRs of the task subnets to create, one per zone, in zone order; default: the first free /24s of the VPC.'),
+        zones: z
+          .number()
+          .int('must be a whole number')
+          .min(1, 'at least 1 zone')
+          .max(MAX_ZONES, `at most ${MAX_ZONES} zones`)
+          .optional()
+          .describe(
+            `How many availability zones get a task subnet (the service spreads its tasks over them); default: the number of subnetCidrs, else ${DEFAULTS.zones}. ` +
+              "Zones are chosen in a fixed order: those of the VPC's existing subnets (by address), then the region's others (by name).",
+          ),
+        natGateways: z
+          .enum(['shared', 'per-zone'], { error: 'must be "shared" (one NAT gateway for the VPC) or "per-zone" (one in each task zone)' })
+          .optional()
+          .describe(
+            'NAT gateways for the task subnets: "shared" (default), one for the VPC, in the first zone, so the other zones\' outbound traffic crosses zones and depends on that zone; ' +
+              '"per-zone", one in each task zone, so a zone\'s loss leaves the others their outbound access, at the price of one more NAT gateway and Elastic IP per zone.',
+          ),
         natSubnetCidr: subnetCidr.optional().describe('CIDR of the public subnet for a new NAT gateway; default: the first free /24.'),
         ingressSources: z
           .array(ingressSource)
@@ -249,14 +278,37 @@ export const OnboardingRequestSchema = z
         if (!n.eksClusterName && !n.vpcId) {
           ctx.addIssue({ code: 'custom', path: ['network'], message: 'give eksClusterName or vpcId (or both) so the VPC can be found' });
         }
-        if (n.subnetId && n.subnetCidr) {
-          ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidr'], message: 'give subnetId (reuse a subnet) or subnetCidr (create one), not both' });
+        const ids = Array.isArray(n.subnetIds) ? (n.subnetIds as unknown[]) : undefined;
+        const blocks = Array.isArray(n.subnetCidrs) ? (n.subnetCidrs as unknown[]) : undefined;
+        if (ids && blocks) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidrs'], message: 'give subnetIds (reuse subnets) or subnetCidrs (create them), not both' });
         }
+        if (ids && n.zones !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'zones'], message: 'the zones are those of network.subnetIds: leave zones out' });
+        }
+        if (blocks && typeof n.zones === 'number' && blocks.length !== n.zones) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidrs'], message: `give one block per zone: network.zones is ${n.zones}, subnetCidrs has ${blocks.length}` });
+        }
+        ids?.forEach((id, i) => {
+          const first = ids.indexOf(id);
+          if (first !== i) ctx.addIssue({ code: 'custom', path: ['network', 'subnetIds', i], message: `repeats subnetIds[${first}]` });
+        });
+        blocks?.forEach((b, i) => {
+          const first = blocks.indexOf(b);
+          if (first !== i) ctx.addIssue({ code: 'custom', path: ['network', 'subnetCidrs', i], message: `repeats subnetCidrs[${first}]` });
+        });
         if (n.allowFromEksClusterSecurityGroup === true && !n.eksClusterName) {
           ctx.addIssue({ code: 'custom', path: ['network', 'allowFromEksClusterSecurityGroup'], message: 'needs network.eksClusterName to find the EKS cluster security group' });
         }
-        if (n.subnetCidr && n.natSubnetCidr && n.subnetCidr === n.natSubnetCidr) {
-          ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: 'must differ from network.subnetCidr' });
+        if (n.natGateways === 'per-zone' && ids) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'natGateways'], message: 'the given subnetIds route through NAT gateways of their own: leave natGateways out' });
+        }
+        if (n.natGateways === 'per-zone' && n.natSubnetCidr !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: 'names one block, and per-zone NAT gateways need one per zone: leave it out to pick free /24s' });
+        }
+        const sameAsTask = blocks && n.natSubnetCidr !== undefined ? blocks.indexOf(n.natSubnetCidr) : -1;
+        if (sameAsTask >= 0) {
+          ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: `must differ from network.subnetCidrs[${sameAsTask}]` });
         }
       }
       const ca = value as unknown as { rootCaPem?: unknown; rootCaSecret?: unknown; workloadGroup?: unknown };
@@ -307,6 +359,11 @@ export function effectiveTimeouts(r: WorkloadRequest): { natGatewaySeconds: numb
 }
 
 /** True when ingress from the EKS cluster security group should be opened (default on with eksClusterName). */
+/** How many zones get a task subnet when the request makes them (not with network.subnetIds). */
+export function effectiveZones(r: WorkloadRequest): number {
+  return r.network.zones ?? r.network.subnetCidrs?.length ?? DEFAULTS.zones;
+}
+
 export function allowFromEksClusterSecurityGroup(r: WorkloadRequest): boolean {
   return r.network.allowFromEksClusterSecurityGroup ?? r.network.eksClusterName !== undefined;
 }

@@ -33,6 +33,8 @@ export const DEFAULTS = {
   pollMaxWaitSeconds: 60,
   /** Subnet size chosen automatically when the request gives no CIDR. */
   autoSubnetPrefixLength: 24,
+  /** Zones that get a task subnet by default: the service survives the loss of one. */
+  zones: 2,
 } as const;
 
 /** Longest deadline a request may give any one wait (`timeouts.*Seconds`); the state machine's execution timeout is derived from it. */

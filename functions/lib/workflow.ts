@@ -95,24 +95,48 @@ export interface NetworkResult {
   internetGatewayId?: string;
   availableNatGatewayIds: string[];
   eksClusterSecurityGroupId?: string;
+  /**
+   * The availability zones that get a task subnet, in order (the shared NAT gateway goes in the
+   * first): the zones of the VPC's existing subnets by address, then the region's others by name.
+   * Empty with network.subnetIds (the given subnets' zones are used).
+   */
+  zones: string[];
 }
 
 export type NatGatewayState = 'pending' | 'available';
 
-export interface NatGatewayResult extends StepResult {
+/** One zone's own NAT gateway (network.natGateways per-zone). */
+export interface ZonalNatGateway {
+  zone: string;
   natGatewayId: string;
+  subnetId: string;
   state: NatGatewayState;
+}
+
+export interface NatGatewayResult extends StepResult {
+  /** The NAT gateway (per-zone: the first zone's). */
+  natGatewayId: string;
+  /** `available` once every NAT gateway is (the wait loop's Choice variable). */
+  state: NatGatewayState;
+  /** Per-zone: each task zone's own NAT gateway, in zone order. */
+  zonal?: ZonalNatGateway[];
   /** The public subnet holding the NAT gateway. */
   subnetId: string;
   /** Set by the wait loop's check step. */
   poll?: Poll;
 }
 
-export interface TaskSubnetResult extends StepResult {
+/** One task subnet: the ECS cluster's own in one zone, or one the request gave. */
+export interface TaskSubnet {
   subnetId: string;
   cidr: string;
   availabilityZone: string;
   routeTableId: string;
+}
+
+/** The subnets the service's tasks run in, one per zone (or those of network.subnetIds): ECS spreads the tasks over their zones. */
+export interface TaskSubnetResult extends StepResult {
+  subnets: TaskSubnet[];
 }
 
 export interface SecurityGroupResult extends StepResult {
@@ -151,6 +175,8 @@ export interface ReadinessResult {
 
 export interface TaskRegistration {
   taskId: string;
+  /** The task's availability zone (from Check service readiness). */
+  availabilityZone?: string;
   warName?: string;
   agentConnected?: { status: string; reason?: string; since?: string };
   /** The onboarding-plane instance (pod) the agent is connected to. */

@@ -18,6 +18,7 @@ import { parseRequest, type CaSecretRef } from '../../functions/lib/request.ts';
 import { ENV } from '../../functions/lib/settings.ts';
 import { executionArnOf, StepFunctionsExecutions } from '../../functions/lib/sfn-backend.ts';
 import { validateRequest } from '../../functions/validate-request.ts';
+import { createEksCluster, createMeshVpc } from '../../local/aws-fixtures.ts';
 import { createRegistryTable } from '../../local/registry-table.ts';
 import { aslPath, placeholderOf, substitute, taskSteps, loadDefinition, type MachineName } from '../../statemachine/definition.ts';
 import { useEmulator } from '../support/emulator.ts';
@@ -48,6 +49,9 @@ beforeAll(async () => {
   process.env[ENV.reverifyStateMachineArn] = machines.reverify;
   process.env[ENV.offboardStateMachineArn] = machines.offboard;
   process.env[ENV.registryTable] = await createRegistryTable('api-registry');
+  // POST checks the request's network against the account (the example names EKS cluster mesh-eks) before it writes anything.
+  const vpc = await createMeshVpc({ endpoint: emu.endpoint, name: 'api' });
+  await createEksCluster({ endpoint: emu.endpoint, name: 'mesh-eks', vpcId: vpc.vpcId, subnetIds: vpc.publicSubnetIds, clusterSecurityGroupId: vpc.clusterSecurityGroupId });
   // The function reads its settings once, at cold start: import it only now.
   handler = (await import('../../functions/api/onboardings.ts')).handler as unknown as typeof handler;
 });

@@ -48,7 +48,7 @@ async function baseState(ec2: EC2Client): Promise<WorkflowState> {
     executionRole: { roleName: 'bookinfo.ratings-ecs-exec-role', roleArn: EXEC_ROLE_ARN, ledger: [] },
     caSecret: { secretName: 'mesh-onboarding/bookinfo/ratings/root-ca', secretArn: SECRET_ARN, updated: false, ledger: [] },
     logGroup: { logGroupName: '/ecs/bookinfo_ratings', retentionDays: 30, ledger: [] },
-    taskSubnet: { subnetId, cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a', routeTableId: 'rtb-0123456789abcdef0', ledger: [] },
+    taskSubnet: { subnets: [{ subnetId, cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a', routeTableId: 'rtb-0123456789abcdef0' }], ledger: [] },
     securityGroup: { groupId, ledger: [] },
   };
 }
@@ -166,7 +166,7 @@ describe('ECS steps (emulator)', () => {
       taskDefinition: state.taskDefinition?.taskDefinitionArn,
       desiredCount: 1,
       launchType: 'FARGATE',
-      networkConfiguration: { awsvpcConfiguration: { subnets: [state.taskSubnet?.subnetId], securityGroups: [state.securityGroup?.groupId], assignPublicIp: 'DISABLED' } },
+      networkConfiguration: { awsvpcConfiguration: { subnets: state.taskSubnet?.subnets.map((x) => x.subnetId), securityGroups: [state.securityGroup?.groupId], assignPublicIp: 'DISABLED' } },
     });
     expect(services?.[0]?.tags).toContainEqual({ key: 'mesh-onboarding/workload', value: 'bookinfo/ratings' });
 

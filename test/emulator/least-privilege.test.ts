@@ -49,6 +49,10 @@ const STEPS: { state: string; file: string }[] = [
  * a grant to remove.
  */
 const NOT_REACHED: Record<string, Record<string, string>> = {
+  'Ensure task subnet': {
+    'dynamodb:GetItem':
+      'only when another run holds the VPC network lease (to name the holder); the scenarios here run one at a time: test/unit/network-lease.test.ts "throws ResourceNotReadyError naming the holder once its wait is over", and test/emulator/concurrent-onboardings.test.ts',
+  },
   'Traffic evidence': {
     'logs:DescribeLogStreams':
       'only after FilterLogEvents answers ResourceNotFoundException for a stream that does not exist yet, which AWS does and moto does not: test/unit/traffic-evidence.test.ts "counts the traffic of the tasks that logged, and names the streams that do not exist"',
@@ -80,6 +84,8 @@ const NOT_REACHED: Record<string, Record<string, string>> = {
       'only when the EventBridge event left the input out (input and output over 248 KiB together), which the local engine never does: test/unit/execution-ended.test.ts "reads the input with DescribeExecution when the event left it out (over 248 KiB)"',
   },
   'Ensure NAT gateway': {
+    'dynamodb:GetItem':
+      'only when another run holds the VPC network lease (to name the holder); the scenarios here run one at a time: test/unit/network-lease.test.ts "throws ResourceNotReadyError naming the holder once its wait is over", and test/emulator/concurrent-onboardings.test.ts',
     'ec2:ReleaseAddress':
       'only when two runs race to allocate the Elastic IP of one VPC (moto ignores ClientToken, so the race cannot be staged faithfully here): test/unit/nat-gateway.test.ts "NAT Elastic IP race (two runs in one VPC)"',
   },
@@ -207,7 +213,7 @@ describe('least privilege of the onboarding steps', () => {
       for (const role of ['bookinfo.ratings-ecs-task-role', 'bookinfo.ratings-ecs-exec-role']) {
         await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: JSON.stringify(ec2Trust) }));
       }
-      const [table] = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt'] }] }))).RouteTables ?? [];
+      const [table] = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt-us-east-1a'] }] }))).RouteTables ?? [];
       const association = table?.Associations?.find((a) => a.SubnetId);
       expect(association?.RouteTableAssociationId).toBeDefined();
       await ec2.send(new ReplaceRouteCommand({ RouteTableId: table!.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', GatewayId: sandbox().vpc.internetGatewayId }));
@@ -234,10 +240,10 @@ describe('least privilege of the onboarding steps', () => {
   });
 
   it('a service on a subnet the user gives', async () => {
-    const [table] = await raw((c) => new EC2Client(c)).send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt'] }] })).then((o) => o.RouteTables ?? []);
+    const [table] = await raw((c) => new EC2Client(c)).send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt-us-east-1a'] }] })).then((o) => o.RouteTables ?? []);
     const subnetId = table?.Associations?.find((a) => a.SubnetId)?.SubnetId;
     expect(subnetId).toBeDefined();
-    const r = await succeeded(reviews('reviews-given-subnet', { network: { subnetId } }));
+    const r = await succeeded(reviews('reviews-given-subnet', { network: { subnetIds: [subnetId!] } }));
     expect(r.reused.map((e) => e.id)).toContain(subnetId);
   });
 
@@ -265,7 +271,7 @@ describe('least privilege of the onboarding steps', () => {
     expect(nat?.id).not.toBe(deleted);
     const check = raw((c) => new EC2Client(c));
     try {
-      const [table] = (await check.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt'] }] }))).RouteTables ?? [];
+      const [table] = (await check.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:Name', Values: ['bookinfo-ecs-subnet-rt-us-east-1a'] }] }))).RouteTables ?? [];
       expect(table?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.NatGatewayId).toBe(nat?.id);
     } finally {
       check.destroy();

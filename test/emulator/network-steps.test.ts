@@ -17,10 +17,11 @@ import {
   DescribeSubnetsCommand,
   DisassociateAddressCommand,
   EC2Client,
+  ReleaseAddressCommand,
   type SecurityGroupRule,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
 import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
 import { ensureSecurityGroup } from '../../functions/ensure-security-group.ts';
@@ -39,6 +40,14 @@ const emu = useEmulator();
 let ec2: EC2Client;
 beforeAll(() => {
   ec2 = new EC2Client({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 });
+});
+// Each test has a VPC of its own, but they share one account, whose Elastic IP quota (5, as moto reports it
+// and AWS applies by default) Resolve network checks: give each test's addresses back, as AWS would require.
+afterEach(async () => {
+  for (const nat of (await ec2.send(new DescribeNatGatewaysCommand({}))).NatGateways ?? []) {
+    if (nat.State !== 'deleted') await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: nat.NatGatewayId! }));
+  }
+  for (const a of (await ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []) await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId! }));
 });
 
 /** A fresh VPC + EKS cluster (names unique per test) and the bookinfo request pointing at it. */
@@ -98,6 +107,7 @@ describe('Resolve network (emulator)', () => {
       internetGatewayId: vpc.internetGatewayId,
       availableNatGatewayIds: [],
       eksClusterSecurityGroupId: vpc.clusterSecurityGroupId,
+      zones: ['us-east-1a', 'us-east-1b'],
     });
   });
 
@@ -119,7 +129,11 @@ describe('Resolve network (emulator)', () => {
     await expect(resolveNetwork({ request: bookinfoRequest({ network: { ...request.network, vpcId: other.vpcId } }) })).rejects.toThrow(
       new RegExp(`network.vpcId ${other.vpcId} differs from the VPC of EKS cluster "resolve-mismatch-eks"`),
     );
-    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }) })).rejects.toThrow(NetworkConfigurationError);
+    // A field that names nothing in the account is the request's problem, with its path.
+    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }) })).rejects.toMatchObject({
+      name: 'InvalidRequestError',
+      problems: [{ path: '$.network.eksClusterName', message: expect.stringContaining('EKS cluster "no-such-eks"') as string }],
+    });
     await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: 'vpc-0123456789abcdef0' } }) })).rejects.toThrow(
       /VPC vpc-0123456789abcdef0 was not found/,
     );
@@ -160,21 +174,30 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     state.natGateway = nat1;
     expect(await checkNatGateway(state)).toEqual({ ...nat1, state: 'available' });
 
-    // Task subnet: the next free /24 after the two public ones and the NAT subnet.
+    // Task subnets, one per zone of the VPC's subnets: the next free /24s after the two public ones and the NAT subnet.
+    expect(state.network.zones).toEqual(['us-east-1a', 'us-east-1b']);
     const sub1 = await ensureTaskSubnet(state);
     const sub2 = await ensureTaskSubnet(state);
-    expect(sub1).toMatchObject({ cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a' });
+    expect(sub1.subnets.map((x) => [x.cidr, x.availabilityZone])).toEqual([
+      ['10.0.3.0/24', 'us-east-1a'],
+      ['10.0.4.0/24', 'us-east-1b'],
+    ]);
     expect(sub1.ledger.map((e) => [e.kind, e.created])).toEqual([
+      ['vpc-subnet', true],
+      ['route-table', true],
       ['vpc-subnet', true],
       ['route-table', true],
     ]);
     expect(sub2).toEqual({ ...sub1, ledger: sub1.ledger.map((e) => ({ ...e, created: false })) });
-    expect((await subnetsOf(vpc.vpcId)).map((s) => s.CidrBlock).sort()).toEqual(['10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24']);
-    const taskTables = (await routeTablesOf(vpc.vpcId)).filter((t) => t.RouteTableId === sub1.routeTableId);
-    expect(taskTables[0]?.Tags).toContainEqual({ Key: 'Name', Value: 'bookinfo-ecs-subnet-rt' });
-    expect(taskTables[0]?.Routes).toContainEqual(expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: nat1.natGatewayId }));
-    expect(taskTables[0]?.Associations?.map((a) => a.SubnetId)).toEqual([sub1.subnetId]);
-    expect(await routeTablesOf(vpc.vpcId)).toHaveLength(4); // main, public, NAT, task
+    expect((await subnetsOf(vpc.vpcId)).map((s) => s.CidrBlock).sort()).toEqual(['10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24', '10.0.4.0/24']);
+    for (const [i, zone] of ['us-east-1a', 'us-east-1b'].entries()) {
+      const taskTables = (await routeTablesOf(vpc.vpcId)).filter((t) => t.RouteTableId === sub1.subnets[i]!.routeTableId);
+      expect(taskTables[0]?.Tags).toContainEqual({ Key: 'Name', Value: `bookinfo-ecs-subnet-rt-${zone}` });
+      // One shared NAT gateway: the second zone's traffic crosses to the first's.
+      expect(taskTables[0]?.Routes).toContainEqual(expect.objectContaining({ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: nat1.natGatewayId }));
+      expect(taskTables[0]?.Associations?.map((a) => a.SubnetId)).toEqual([sub1.subnets[i]!.subnetId]);
+    }
+    expect(await routeTablesOf(vpc.vpcId)).toHaveLength(5); // main, public, NAT, two task
 
     // Security group: twice, ingress exactly the VPC CIDR on 9080, EKS cluster SG open to it.
     const sg1 = await ensureSecurityGroup(state);
@@ -223,40 +246,40 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     const { natGatewayId } = await ensureNatGateway({ request, network });
 
     const good = await subnetRoutedTo(vpc, '10.0.10.0/24', { NatGatewayId: natGatewayId });
-    const withGood = bookinfoRequest({ network: { ...request.network, subnetId: good } });
+    const withGood = bookinfoRequest({ network: { ...request.network, subnetIds: [good] } });
     const nat = await ensureNatGateway({ request: withGood, network });
     expect(nat).toMatchObject({ natGatewayId, state: 'available', ledger: [{ kind: 'nat-gateway', id: natGatewayId, created: false }] });
     const task = await ensureTaskSubnet({ request: withGood, network, natGateway: nat });
-    expect(task).toMatchObject({ subnetId: good, cidr: '10.0.10.0/24', availabilityZone: 'us-east-1a', ledger: [{ kind: 'vpc-subnet', id: good, created: false }] });
+    expect(task).toMatchObject({ subnets: [{ subnetId: good, cidr: '10.0.10.0/24', availabilityZone: 'us-east-1a' }], ledger: [{ kind: 'vpc-subnet', id: good, created: false }] });
 
     const toIgw = await subnetRoutedTo(vpc, '10.0.11.0/24', { GatewayId: vpc.internetGatewayId! });
-    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetId: toIgw } }), network })).rejects.toThrow(
-      new RegExp(`network.subnetId ${toIgw}: its route table rtb-\\w+ sends 0.0.0.0/0 to ${vpc.internetGatewayId}, not to a NAT gateway`),
+    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetIds: [toIgw] } }), network })).rejects.toThrow(
+      new RegExp(`network.subnetIds\\[0\\] ${toIgw}: its route table rtb-\\w+ sends 0.0.0.0/0 to ${vpc.internetGatewayId}, not to a NAT gateway`),
     );
     const { Subnet: bare } = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.12.0/24' }));
-    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetId: bare!.SubnetId! } }), network })).rejects.toThrow(
+    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetIds: [bare!.SubnetId!] } }), network })).rejects.toThrow(
       /the VPC's main route table rtb-\w+ \(the subnet has no route table of its own\) has no 0.0.0.0\/0 route/,
     );
     const elsewhere = await createMeshVpc({ name: 'given-other' });
-    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetId: elsewhere.publicSubnetIds[0] } }), network })).rejects.toThrow(
+    await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetIds: [elsewhere.publicSubnetIds[0]] } }), network })).rejects.toThrow(
       new RegExp(`is in ${elsewhere.vpcId}, not in the workload's VPC ${vpc.vpcId}`),
     );
   });
 
-  it('rejects a subnetCidr outside the VPC or overlapping a subnet, and a foreign subnet with our name', async () => {
+  it('rejects a subnetCidrs block outside the VPC or overlapping a subnet, and a foreign subnet with our name', async () => {
     const { vpc, request } = await meshFixture('cidr');
     const network = await resolveNetwork({ request });
     const natGateway = await ensureNatGateway({ request, network });
-    const withCidr = (subnetCidr: string) => bookinfoRequest({ network: { ...request.network, subnetCidr } });
+    const withCidr = (block: string) => bookinfoRequest({ network: { ...request.network, subnetCidrs: [block, '10.0.30.0/24'] } });
 
-    await expect(ensureTaskSubnet({ request: withCidr('10.1.0.0/24'), network, natGateway })).rejects.toThrow(/network.subnetCidr 10.1.0.0\/24 is not inside .* 10.0.0.0\/16/);
+    await expect(ensureTaskSubnet({ request: withCidr('10.1.0.0/24'), network, natGateway })).rejects.toThrow(/network.subnetCidrs\[0\] 10.1.0.0\/24 is not inside .* 10.0.0.0\/16/);
     await expect(ensureTaskSubnet({ request: withCidr('10.0.1.0/24'), network, natGateway })).rejects.toThrow(
-      new RegExp(`network.subnetCidr 10.0.1.0/24 overlaps subnet ${vpc.publicSubnetIds[1]}`),
+      new RegExp(`network.subnetCidrs\\[0\\] 10.0.1.0/24 overlaps subnet ${vpc.publicSubnetIds[1]}`),
     );
     const before = (await subnetsOf(vpc.vpcId)).length;
 
     await ec2.send(
-      new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.20.0/24', TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: 'bookinfo-ecs-subnet' }] }] }),
+      new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.20.0/24', TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: 'bookinfo-ecs-subnet-us-east-1a' }] }] }),
     );
     await expect(ensureTaskSubnet({ request, network, natGateway })).rejects.toThrow(ResourceConflictError);
     expect(await subnetsOf(vpc.vpcId)).toHaveLength(before + 1);
@@ -264,12 +287,17 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
 
   it('fails with NetworkConfigurationError when the VPC has no internet gateway, making nothing', async () => {
     const { vpc, request } = await meshFixture('no-igw', {}, { internetGateway: false });
-    const network = await resolveNetwork({ request });
-    expect(network.internetGatewayId).toBeUndefined();
+    const missing = new RegExp(`VPC ${vpc.vpcId} has no internet gateway, and a NAT gateway needs one.*network.subnetIds`);
+    // Resolve network sees it before anything is made...
+    const resolving = resolveNetwork({ request });
+    await expect(resolving).rejects.toThrow(NetworkConfigurationError);
+    await expect(resolving).rejects.toThrow(missing);
 
+    // ...and Ensure NAT gateway still checks (the gateway may be detached between the two steps).
+    const network = { vpcId: vpc.vpcId, vpcCidrs: [vpc.cidr], subnets: [], availableNatGatewayIds: [], zones: ['us-east-1a', 'us-east-1b'] };
     const run = ensureNatGateway({ request, network });
     await expect(run).rejects.toThrow(NetworkConfigurationError);
-    await expect(run).rejects.toThrow(new RegExp(`VPC ${vpc.vpcId} has no internet gateway, and a NAT gateway needs one.*network.subnetId`));
+    await expect(run).rejects.toThrow(missing);
     expect(await subnetsOf(vpc.vpcId)).toHaveLength(2);
     expect(await natEipsOf(vpc.vpcId)).toEqual([]);
   });
@@ -356,6 +384,8 @@ describe('Shared and per-workload resources (emulator)', () => {
       ['nat-gateway', true],
       ['vpc-subnet', true],
       ['route-table', true],
+      ['vpc-subnet', true],
+      ['route-table', true],
     ]);
     const sharedIds = new Set(shared.map((e) => e.id));
     const found = [
@@ -364,7 +394,7 @@ describe('Shared and per-workload resources (emulator)', () => {
       ...(await natEipsOf(vpc.vpcId)).map((r) => ({ id: r.AllocationId, tags: r.Tags })),
       ...(await natsOf(vpc.vpcId)).map((r) => ({ id: r.NatGatewayId, tags: r.Tags })),
     ].filter((r) => sharedIds.has(r.id!));
-    expect(found).toHaveLength(6);
+    expect(found).toHaveLength(8);
     for (const r of found) {
       expect(tagOf(r.tags, TAG_MANAGED_BY), r.id).toBe(TOOL_NAME);
       expect(tagOf(r.tags, TAG_ROLE), r.id).toBeDefined();
@@ -385,7 +415,7 @@ describe('Shared and per-workload resources (emulator)', () => {
     const sub = await ensureTaskSubnet({ ...other, natGateway: nat });
     const sg = await ensureSecurityGroup(other);
     expect(nat.natGatewayId).toBe(state.natGateway.natGatewayId);
-    expect(sub).toMatchObject({ subnetId: state.taskSubnet.subnetId, routeTableId: state.taskSubnet.routeTableId });
+    expect(sub.subnets).toEqual(state.taskSubnet.subnets);
     expect([...nat.ledger, ...sub.ledger].every((e) => !e.created && e.shared)).toBe(true);
     expect(sg.groupId).not.toBe(state.securityGroup.groupId);
   });

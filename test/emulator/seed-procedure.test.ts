@@ -74,7 +74,7 @@ describe("the seed's procedure through the handlers (emulator)", () => {
     expect(second.cluster?.clusterArn).toBe(first.cluster?.clusterArn);
     expect(second.taskRole?.roleArn).toBe(first.taskRole?.roleArn);
     expect(second.natGateway?.natGatewayId).toBe(first.natGateway?.natGatewayId);
-    expect(second.taskSubnet?.subnetId).toBe(first.taskSubnet?.subnetId);
+    expect(second.taskSubnet?.subnets).toEqual(first.taskSubnet?.subnets);
     expect(second.securityGroup?.groupId).toBe(first.securityGroup?.groupId);
     expect(second.taskDefinition?.taskDefinitionArn).toBe(first.taskDefinition?.taskDefinitionArn);
     expect(second.service?.serviceArn).toBe(first.service?.serviceArn);
@@ -129,16 +129,19 @@ describe("the seed's procedure through the handlers (emulator)", () => {
     expect(secrets.SecretList).toHaveLength(1);
   });
 
-  it('step 6: one NAT gateway with one Elastic IP in a public subnet, and a private task subnet routed through it', async () => {
+  it('step 6: one NAT gateway with one Elastic IP in a public subnet, and a private task subnet in each of two zones routed through it', async () => {
     const nats = await ec2().send(new DescribeNatGatewaysCommand({ Filter: vpcFilter() }));
     expect(nats.NatGateways?.filter((n) => n.State !== 'deleted')).toHaveLength(1);
     expect((await ec2().send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(1);
     const { Subnets } = await ec2().send(new DescribeSubnetsCommand({ Filters: vpcFilter() }));
-    // The VPC's two public subnets + the NAT subnet + the task subnet; CIDRs chosen automatically.
-    expect(Subnets?.map((s) => s.CidrBlock).sort()).toEqual(['10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24']);
-    const { RouteTables } = await ec2().send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [first.taskSubnet!.subnetId] }] }));
-    expect(RouteTables).toHaveLength(1);
-    expect(RouteTables?.[0]?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.NatGatewayId).toBe(first.natGateway?.natGatewayId);
+    // The VPC's two public subnets + the NAT subnet + a task subnet per zone; CIDRs chosen automatically.
+    expect(Subnets?.map((s) => s.CidrBlock).sort()).toEqual(['10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24', '10.0.4.0/24']);
+    expect(first.taskSubnet?.subnets.map((s) => s.availabilityZone)).toEqual(['us-east-1a', 'us-east-1b']);
+    for (const task of first.taskSubnet!.subnets) {
+      const { RouteTables } = await ec2().send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [task.subnetId] }] }));
+      expect(RouteTables).toHaveLength(1);
+      expect(RouteTables?.[0]?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0')?.NatGatewayId).toBe(first.natGateway?.natGatewayId);
+    }
   });
 
   it('step 7: one security group, app port open to the VPC only (never 0.0.0.0/0), and the EKS group open to it', async () => {
@@ -152,7 +155,7 @@ describe("the seed's procedure through the handlers (emulator)", () => {
   });
 
   // moto does not echo deploymentConfiguration: the circuit breaker is asserted on the CreateService call in test/unit/ecs-steps.test.ts.
-  it('step 8: one ECS service on FARGATE in the private subnet, no public IP', async () => {
+  it('step 8: one ECS service on FARGATE in the private subnets of both zones, no public IP', async () => {
     const { serviceArns } = await ecs().send(new ListServicesCommand({ cluster: 'bookinfo' }));
     expect(serviceArns).toEqual([first.service?.serviceArn]);
     const { services } = await ecs().send(new DescribeServicesCommand({ cluster: 'bookinfo', services: ['ratings'] }));
@@ -160,7 +163,7 @@ describe("the seed's procedure through the handlers (emulator)", () => {
       launchType: 'FARGATE',
       desiredCount: 1,
       taskDefinition: first.taskDefinition?.taskDefinitionArn,
-      networkConfiguration: { awsvpcConfiguration: { subnets: [first.taskSubnet?.subnetId], securityGroups: [first.securityGroup?.groupId], assignPublicIp: 'DISABLED' } },
+      networkConfiguration: { awsvpcConfiguration: { subnets: first.taskSubnet?.subnets.map((x) => x.subnetId), securityGroups: [first.securityGroup?.groupId], assignPublicIp: 'DISABLED' } },
     });
   });
 });

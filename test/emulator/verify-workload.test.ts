@@ -70,16 +70,17 @@ describe('Verify workload (stand-in WARs)', () => {
     putWar({ taskId: 'ccc', namespace: 'other' }); // same task id, other namespace
     putWar({ taskId: 'ccc', cluster: 'other-cluster' }); // same task id, other ECS cluster
 
-    const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa'), task('bbb'), task('ccc')], poll: undefined as unknown as Poll, status: 'ok' } });
+    const r = await verifyWorkload({ request, readiness: { ready: true, tasks: [task('aaa'), { ...task('bbb'), availabilityZone: 'us-east-1b' }, task('ccc')], poll: undefined as unknown as Poll, status: 'ok' } });
 
     expect(r.allConnected).toBe(false);
+    // Each task with its zone: the service spreads them over the task subnets' zones.
     expect(r.connected).toEqual([
-      { taskId: 'aaa', warName: connected, agentConnected: { status: 'True', reason: 'ConnectionEstablished', since: '2026-01-02T03:04:05Z' }, connectedTo: PLANE_POD, address: '10.0.3.11', connectedOver: 'VPC' },
+      { taskId: 'aaa', availabilityZone: 'us-east-1a', warName: connected, agentConnected: { status: 'True', reason: 'ConnectionEstablished', since: '2026-01-02T03:04:05Z' }, connectedTo: PLANE_POD, address: '10.0.3.11', connectedOver: 'VPC' },
     ]);
     expect(r.disconnected).toEqual([
-      { taskId: 'bbb', warName: down, agentConnected: { status: 'False', reason: 'AgentDisconnected', since: '2026-01-02T03:04:05Z' }, connectedTo: undefined, address: '10.0.3.10', connectedOver: 'VPC' },
+      { taskId: 'bbb', availabilityZone: 'us-east-1b', warName: down, agentConnected: { status: 'False', reason: 'AgentDisconnected', since: '2026-01-02T03:04:05Z' }, connectedTo: undefined, address: '10.0.3.10', connectedOver: 'VPC' },
     ]);
-    expect(r.missing).toEqual([{ taskId: 'ccc' }]);
+    expect(r.missing).toEqual([{ taskId: 'ccc', availabilityZone: 'us-east-1a' }]);
     expect(r.poll.attempt).toBe(1);
   });
 

@@ -129,7 +129,7 @@ const ec2Describe =
 
 const EC2: Record<string, Mapper> = {
   ...Object.fromEntries(
-    ['DescribeVpcs', 'DescribeSubnets', 'DescribeInternetGateways', 'DescribeNatGateways', 'DescribeRouteTables', 'DescribeAddresses', 'DescribeSecurityGroups', 'DescribeSecurityGroupRules'].map((c) => [c, ec2Describe(c)]),
+    ['DescribeVpcs', 'DescribeSubnets', 'DescribeInternetGateways', 'DescribeNatGateways', 'DescribeRouteTables', 'DescribeAddresses', 'DescribeAccountAttributes', 'DescribeAvailabilityZones', 'DescribeSecurityGroups', 'DescribeSecurityGroupRules'].map((c) => [c, ec2Describe(c)]),
   ),
   CreateSubnet: async (i, t, f) => [...ec2Created('ec2:CreateSubnet', t, i, 'subnet'), ...(await ec2Existing('ec2:CreateSubnet', t, f, 'vpc', str(i.VpcId)))],
   CreateRouteTable: async (i, t, f) => [...ec2Created('ec2:CreateRouteTable', t, i, 'route-table'), ...(await ec2Existing('ec2:CreateRouteTable', t, f, 'vpc', str(i.VpcId)))],

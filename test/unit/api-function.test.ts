@@ -11,6 +11,7 @@ import type { WorkloadRecord } from '../../functions/lib/registry.ts';
 import { describe, expect, it } from 'vitest';
 import { apiRequestOf, createApiHandler, permissions, readApiSettings, type ApiSettings } from '../../functions/api/onboardings.ts';
 import type { ApiDeps, ExecutionBackend, ExecutionView } from '../../functions/lib/onboarding-api.ts';
+import { FEASIBILITY_PERMISSIONS } from '../../functions/lib/feasibility.ts';
 import type { OnboardingRequest } from '../../functions/lib/request.ts';
 import { bookinfoInput } from '../support/requests.ts';
 
@@ -91,6 +92,7 @@ const deps: Partial<ApiDeps> = {
   acquireWorkloadLock: () => Promise.resolve(),
   releaseWorkloadLock: () => Promise.resolve(true),
   storeCaBundle: () => Promise.resolve(REF),
+  checkFeasibility: () => Promise.resolve([]),
   getWorkload: (workload) => Promise.resolve({ workload, status: 'ONBOARDED' } as WorkloadRecord),
   listWorkloads: (page) => Promise.resolve({ items: [], ...(page.nextToken ? {} : { nextToken: 'eyJ3b3JrbG9hZCI6ImEvYiJ9' }) }),
 };
@@ -205,7 +207,7 @@ describe('API function: settings', () => {
 });
 
 describe('API function: permissions', () => {
-  it('grants only named actions on the three machines, their executions, the registry and this tool’s secrets', () => {
+  it('grants only named actions on the three machines, their executions, the registry, this tool’s secrets and the network reads', () => {
     const resources = permissions.flatMap((p) => p.resources);
     expect(permissions.flatMap((p) => p.actions).every((a) => /^[a-z0-9]+:[A-Za-z]+$/.test(a))).toBe(true);
     expect(resources).toEqual([
@@ -218,6 +220,8 @@ describe('API function: permissions', () => {
       '${RegistryTableArn}',
       '${RegistryTableArn}',
       ...CA_SECRET_WRITE_PERMISSIONS.flatMap((p) => p.resources),
+      // The network feasibility check's reads: the EKS cluster, and EC2's Describe* (which have no resource type).
+      ...FEASIBILITY_PERMISSIONS.flatMap((p) => p.resources),
     ]);
     // Secrets: created only tagged as this tool's, changed only when they carry its tag.
     expect(permissions.filter((p) => p.actions.some((a) => /^secretsmanager:(Create|Put|Restore|GetSecretValue)/.test(a))).every((p) => p.conditions !== undefined)).toBe(true);

@@ -61,7 +61,7 @@ function state(overrides: Partial<WorkflowState> = {}): WorkflowState {
     executionRole: { roleName: 'exec', roleArn: `arn:aws:iam::${ACCOUNT}:role/exec`, ledger: [] },
     caSecret: { secretName: 'ca', secretArn: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ca-AbCdEf`, updated: false, ledger: [] },
     logGroup: { logGroupName: '/ecs/bookinfo_ratings', retentionDays: 30, ledger: [] },
-    taskSubnet: { subnetId: 'subnet-0123456789abcdef0', cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a', routeTableId: 'rtb-0123456789abcdef0', ledger: [] },
+    taskSubnet: { subnets: [{ subnetId: 'subnet-0123456789abcdef0', cidr: '10.0.3.0/24', availabilityZone: 'us-east-1a', routeTableId: 'rtb-0123456789abcdef0' }], ledger: [] },
     securityGroup: { groupId: 'sg-0123456789abcdef0', ledger: [] },
     taskDefinition: { taskDefinitionArn: TD_ARN, family: 'bookinfo_ratings', revision: 3, ledger: [] },
     service: { serviceArn: SERVICE_ARN, serviceName: 'ratings', clusterName: 'bookinfo', updated: false, ledger: [] },

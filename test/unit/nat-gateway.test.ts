@@ -33,7 +33,7 @@ afterEach(() => ec2Mock.reset());
 
 const VPC = 'vpc-0a1b2c3d4e5f60718';
 const NAT = 'nat-0a1b2c3d4e5f60718';
-const network: NetworkResult = { vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], subnets: [], internetGatewayId: 'igw-0a1b2c3d4e5f60718', availableNatGatewayIds: [] };
+const network: NetworkResult = { vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], subnets: [], internetGatewayId: 'igw-0a1b2c3d4e5f60718', availableNatGatewayIds: [], zones: ['us-east-1a'] };
 const ourTags = [
   { Key: TAG_MANAGED_BY, Value: TOOL_NAME },
   { Key: TAG_ROLE, Value: 'nat-gateway' },

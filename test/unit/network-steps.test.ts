@@ -10,6 +10,9 @@ import {
   CreateRouteTableCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
+  DescribeAccountAttributesCommand,
+  DescribeAddressesCommand,
+  DescribeAvailabilityZonesCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
@@ -39,7 +42,7 @@ const VPC = 'vpc-0a1b2c3d4e5f60718';
 const EKS_SG = 'sg-0e0e0e0e0e0e0e0e0';
 const OUR_SG = 'sg-0a0a0a0a0a0a0a0a0';
 const USER_SG = 'sg-0b0b0b0b0b0b0b0b0';
-const network: NetworkResult = { vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], subnets: [], internetGatewayId: 'igw-0a1b2c3d4e5f60718', availableNatGatewayIds: [], eksClusterSecurityGroupId: EKS_SG };
+const network: NetworkResult = { vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], subnets: [], internetGatewayId: 'igw-0a1b2c3d4e5f60718', availableNatGatewayIds: [], eksClusterSecurityGroupId: EKS_SG, zones: ['us-east-1a'] };
 const natGateway: NatGatewayResult = { natGatewayId: 'nat-0a1b2c3d4e5f60718', state: 'available', subnetId: 'subnet-0000000000000002a', ledger: [] };
 const awsError = (name: string, message: string) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
 const run = <T>(h: (s: WorkflowState, c: Context) => Promise<T>, state: WorkflowState) => h(state, {} as Context).catch((e: unknown) => e);
@@ -97,7 +100,7 @@ describe('Ensure security group (eventual consistency)', () => {
 describe('Ensure task subnet (concurrent runs and eventual consistency)', () => {
   const subnet = (SubnetId: string, CidrBlock: string): Subnet => ({ SubnetId, VpcId: VPC, CidrBlock, AvailabilityZone: 'us-east-1a' });
   const before = [subnet('subnet-00000000000000000', '10.0.0.0/24'), subnet('subnet-00000000000000001', '10.0.1.0/24'), subnet(natGateway.subnetId, '10.0.2.0/24')];
-  const state = (): WorkflowState => ({ request: bookinfoRequest(), network, natGateway });
+  const state = (): WorkflowState => ({ request: bookinfoRequest({ network: { eksClusterName: 'mesh-eks', zones: 1 } }), network, natGateway });
 
   beforeEach(() => {
     ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: VPC, CidrBlock: '10.0.0.0/16' }] });
@@ -121,7 +124,7 @@ describe('Ensure task subnet (concurrent runs and eventual consistency)', () => 
     expect((first as Error).message).toMatch(/subnet block 10.0.3.0\/24 .* was taken meanwhile/);
     const cidrs = ec2Mock.commandCalls(CreateSubnetCommand).map((c) => c.args[0].input.CidrBlock);
     expect(cidrs).toEqual(['10.0.3.0/24', '10.0.4.0/24']);
-    expect(second).toMatchObject({ subnetId: 'subnet-0000000000000004a', cidr: '10.0.4.0/24' });
+    expect(second.subnets).toEqual([expect.objectContaining({ subnetId: 'subnet-0000000000000004a', cidr: '10.0.4.0/24' })]);
   });
 
   it.each([
@@ -207,8 +210,11 @@ describe('IPv6-only subnets (no CidrBlock)', () => {
   });
 
   it('Resolve network lists only the subnets with an IPv4 block, sorted', async () => {
-    ec2Mock.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [] });
+    ec2Mock.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [{ InternetGatewayId: 'igw-0000000000000000a', Attachments: [{ VpcId: VPC, State: 'attached' }] }] });
     ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
+    ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [] });
+    ec2Mock.on(DescribeAccountAttributesCommand).resolves({ AccountAttributes: [{ AttributeName: 'vpc-max-elastic-ips', AttributeValues: [{ AttributeValue: '5' }] }] });
+    ec2Mock.on(DescribeAvailabilityZonesCommand).resolves({ AvailabilityZones: [{ ZoneName: 'us-east-1a', ZoneType: 'availability-zone', State: 'available' }, { ZoneName: 'us-east-1b', ZoneType: 'availability-zone', State: 'available' }] });
 
     const net = await resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: VPC } }) });
 
@@ -222,16 +228,16 @@ describe('IPv6-only subnets (no CidrBlock)', () => {
     ec2Mock.on(AssociateRouteTableCommand).resolves({ AssociationId: 'rtbassoc-0000000000000000a' });
     ec2Mock.on(CreateSubnetCommand).resolves({ Subnet: ipv4('subnet-0000000000000002b', '10.0.2.0/24') });
 
-    const r = await ensureTaskSubnetHandler({ request: bookinfoRequest(), network, natGateway }, {} as Context);
+    const r = await ensureTaskSubnetHandler({ request: bookinfoRequest({ network: { eksClusterName: 'mesh-eks', zones: 1 } }), network, natGateway }, {} as Context);
 
     expect(ec2Mock).toHaveReceivedCommandWith(CreateSubnetCommand, { CidrBlock: '10.0.2.0/24' });
-    expect(r).toMatchObject({ subnetId: 'subnet-0000000000000002b', cidr: '10.0.2.0/24' });
+    expect(r.subnets).toEqual([expect.objectContaining({ subnetId: 'subnet-0000000000000002b', cidr: '10.0.2.0/24', availabilityZone: 'us-east-1a' })]);
   });
 
   it('rejects an IPv6-only network.subnetId with NetworkConfigurationError', async () => {
-    const request = bookinfoRequest({ network: { eksClusterName: 'mesh-eks', subnetId: ipv6Only.SubnetId } });
+    const request = bookinfoRequest({ network: { eksClusterName: 'mesh-eks', subnetIds: [ipv6Only.SubnetId!] } });
     const err = await run(ensureTaskSubnetHandler, { request, network });
     expect(err).toBeInstanceOf(NetworkConfigurationError);
-    expect((err as Error).message).toMatch(/network.subnetId subnet-0000000000000006a is IPv6-only \(no IPv4 CIDR block\)/);
+    expect((err as Error).message).toMatch(/network.subnetIds\[0\] subnet-0000000000000006a is IPv6-only \(no IPv4 CIDR block\)/);
   });
 });

@@ -84,6 +84,10 @@ function fakeDeps(backend: Recording, over: Partial<ApiDeps> = {}): Partial<ApiD
     },
     listWorkloads: () => Promise.reject(new Error('the registry was not expected to be read')),
     getWorkload: (workload: string) => Promise.resolve({ workload, status: 'ONBOARDED', ...(lockDeps.locks.has(workload) ? { lock: lockDeps.locks.get(workload) } : {}) } as WorkloadRecord),
+    checkFeasibility: (request: OnboardingRequest) => {
+      backend.calls.push(`check ${request.workloadGroup.namespace}/${request.workloadGroup.name}`);
+      return Promise.resolve([]);
+    },
     now: () => new Date('2026-11-29T10:20:30.456Z'),
     ...over,
   };
@@ -165,6 +169,17 @@ describe('onboarding API: Step Functions input limit at the edge', () => {
     expect((res.body as { problems: { path: string; message: string }[] }).problems).toEqual([{ path: '$.rootCaPem', message: expect.stringContaining('Secrets Manager stores at most 65536 bytes') as string }]);
     expect(backend.calls).toEqual([]);
   });
+
+  it("answers 400 with the feasibility check's problems and paths, before storing or starting anything", async () => {
+    const backend = recordingBackend();
+    const problems = [{ path: '$.network.subnetCidr', message: "10.9.0.0/24 is not inside the VPC's CIDR block(s) 10.0.0.0/16" }];
+    const deps = fakeDeps(backend, { checkFeasibility: () => Promise.resolve(problems) });
+
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps);
+
+    expect(res).toMatchObject({ status: 400, body: { message: 'The onboarding request is invalid: 1 problem(s). Nothing was started.', problems } });
+    expect(backend.calls).toEqual([]);
+  });
 });
 
 describe('onboarding API: the CA bundle is stored before the execution starts', () => {
@@ -178,7 +193,7 @@ describe('onboarding API: the CA bundle is stored before the execution starts', 
     // Assess
     expect(res.status).toBe(202);
     const { executionId } = res.body as { executionId: string };
-    expect(backend.calls).toEqual(['store bookinfo/ratings pem', `start ${executionId}`]);
+    expect(backend.calls).toEqual(['check bookinfo/ratings', 'store bookinfo/ratings pem', `start ${executionId}`]);
     const started = backend.started[0]!.request;
     expect(started.rootCaSecret).toEqual(REF);
     expect(started).not.toHaveProperty('rootCaPem');
@@ -266,7 +281,8 @@ describe('onboarding API: one run per workload', () => {
       location: `/onboardings/${first.executionId}`,
     });
     expect((res.body as { message: string }).message).toContain('Nothing was started');
-    expect(backend.calls).toEqual([`store bookinfo/ratings pem`, `start ${first.executionId}`]);
+    // The second request is checked against the account (reads only), then refused: nothing stored, nothing started.
+    expect(backend.calls).toEqual(['check bookinfo/ratings', `store bookinfo/ratings pem`, `start ${first.executionId}`, 'check bookinfo/ratings']);
     // The identical request still gets the same execution.
     expect((await post(bookinfoInput(), backend, deps)).body).toMatchObject({ executionId: first.executionId, duplicate: true });
   });
@@ -304,7 +320,7 @@ describe('onboarding API: one run per workload', () => {
     const res = await post(bookinfoInput(), backend, { ...fakeDeps(backend), ...fakeLocks(locks), getWorkload: (w) => Promise.resolve({ workload: w, lock: locks.get(w) } as WorkloadRecord) });
     expect(res.status).toBe(409);
     expect(res.body).toEqual({ error: 'WorkloadBusy', message: expect.stringContaining('offboard-bookinfo_ratings-1 (offboard-workload') as string, executionId: 'offboard-bookinfo_ratings-1' });
-    expect(backend.calls).toEqual([]);
+    expect(backend.calls).toEqual(['check bookinfo/ratings']);
   });
 
   it('frees the lock it took when the start fails', async () => {

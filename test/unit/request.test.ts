@@ -70,12 +70,22 @@ const invalid: [string, (r: Mutable) => void, string, RegExp][] = [
   ['app image missing', (r) => delete r.app.image, '$.app.image', /required/],
   ['neither eksClusterName nor vpcId', (r) => (r.network = {}), '$.network', /eksClusterName or vpcId/],
   ['bad vpc id', (r) => (r.network.vpcId = 'vpc-XYZ'), '$.network.vpcId', /VPC id/],
-  ['bad subnet id', (r) => (r.network.subnetId = 'subnet'), '$.network.subnetId', /subnet id/],
-  ['subnetId and subnetCidr together', (r) => Object.assign(r.network, { subnetId: 'subnet-0123456789abcdef0', subnetCidr: '10.0.3.0/24' }), '$.network.subnetCidr', /not both/],
-  ['subnetCidr with host bits', (r) => (r.network.subnetCidr = '10.0.3.1/24'), '$.network.subnetCidr', /host bits zero/],
-  ['subnetCidr too large', (r) => (r.network.subnetCidr = '10.0.0.0/8'), '$.network.subnetCidr', /\/16 and \/28/],
+  ['bad subnet id', (r) => (r.network.subnetIds = ['subnet']), '$.network.subnetIds[0]', /subnet id/],
+  ['empty subnetIds', (r) => (r.network.subnetIds = []), '$.network.subnetIds', /at least one subnet id/],
+  ['17 subnetIds', (r) => (r.network.subnetIds = Array.from({ length: 17 }, (_, i) => `subnet-0123456789abcde${String(i).padStart(2, '0')}`)), '$.network.subnetIds', /at most 16/],
+  ['a repeated subnet id', (r) => (r.network.subnetIds = ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef0']), '$.network.subnetIds[1]', /repeats subnetIds\[0\]/],
+  ['subnetIds and subnetCidrs together', (r) => Object.assign(r.network, { subnetIds: ['subnet-0123456789abcdef0'], subnetCidrs: ['10.0.3.0/24'] }), '$.network.subnetCidrs', /not both/],
+  ['zones with subnetIds', (r) => Object.assign(r.network, { subnetIds: ['subnet-0123456789abcdef0'], zones: 2 }), '$.network.zones', /those of network.subnetIds/],
+  ['a block per zone', (r) => Object.assign(r.network, { subnetCidrs: ['10.0.3.0/24'], zones: 2 }), '$.network.subnetCidrs', /one block per zone: network.zones is 2, subnetCidrs has 1/],
+  ['four zones', (r) => (r.network.zones = 4), '$.network.zones', /at most 3 zones/],
+  ['a repeated block', (r) => (r.network.subnetCidrs = ['10.0.3.0/24', '10.0.3.0/24']), '$.network.subnetCidrs[1]', /repeats subnetCidrs\[0\]/],
+  ['subnetCidrs with host bits', (r) => (r.network.subnetCidrs = ['10.0.3.1/24']), '$.network.subnetCidrs[0]', /host bits zero/],
+  ['subnetCidrs too large', (r) => (r.network.subnetCidrs = ['10.0.3.0/24', '10.0.0.0/8']), '$.network.subnetCidrs[1]', /\/16 and \/28/],
+  ['natGateways neither shared nor per-zone', (r) => (r.network.natGateways = 'one-each'), '$.network.natGateways', /"shared" .* or "per-zone"/],
+  ['per-zone NAT gateways with subnetIds', (r) => Object.assign(r.network, { subnetIds: ['subnet-0123456789abcdef0'], natGateways: 'per-zone' }), '$.network.natGateways', /route through NAT gateways of their own/],
+  ['per-zone NAT gateways with one natSubnetCidr', (r) => Object.assign(r.network, { natGateways: 'per-zone', natSubnetCidr: '10.0.9.0/24' }), '$.network.natSubnetCidr', /one per zone/],
   ['natSubnetCidr not a CIDR', (r) => (r.network.natSubnetCidr = '10.0.4.0'), '$.network.natSubnetCidr', /CIDR/],
-  ['same CIDR for NAT and task subnets', (r) => Object.assign(r.network, { subnetCidr: '10.0.3.0/24', natSubnetCidr: '10.0.3.0/24' }), '$.network.natSubnetCidr', /must differ/],
+  ['same CIDR for NAT and task subnets', (r) => Object.assign(r.network, { subnetCidrs: ['10.0.4.0/24', '10.0.3.0/24'], natSubnetCidr: '10.0.3.0/24' }), '$.network.natSubnetCidr', /must differ from network.subnetCidrs\[1\]/],
   ['ingress source that is neither CIDR nor group', (r) => (r.network.ingressSources = ['everyone']), '$.network.ingressSources[0]', /CIDR block or a security group/],
   ['empty ingressSources', (r) => (r.network.ingressSources = []), '$.network.ingressSources', /at least one/],
   ['EKS group rule without eksClusterName', (r) => (r.network = { vpcId: 'vpc-0123456789abcdef0', allowFromEksClusterSecurityGroup: true }), '$.network.allowFromEksClusterSecurityGroup', /eksClusterName/],
@@ -113,10 +123,10 @@ describe('onboarding request validation', () => {
         delete (r as Obj).app;
         r.ecs.memory = '4096';
         r.ecs.desiredCount = -1;
-        r.network = { subnetId: 'subnet-0123456789abcdef0', subnetCidr: '10.0.3.0/24' };
+        r.network = { subnetIds: ['subnet-0123456789abcdef0'], subnetCidrs: ['10.0.3.0/24'] };
       }),
     );
-    expect(problems.map((p) => p.path).sort()).toEqual(['$.app', '$.ecs.desiredCount', '$.ecs.memory', '$.network', '$.network.subnetCidr']);
+    expect(problems.map((p) => p.path).sort()).toEqual(['$.app', '$.ecs.desiredCount', '$.ecs.memory', '$.network', '$.network.subnetCidrs']);
   });
 
   it('says which type it wanted', () => {

@@ -35,14 +35,15 @@ afterEach(() => ec2Mock.reset());
 
 const VPC = 'vpc-0a1b2c3d4e5f60718';
 const IGW = 'igw-0a1b2c3d4e5f60718';
-const network: NetworkResult = { vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], subnets: [], internetGatewayId: IGW, availableNatGatewayIds: [] };
+const network: NetworkResult = { vpcId: VPC, vpcCidrs: ['10.0.0.0/16'], subnets: [], internetGatewayId: IGW, availableNatGatewayIds: [], zones: ['us-east-1a'] };
 const ctx = {} as Context;
 
 /** Workload A (bookinfo/ratings) and workload B (bookinfo/reviews): same VPC, same ECS cluster `bookinfo`. */
-const workloadA = () => bookinfoRequest();
+// One zone, and the single task subnet an earlier version named `<cluster>-ecs-subnet` (adopted as that zone's).
+const workloadA = () => bookinfoRequest({ network: { eksClusterName: 'mesh-eks', zones: 1 } });
 const workloadB = () => {
   const base = bookinfoInput();
-  return parseRequest({ ...base, workloadGroup: { namespace: 'bookinfo', name: 'reviews' }, ecs: { ...base.ecs, service: 'reviews', family: 'bookinfo_reviews' }, app: { ...base.app, name: 'reviews' } });
+  return parseRequest({ ...base, workloadGroup: { namespace: 'bookinfo', name: 'reviews' }, ecs: { ...base.ecs, service: 'reviews', family: 'bookinfo_reviews' }, app: { ...base.app, name: 'reviews' }, network: { ...base.network, zones: 1 } });
 };
 const natCalls = () => ec2Mock.commandCalls(CreateNatGatewayCommand).map((c) => c.args[0].input);
 
@@ -119,9 +120,9 @@ describe('Task route table shared by the workloads of one ECS cluster (concurren
 
     const [a, b] = await Promise.all([ensureTaskSubnetHandler(stateOf(workloadA()), ctx), ensureTaskSubnetHandler(stateOf(workloadB()), ctx)]);
 
-    expect(b.routeTableId).toBe(a.routeTableId);
+    expect(b.subnets[0]!.routeTableId).toBe(a.subnets[0]!.routeTableId);
     const tables = fake.tables.filter((t) => t.Tags?.some((g) => g.Key === 'Name' && g.Value === 'bookinfo-ecs-subnet-rt'));
-    expect(tables.map((t) => t.RouteTableId)).toEqual([a.routeTableId]);
+    expect(tables.map((t) => t.RouteTableId)).toEqual([a.subnets[0]!.routeTableId]);
     expect(tables[0]?.Routes?.filter((r) => r.DestinationCidrBlock === '0.0.0.0/0')).toEqual([expect.objectContaining({ NatGatewayId: natGateway.natGatewayId })]);
     expect(tables[0]?.Associations?.map((x) => x.SubnetId)).toEqual([subnet.SubnetId]);
     expect(tables[0]?.Tags).toEqual([...sharedTags(TASK_ROUTE_TABLE_ROLE), { Key: 'Name', Value: 'bookinfo-ecs-subnet-rt' }]);
@@ -133,7 +134,7 @@ describe('Task route table shared by the workloads of one ECS cluster (concurren
     expect(ec2Mock).not.toHaveReceivedCommand(ReplaceRouteTableAssociationCommand);
     expect(a.ledger).toEqual([
       { kind: 'vpc-subnet', id: subnet.SubnetId, created: false, shared: true },
-      { kind: 'route-table', id: a.routeTableId, created: true, shared: true },
+      { kind: 'route-table', id: a.subnets[0]!.routeTableId, created: true, shared: true },
     ]);
   });
 
@@ -142,13 +143,13 @@ describe('Task route table shared by the workloads of one ECS cluster (concurren
     fake.addSubnet({ CidrBlock: '10.0.3.0/24', Tags: [...sharedTags(TASK_SUBNET_ROLE), { Key: 'Name', Value: 'bookinfo-ecs-subnet' }] });
     const first = await ensureTaskSubnet({ request: workloadA(), network, natGateway });
     // The table is gone (a person deleted it) and its token was first used with other tags.
-    fake.tables.splice(fake.tables.findIndex((t) => t.RouteTableId === first.routeTableId), 1);
+    fake.tables.splice(fake.tables.findIndex((t) => t.RouteTableId === first.subnets[0]!.routeTableId), 1);
     fake.tokensFirstUsedWithOtherParameters();
     ec2Mock.resetHistory();
 
     const again = await ensureTaskSubnet({ request: workloadA(), network, natGateway });
 
-    expect(again.routeTableId).not.toBe(first.routeTableId);
+    expect(again.subnets[0]!.routeTableId).not.toBe(first.subnets[0]!.routeTableId);
     const [mismatched, renewed] = ec2Mock.commandCalls(CreateRouteTableCommand).map((c) => c.args[0].input.ClientToken);
     expect(renewed).toBeDefined();
     expect(renewed).not.toBe(mismatched);
@@ -187,7 +188,7 @@ describe('Route table races, answered with AWS\'s codes (contract)', () => {
 
     const r = await ensureTaskSubnet({ request: workloadA(), network, natGateway });
 
-    expect(r.routeTableId).toBe(RTB);
+    expect(r.subnets[0]!.routeTableId).toBe(RTB);
     expect(ec2Mock).toHaveReceivedCommandWith(ReplaceRouteCommand, { RouteTableId: RTB, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: NAT });
   });
 
@@ -216,7 +217,7 @@ describe('Route table races, answered with AWS\'s codes (contract)', () => {
 
     const r = await ensureTaskSubnet({ request: workloadA(), network, natGateway });
 
-    expect(r.routeTableId).toBe(RTB);
+    expect(r.subnets[0]!.routeTableId).toBe(RTB);
     if (replaced) expect(ec2Mock).toHaveReceivedCommandWith(ReplaceRouteTableAssociationCommand, { AssociationId: 'rtbassoc-0000000000000000e', RouteTableId: RTB });
     else expect(ec2Mock).not.toHaveReceivedCommand(ReplaceRouteTableAssociationCommand);
   });

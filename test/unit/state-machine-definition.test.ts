@@ -80,16 +80,18 @@ describe('statemachine/onboard-workload.asl.json', () => {
     for (const [, w] of waits) expect(w.SecondsPath).toMatch(/\.poll\.nextWaitSeconds$/);
   });
 
-  it('runs identity and network provisioning side by side', () => {
+  it('checks the network against the account before anything is made, then runs identity and network provisioning side by side', () => {
     const parallel = states.find(([, s]) => s.Type === 'Parallel')?.[1];
     const branchTasks = parallel?.Branches?.map((b) => Object.entries(b.States).filter(([, s]) => s.Type === 'Task').map(([n]) => n));
     expect(branchTasks).toEqual([
       ['Ensure cluster', 'Ensure task role', 'Ensure execution role', 'Ensure CA secret', 'Ensure log group'],
-      ['Resolve network', 'Ensure NAT gateway', 'Check NAT gateway', 'Ensure task subnet', 'Ensure security group'],
+      ['Ensure NAT gateway', 'Check NAT gateway', 'Ensure task subnet', 'Ensure security group'],
     ]);
     expect(machine.StartAt).toBe('Validate request');
     expect(machine.States['Validate request']?.Next).toBe('Pre-flight mesh');
-    expect(machine.States['Pre-flight mesh']?.Next).toBe('Provision identity and network');
+    // Resolve network holds every feasibility check: a request that cannot succeed fails there, before the first mutating call.
+    expect(machine.States['Pre-flight mesh']?.Next).toBe('Resolve network');
+    expect(machine.States['Resolve network']?.Next).toBe('Provision identity and network');
   });
 
   describe('retry policy', () => {

@@ -12,6 +12,11 @@ export function privateIpOf(t: Task): string | undefined {
   return eni?.details?.find((d) => d.name === 'privateIPv4Address')?.value ?? t.containers?.flatMap((c) => c.networkInterfaces ?? []).find((n) => n.privateIpv4Address)?.privateIpv4Address;
 }
 
+/** The subnet of the task's network interface (awsvpc). */
+export function subnetIdOf(t: Task): string | undefined {
+  return t.attachments?.find((a) => a.type === 'ElasticNetworkInterface')?.details?.find((d) => d.name === 'subnetId')?.value;
+}
+
 /** One line per stopped task: why it stopped and how each container ended. */
 export function describeStoppedTask(t: Task): string {
   const containers = (t.containers ?? []).map((c) => `${c.name ?? '?'} exit ${c.exitCode ?? 'none'}${c.reason ? ` (${c.reason})` : ''}`).join(', ');

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  DescribeAvailabilityZonesCommand,
   DescribeRouteTablesCommand,
   DescribeVpcsCommand,
   paginateDescribeInternetGateways,
@@ -60,6 +61,7 @@ export const NETWORK_READS = {
   attachedInternetGatewayId: ec2Describe('ec2:DescribeInternetGateways'),
   vpcNatGateways: ec2Describe('ec2:DescribeNatGateways'),
   effectiveRouteTable: ec2Describe('ec2:DescribeRouteTables'),
+  regionZones: ec2Describe('ec2:DescribeAvailabilityZones'),
 } satisfies Record<string, Permission>;
 
 /** checkGivenPrivateSubnet. */
@@ -177,6 +179,28 @@ export async function vpcSubnets(vpcId: string): Promise<SubnetInfo[]> {
     .sort((a, b) => parseBlock(a.cidr).start - parseBlock(b.cidr).start);
 }
 
+/**
+ * The region's availability zones that are available, sorted by name. Local Zones and
+ * Wavelength Zones (`ZoneType` other than `availability-zone`) are left out: NAT gateways and
+ * Fargate are not offered in all of them.
+ */
+export async function regionZones(): Promise<string[]> {
+  const { AvailabilityZones } = await ec2().send(new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }));
+  return (AvailabilityZones ?? [])
+    .filter((z) => z.ZoneName && (z.ZoneType ?? 'availability-zone') === 'availability-zone')
+    .map((z) => z.ZoneName!)
+    .sort();
+}
+
+/**
+ * The `count` zones that get a task subnet: the zones of the VPC's subnets in address order
+ * (the EKS cluster's, usually), then the region's other zones by name; the same answer every run.
+ */
+export function chooseZones(subnets: readonly SubnetInfo[], available: readonly string[], count: number): string[] {
+  const ordered = [...new Set([...subnets.map((s) => s.availabilityZone).filter((z) => available.includes(z)), ...available])];
+  return ordered.slice(0, count);
+}
+
 /** The internet gateway attached to the VPC, if any. */
 export async function attachedInternetGatewayId(vpcId: string): Promise<string | undefined> {
   for await (const page of paginateDescribeInternetGateways({ client: ec2() }, { Filters: [{ Name: 'attachment.vpc-id', Values: [vpcId] }] })) {
@@ -192,7 +216,9 @@ export async function vpcNatGateways(vpcId: string, states: NatGatewayState[], e
   const out: NatGateway[] = [];
   const Filter: Filter[] = [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'state', Values: states }, ...extra];
   for await (const page of paginateDescribeNatGateways({ client: ec2() }, { Filter })) out.push(...(page.NatGateways ?? []));
-  return out;
+  // The tag filters again on the answer: AWS applies them, moto 5.2.1 ignores them for NAT gateways (a zone's own NAT gateway is told apart by its Name).
+  const tagFilters = extra.filter((f) => f.Name?.startsWith('tag:'));
+  return out.filter((n) => tagFilters.every((f) => f.Values?.includes(tagValue(n.Tags, f.Name!.slice(4)) ?? '')));
 }
 
 // ---- routes ----------------------------------------------------------------
@@ -231,10 +257,10 @@ export function routeTarget(r: Route): string {
 }
 
 /**
- * Checks a subnet the user gave (network.subnetId): it is in the VPC and its route table
+ * Checks a subnet the user gave (network.subnetIds): it is in the VPC and its route table
  * sends 0.0.0.0/0 to a NAT gateway. Throws NetworkConfigurationError saying what is wrong.
  */
-export async function checkGivenPrivateSubnet(vpcId: string, subnetId: string): Promise<{ subnet: SubnetInfo; routeTableId: string; natGatewayId: string }> {
+export async function checkGivenPrivateSubnet(vpcId: string, subnetId: string, field = 'network.subnetIds'): Promise<{ subnet: SubnetInfo; routeTableId: string; natGatewayId: string }> {
   let found: Subnet[];
   try {
     found = await describeSubnets([{ Name: 'subnet-id', Values: [subnetId] }]);
@@ -243,20 +269,20 @@ export async function checkGivenPrivateSubnet(vpcId: string, subnetId: string): 
     found = [];
   }
   const s = found.find((x) => x.SubnetId === subnetId);
-  if (!s) throw new NetworkConfigurationError(`network.subnetId ${subnetId} was not found in this account and region`);
-  if (s.VpcId !== vpcId) throw new NetworkConfigurationError(`network.subnetId ${subnetId} is in ${s.VpcId}, not in the workload's VPC ${vpcId}`);
+  if (!s) throw new NetworkConfigurationError(`${field} ${subnetId} was not found in this account and region`);
+  if (s.VpcId !== vpcId) throw new NetworkConfigurationError(`${field} ${subnetId} is in ${s.VpcId}, not in the workload's VPC ${vpcId}`);
   if (!hasIpv4Block(s)) {
     throw new NetworkConfigurationError(
-      `network.subnetId ${subnetId} is IPv6-only (no IPv4 CIDR block), and this tool sends the tasks' outbound traffic (0.0.0.0/0) through a NAT gateway, which needs IPv4: give an IPv4 or dual-stack subnet, or leave network.subnetId out so one is made`,
+      `${field} ${subnetId} is IPv6-only (no IPv4 CIDR block), and this tool sends the tasks' outbound traffic (0.0.0.0/0) through a NAT gateway, which needs IPv4: give an IPv4 or dual-stack subnet, or leave network.subnetIds out so one is made`,
     );
   }
   const { table, main } = await effectiveRouteTable(vpcId, subnetId);
-  if (!table?.RouteTableId) throw new NetworkConfigurationError(`network.subnetId ${subnetId} has no route table of its own and ${vpcId} has no main route table`);
+  if (!table?.RouteTableId) throw new NetworkConfigurationError(`${field} ${subnetId} has no route table of its own and ${vpcId} has no main route table`);
   const where = main ? `the VPC's main route table ${table.RouteTableId} (the subnet has no route table of its own)` : `its route table ${table.RouteTableId}`;
-  const fix = 'route 0.0.0.0/0 to a NAT gateway (the tasks need outbound access to the onboarding endpoint and image registries), or leave network.subnetId out so a subnet behind a NAT gateway is made';
+  const fix = 'route 0.0.0.0/0 to a NAT gateway (the tasks need outbound access to the onboarding endpoint and image registries), or leave network.subnetIds out so a subnet behind a NAT gateway is made';
   const r = defaultRoute(table);
-  if (!r) throw new NetworkConfigurationError(`network.subnetId ${subnetId}: ${where} has no 0.0.0.0/0 route; ${fix}`);
-  if (!r.NatGatewayId) throw new NetworkConfigurationError(`network.subnetId ${subnetId}: ${where} sends 0.0.0.0/0 to ${routeTarget(r)}, not to a NAT gateway; ${fix}`);
-  if (r.State === 'blackhole') throw new NetworkConfigurationError(`network.subnetId ${subnetId}: ${where} sends 0.0.0.0/0 to NAT gateway ${r.NatGatewayId}, which no longer exists (blackhole); ${fix}`);
+  if (!r) throw new NetworkConfigurationError(`${field} ${subnetId}: ${where} has no 0.0.0.0/0 route; ${fix}`);
+  if (!r.NatGatewayId) throw new NetworkConfigurationError(`${field} ${subnetId}: ${where} sends 0.0.0.0/0 to ${routeTarget(r)}, not to a NAT gateway; ${fix}`);
+  if (r.State === 'blackhole') throw new NetworkConfigurationError(`${field} ${subnetId}: ${where} sends 0.0.0.0/0 to NAT gateway ${r.NatGatewayId}, which no longer exists (blackhole); ${fix}`);
   return { subnet: subnetInfo(s), routeTableId: table.RouteTableId, natGatewayId: r.NatGatewayId };
 }

@@ -6,6 +6,7 @@
 import {
   AllocateAddressCommand,
   CreateNatGatewayCommand,
+  DescribeAccountAttributesCommand,
   DescribeAddressesCommand,
   DescribeNatGatewaysCommand,
   ReleaseAddressCommand,
@@ -16,7 +17,7 @@ import { ec2 } from '../clients.ts';
 import { isAwsError, NatGatewayFailedError, ResourceNotReadyError } from '../errors.ts';
 import { names } from '../naming.ts';
 import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
-import { sharedTags } from '../tags.ts';
+import { isManagedByUs, sharedTags } from '../tags.ts';
 import { clientToken, defaultRoute, ec2Arn, ec2Describe, effectiveRouteTable, NETWORK_READS, ourFilters, tagSpec, vpcNatGateways } from './network.ts';
 
 /** ensureNatElasticIp: allocates only with our tag (also ec2:CreateTags for AllocateAddress), releases only ours. */
@@ -50,8 +51,8 @@ export const DEAD_NAT_STATES = ['failed', 'deleting', 'deleted'] as const;
 
 const isDead = (nat: NatGateway) => (DEAD_NAT_STATES as readonly string[]).includes(nat.State ?? '');
 
-/** Our Elastic IPs for the VPC's NAT gateway, sorted by allocation id (every run orders them alike). */
-async function ourNatEips(name: string): Promise<Address[]> {
+/** Our Elastic IPs for the VPC's NAT gateway (name: `names.natEip(vpcId)`), sorted by allocation id (every run orders them alike). */
+export async function ourNatEips(name: string): Promise<Address[]> {
   const { Addresses } = await ec2().send(new DescribeAddressesCommand({ Filters: ourFilters({ role: NAT_ROLES.eip, name }) }));
   return (Addresses ?? []).filter((a) => a.AllocationId).sort((a, b) => a.AllocationId!.localeCompare(b.AllocationId!));
 }
@@ -70,8 +71,8 @@ async function releaseEip(allocationId: string): Promise<void> {
  * while ours is still held by a NAT gateway being deleted. When a concurrent run allocated
  * one too, both keep the lowest allocation id and release the rest, so the race leaks none.
  */
-export async function ensureNatElasticIp(vpcId: string): Promise<{ allocationId: string; created: boolean }> {
-  const name = names.natEip(vpcId);
+export async function ensureNatElasticIp(vpcId: string, zone?: string): Promise<{ allocationId: string; created: boolean }> {
+  const name = names.natEip(vpcId, zone);
   const found = await ourNatEips(name);
   const free = found.find((a) => !a.AssociationId);
   if (free) return { allocationId: free.AllocationId!, created: false };
@@ -118,7 +119,13 @@ function natClientToken(vpcId: string, subnetId: string, allocationId: string, d
  * else it is a new generation: the token is renewed, the same way in every run.
  * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
  */
-export async function createNatGateway(vpcId: string, subnetId: string, allocationId: string, deadNatGatewayIds: readonly string[] = []): Promise<{ nat: NatGateway; created: boolean }> {
+export async function createNatGateway(
+  vpcId: string,
+  subnetId: string,
+  allocationId: string,
+  deadNatGatewayIds: readonly string[] = [],
+  zone?: string,
+): Promise<{ nat: NatGateway; created: boolean }> {
   const dead = [...deadNatGatewayIds];
   let renewal = 0;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -130,12 +137,12 @@ export async function createNatGateway(vpcId: string, subnetId: string, allocati
           AllocationId: allocationId,
           ConnectivityType: 'public',
           ClientToken: natClientToken(vpcId, subnetId, allocationId, dead, renewal),
-          TagSpecifications: tagSpec('natgateway', sharedTags(NAT_ROLES.natGateway), names.natGateway(vpcId)),
+          TagSpecifications: tagSpec('natgateway', sharedTags(NAT_ROLES.natGateway), names.natGateway(vpcId, zone)),
         }),
       ));
     } catch (e) {
       if (!isAwsError(e, 'IdempotentParameterMismatch')) throw e;
-      const [live] = await vpcNatGateways(vpcId, ['pending', 'available'], ourFilters({ role: NAT_ROLES.natGateway }));
+      const [live] = await vpcNatGateways(vpcId, ['pending', 'available'], ourFilters({ role: NAT_ROLES.natGateway, ...(zone ? { name: names.natGateway(vpcId, zone) } : {}) }));
       if (live) return { nat: live, created: false };
       renewal++;
       continue;
@@ -163,6 +170,45 @@ export async function natGatewayReachesInternet(vpcId: string, nat: NatGateway, 
   const { table } = await effectiveRouteTable(vpcId, nat.SubnetId);
   const route = defaultRoute(table);
   return !!route?.GatewayId?.startsWith('igw-') && route.State !== 'blackhole';
+}
+
+/** usableNatGateway. */
+export const USABLE_NAT_GATEWAY_PERMISSIONS: StepPermissions = composePermissions(NETWORK_READS.vpcNatGateways, NAT_REACHES_INTERNET_PERMISSIONS);
+
+/**
+ * An available NAT gateway of the VPC that gives the tasks a path to the internet, ours first.
+ * A private one, one without a public IP, or one whose subnet does not route to an internet
+ * gateway is passed over.
+ */
+export async function usableNatGateway(vpcId: string): Promise<NatGateway | undefined> {
+  const available = await vpcNatGateways(vpcId, ['available']);
+  const ordered = [...available.filter((n) => isManagedByUs(n.Tags)), ...available.filter((n) => !isManagedByUs(n.Tags))];
+  for (const nat of ordered) {
+    // Ours sits in our NAT subnet, whose route to the internet gateway this step made.
+    if (await natGatewayReachesInternet(vpcId, nat, !isManagedByUs(nat.Tags))) return nat;
+  }
+  return undefined;
+}
+
+/** elasticIpQuota: both reads are ec2:Describe* (no resource-level permissions). */
+export const ELASTIC_IP_QUOTA_PERMISSIONS: StepPermissions = [ec2Describe('ec2:DescribeAccountAttributes'), ec2Describe('ec2:DescribeAddresses')];
+
+/**
+ * The account's Elastic IP quota in this region (`vpc-max-elastic-ips` of DescribeAccountAttributes,
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeAccountAttributes.html) and
+ * how many addresses are allocated: two cheap reads that tell, before anything is made, whether
+ * AllocateAddress would fail with AddressLimitExceeded. `max` is undefined when AWS does not report it.
+ */
+export async function elasticIpQuota(): Promise<{ max?: number; inUse: number }> {
+  const [attrs, addresses] = await Promise.all([
+    // No AttributeNames: the SDK's AccountAttributeName type lists only default-vpc and supported-platforms.
+    ec2().send(new DescribeAccountAttributesCommand({})),
+    ec2().send(new DescribeAddressesCommand({})),
+  ]);
+  // Looked up by name: the order of the answer is not guaranteed.
+  const value = attrs.AccountAttributes?.find((a) => a.AttributeName === 'vpc-max-elastic-ips')?.AttributeValues?.[0]?.AttributeValue;
+  const max = value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+  return { ...(max !== undefined ? { max } : {}), inUse: (addresses.Addresses ?? []).length };
 }
 
 /** One NAT gateway by id; undefined when AWS does not know it (yet, or any more). */

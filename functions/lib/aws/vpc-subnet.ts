@@ -15,6 +15,7 @@ import {
   ReplaceRouteTableAssociationCommand,
   type Route,
   type RouteTable,
+  type Subnet,
 } from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
 import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
@@ -71,11 +72,7 @@ export interface TaggedSubnetSpec {
  * subnets listed on each call, so a retry after a concurrent run took it chooses anew.
  */
 export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subnet: SubnetInfo; created: boolean }> {
-  const named = await describeSubnets([
-    { Name: 'vpc-id', Values: [spec.vpcId] },
-    { Name: 'tag:Name', Values: [spec.name] },
-  ]);
-  const ours = pickOurs(named, (s) => `Subnet "${spec.name}" (${s.SubnetId}) in ${spec.vpcId}`);
+  const ours = await findTaggedSubnet(spec.vpcId, spec.name);
   if (ours) {
     if (!hasIpv4Block(ours)) throw new NetworkConfigurationError(`subnet "${spec.name}" (${ours.SubnetId}) in ${spec.vpcId} is IPv6-only; delete it so an IPv4 one is made`);
     return { subnet: subnetInfo(ours), created: false };
@@ -104,6 +101,26 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
     }
     throw e;
   }
+}
+
+/** Our subnet named `name` in the VPC (ResourceConflictError when only someone else's carries the name). */
+export async function findTaggedSubnet(vpcId: string, name: string): Promise<Subnet | undefined> {
+  const named = await describeSubnets([
+    { Name: 'vpc-id', Values: [vpcId] },
+    { Name: 'tag:Name', Values: [name] },
+  ]);
+  return pickOurs(named, (s) => `Subnet "${name}" (${s.SubnetId}) in ${vpcId}`);
+}
+
+/**
+ * Read-only: the id of our route table `spec.name` when it is already as ensureRouteTable
+ * would leave it (0.0.0.0/0 to `spec.target`, associated with `spec.subnetId`), else undefined.
+ */
+export async function routeTableInPlace(spec: RouteTableSpec): Promise<string | undefined> {
+  const table = await findRouteTable(spec);
+  const route = defaultRoute(table);
+  if (!table?.RouteTableId || !route || !routeGoesTo(route, spec.target)) return undefined;
+  return table.Associations?.some((a) => a.SubnetId === spec.subnetId) ? table.RouteTableId : undefined;
 }
 
 export type RouteTarget = { natGatewayId: string } | { gatewayId: string };
@@ -215,7 +232,7 @@ async function ensureAssociation(table: RouteTable, subnetId: string): Promise<v
   const other = await subnetAssociation(subnetId);
   if (other?.RouteTableId === table.RouteTableId) return;
   if (other?.RouteTableAssociationId) {
-    await ec2().send(new ReplaceRouteTableAssociationCommand({ AssociationId: other.RouteTableAssociationId, RouteTableId: table.RouteTableId! }));
+    await moveAssociation(other.RouteTableAssociationId, table.RouteTableId!, subnetId);
     return;
   }
   try {
@@ -230,6 +247,21 @@ async function ensureAssociation(table: RouteTable, subnetId: string): Promise<v
     if (!now?.RouteTableAssociationId) {
       throw new ResourceNotReadyError(`subnet ${subnetId} is associated with a route table that DescribeRouteTables does not show yet: ${(e as Error).message}`, { cause: e });
     }
-    await ec2().send(new ReplaceRouteTableAssociationCommand({ AssociationId: now.RouteTableAssociationId, RouteTableId: table.RouteTableId! }));
+    await moveAssociation(now.RouteTableAssociationId, table.RouteTableId!, subnetId);
+  }
+}
+
+/**
+ * Moves the subnet's association to our table. A concurrent run may have moved it first: its
+ * old association id is then gone (InvalidAssociationID.NotFound), which is success when the
+ * subnet is now ours, else "not ready" (the retry reads the association again).
+ */
+async function moveAssociation(associationId: string, routeTableId: string, subnetId: string): Promise<void> {
+  try {
+    await ec2().send(new ReplaceRouteTableAssociationCommand({ AssociationId: associationId, RouteTableId: routeTableId }));
+  } catch (e) {
+    if (!isAwsError(e, 'InvalidAssociationID.NotFound')) throw e;
+    if ((await subnetAssociation(subnetId))?.RouteTableId === routeTableId) return;
+    throw new ResourceNotReadyError(`the route table association of subnet ${subnetId} changed while it was being moved to ${routeTableId}: ${(e as Error).message}`, { cause: e });
   }
 }
