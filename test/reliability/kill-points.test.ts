@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { onCommand, setFaultInjector } from '../../functions/lib/clients.ts';
 import { currentStep } from '../../functions/lib/middleware.ts';
 import { releaseWorkloadLock } from '../../functions/lib/registry.ts';
-import { runWorkflow, startWorkflow, type RunningExecution, type RunOptions } from '../../local/engine/run-workflow.ts';
+import { executionArnOf, runWorkflow, startWorkflow, type RunningExecution, type RunOptions } from '../../local/engine/run-workflow.ts';
 import { startSandbox, type Sandbox } from '../../local/sandbox.ts';
 import { killAfter, mutatingCallRecorder } from '../support/aws-faults.ts';
 import { duplicates, inventory, type Inventory } from '../support/inventory.ts';
@@ -109,7 +109,8 @@ describe('fault injection: killed after each mutating AWS call, then run again',
           await settled();
           // COORDINATOR: once Validate request takes the workload lock, the end-of-execution hook
           // releases it however a run ends; this engine-direct suite releases it itself (a no-op today).
-          await releaseWorkloadLock(WORKLOAD, run.executionName);
+          // The holder is named by execution name or by ARN (`$$.Execution.Id`): release either.
+          for (const id of [run.executionName, executionArnOf(run.executionName)]) await releaseWorkloadLock(WORKLOAD, id);
           const again = await runWorkflow(bookinfoInput(), { ...FAST, executionName: `kill-${i + 1}-r2` });
           const inv = await inventoryOf(sb);
           const problems = [
