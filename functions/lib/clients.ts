@@ -89,6 +89,9 @@ interface RecordableStack {
   add(mw: Middleware, opts: { step: 'initialize' | 'deserialize'; name: string; priority?: 'low' }): void;
 }
 
+/** Per command invocation: what its last attempt ended with (the retry's log line names it). */
+const lastError = new WeakMap<object, string>();
+
 function recorded<C extends { middlewareStack: unknown }>(service: string, client: C): C {
   const stack = client.middlewareStack as RecordableStack;
   const sentOf = (context: { commandName?: string }, input: unknown): SentCommand => ({ service, command: (context.commandName ?? '').replace(/Command$/, ''), input });
@@ -111,12 +114,20 @@ function recorded<C extends { middlewareStack: unknown }>(service: string, clien
       const attempt = attemptOf(args.request);
       if (attempt > 1) {
         const { command } = sentOf(context, undefined);
-        logger.warn('AWS call retried by the SDK', { awsService: service, awsOperation: command, attempt });
+        logger.warn('AWS call retried by the SDK', { awsService: service, awsOperation: command, attempt, previousError: lastError.get(context) });
         metrics.addMetric('AwsCallRetried', MetricUnit.Count, 1);
       }
       const fault = faultInjector?.beforeAttempt?.(sentOf(context, args.input), attempt);
-      if (fault) return { response: new HttpResponse({ statusCode: fault.statusCode, headers: fault.headers, body: Buffer.from(fault.body, 'utf8') }), output: undefined };
-      return next(args);
+      const sent = fault ? Promise.resolve({ response: new HttpResponse({ statusCode: fault.statusCode, headers: fault.headers, body: Buffer.from(fault.body, 'utf8') }), output: undefined }) : next(args);
+      // The deserializer (outside this middleware) turns an error response into the error: remember its status for the retry's log line.
+      return sent.then((out) => {
+        const status = (out as { response?: { statusCode?: number } }).response?.statusCode;
+        if (status !== undefined && status >= 400) lastError.set(context, `HTTP ${status}`);
+        return out;
+      }, (e: unknown) => {
+        lastError.set(context, (e as { name?: string; code?: string }).code ?? (e as Error).name);
+        throw e;
+      });
     },
     { step: 'deserialize', name: 'meshOnboardingAttempt', priority: 'low' },
   );

@@ -65,7 +65,7 @@ describe('the clients\' fault hook', () => {
       expect(err).toMatchObject({ name: want.code, $metadata: { httpStatusCode: want.statusCode, attempts: 2 } });
       expect(attempts).toEqual([1, 2]);
       expect(classifyError(err)).toBeInstanceOf(kind === 'throttle' ? AwsThrottledError : AwsTransientError);
-      expect(lines.filter((l) => l.message === 'AWS call retried by the SDK').map((l) => l.attempt)).toEqual([2]);
+      expect(lines.filter((l) => l.message === 'AWS call retried by the SDK').map((l) => [l.attempt, l.previousError])).toEqual([[2, `HTTP ${want.statusCode}`]]);
       expect(retried).toBe(1);
     },
   );
