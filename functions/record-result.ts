@@ -1,7 +1,7 @@
 import { collectLedger } from '#lib/ledger.ts';
 import { wrap } from '#lib/middleware.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
-import { recordOnboarded, registryTable, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
+import { executionNameOf, recordOnboarded, registryTable, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
 import { need } from '#lib/state.ts';
 import { workloadKey } from '#lib/tags.ts';
 import type { LedgerEntry, MeshVerificationResult, TrafficEvidenceResult, WorkflowState } from '#lib/workflow.ts';
@@ -22,14 +22,16 @@ export interface OnboardingResult {
 /**
  * Record result: the execution's output. A summary of what was created or reused (the
  * ledger teardown reads) and each task's mesh registration; the workload registry records
- * the success with the ledger. Never echoes the request's CA bundle.
+ * the success with the ledger, only while this execution holds the workload's lock, and frees
+ * the lock in the same write (a run that lost it fails with WorkloadBusyError and writes nothing).
+ * Never echoes the request's CA bundle.
  */
 export async function recordResult(state: WorkflowState): Promise<OnboardingResult> {
   const s = need(state, 'service', 'taskDefinition', 'readiness');
   const mesh: MeshVerificationResult | undefined = s.mesh;
   const registrations = [...(mesh?.connected ?? []), ...(mesh?.disconnected ?? []), ...(mesh?.missing ?? [])];
   const ledger = collectLedger(s);
-  if (registryTable() && s.execution) await recordOnboarded(s.request, s.execution.id, ledger);
+  if (registryTable() && s.execution) await recordOnboarded(s.request, s.execution.id, ledger, new Date(), { release: executionNameOf(s.execution.id) });
   return {
     workload: workloadKey(s.request),
     cluster: s.service.clusterName,

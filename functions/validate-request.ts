@@ -1,6 +1,6 @@
 import { wrap } from '#lib/middleware.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
-import { recordStarted, registryTable, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
+import { executionNameOf, recordStarted, registryTable, REGISTRY_READ_PERMISSIONS, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
 import { parseRequest } from '#lib/request.ts';
 import type { WorkflowState } from '#lib/workflow.ts';
 
@@ -10,14 +10,21 @@ import type { WorkflowState } from '#lib/workflow.ts';
  * pass the plain request (as typed in the Step Functions console) or `{request}`. Returns the
  * workflow state: the validated request (defaults applied), the execution id every later step
  * logs and, apart, the CA bundle (or the API's reference to the secret holding it) that only
- * Ensure CA secret reads. Records the start in the workload registry (without the CA bundle).
+ * Ensure CA secret reads. Records the start in the workload registry (without the CA bundle) in
+ * the same conditional write that takes the workload's lock for this execution (its name, the
+ * last `:` segment of the execution ARN): re-entrant when the API took it for this name, and
+ * WorkloadBusyError (terminal) naming the holder when another execution has it, so a run started
+ * from the console is locked out too and leaves the holder's record alone.
  * Throws InvalidRequestError naming every problem.
  */
 export async function validateRequest(input: unknown): Promise<WorkflowState> {
   const { raw, executionId } = fromStateMachine(input);
   const { rootCaPem, rootCaSecret, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
   // The registry keeps one record per workload from its first execution on; a manual invoke outside an execution has nothing to record.
-  if (registryTable() && executionId) await recordStarted(request, executionId);
+  if (registryTable() && executionId) {
+    const lock = { executionId: executionNameOf(executionId), machine: 'onboard-workload' as const, acquiredAt: new Date().toISOString() };
+    await recordStarted(request, executionId, new Date(lock.acquiredAt), { take: lock });
+  }
   // Through the API the input holds only where the PEM was stored (rootCaSecret); by hand, the PEM.
   const caBundle = rootCaSecret ? { secret: rootCaSecret } : { pem: rootCaPem };
   return { request, caBundle, ...(executionId ? { execution: { id: executionId } } : {}) };
@@ -35,6 +42,7 @@ function isWrapped(input: unknown): input is { request: unknown } {
   return typeof input === 'object' && input !== null && Object.keys(input).length === 1 && 'request' in input;
 }
 
-export const permissions: StepPermissions = REGISTRY_WRITE_PERMISSIONS;
+/** The write; the read names the holder when the lock is taken (WorkloadBusyError). */
+export const permissions: StepPermissions = [...REGISTRY_WRITE_PERMISSIONS, ...REGISTRY_READ_PERMISSIONS];
 
 export const handler = wrap('Validate request', validateRequest);

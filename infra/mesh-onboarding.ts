@@ -14,6 +14,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -22,10 +23,11 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { REVERIFY_CONCURRENCY_ENV } from '../functions/list-workloads.ts';
-import { REGISTRY_KEY } from '../functions/lib/registry.ts';
+import { ENDED_WITHOUT_SUCCESS, EXECUTION_STATUS_CHANGE } from '../functions/execution-ended.ts';
+import { LOCK_MACHINES, REGISTRY_KEY } from '../functions/lib/registry.ts';
 import { DRIFT_METRIC_NAME, ENV, METRICS_NAMESPACE } from '../functions/lib/settings.ts';
 import { allStates, aslPath, loadDefinition, MACHINE_NAMES, type MachineName } from '../statemachine/definition.ts';
-import { API_HANDLER_FILE, handlerFiles, machineSteps } from './handlers.ts';
+import { API_HANDLER_FILE, EXECUTION_ENDED_FILE, handlerFiles, machineSteps } from './handlers.ts';
 import { acknowledgeWildcardResources, acknowledgeXray } from './nag.ts';
 import { renderStatements, type LoadedStepPermissions, type PlaceholderValues } from './step-permissions.ts';
 import { StepFunction, type PowertoolsLogLevel } from './step-function.ts';
@@ -99,6 +101,8 @@ export class MeshOnboarding extends Construct {
   readonly reverifySchedule: scheduler.Schedule;
   readonly driftAlarm: cloudwatch.Alarm;
   readonly driftEventBus: events.IEventBus;
+  /** Sends the end of every run of a machine that takes the workload lock (failed, timed out, aborted) to functions/execution-ended.ts. */
+  readonly executionEndedRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: MeshOnboardingProps) {
     super(scope, id);
@@ -193,7 +197,12 @@ export class MeshOnboarding extends Construct {
       const fn = new StepFunction(this, `Fn-${file.replace(/\//g, '-')}`, {
         file,
         functionName: `${prefix}-${file.replace(/\//g, '-')}`,
-        description: file === API_HANDLER_FILE ? 'The onboarding API (API Gateway proxy)' : `Step ${file} of the mesh onboarding workflows`,
+        description:
+          file === API_HANDLER_FILE
+            ? 'The onboarding API (API Gateway proxy)'
+            : file === EXECUTION_ENDED_FILE
+              ? 'Frees the workload lock of a run that ended failed, timed out or aborted, and records its failure (EventBridge)'
+              : `Step ${file} of the mesh onboarding workflows`,
         role: shared ? this.meshReaderRole : undefined,
         statements: own?.statements ?? [],
         logLevel,
@@ -259,6 +268,29 @@ export class MeshOnboarding extends Construct {
       machines[machine] = sm;
     }
     this.stateMachines = machines;
+
+    // --- The end of every locking run --------------------------------------------------------
+    // A run that times out, is aborted or fails outside a Catch never reaches the state that frees
+    // the workload's lock. Step Functions sends every Standard execution's status changes to the
+    // default bus (best effort; Express machines send none:
+    // https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html); this rule takes the
+    // ends other than success of this construct's machines that lock a workload.
+    const lockMachines = MACHINE_NAMES.filter((m) => (LOCK_MACHINES as readonly string[]).includes(m));
+    this.executionEndedRule = new events.Rule(this, 'ExecutionEnded', {
+      description: `The end (${ENDED_WITHOUT_SUCCESS.join(', ')}) of a run that holds a workload lock: ${EXECUTION_ENDED_FILE} frees it and records the failure`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: [EXECUTION_STATUS_CHANGE],
+        detail: { status: [...ENDED_WITHOUT_SUCCESS], stateMachineArn: lockMachines.map(machineArn) },
+      },
+      targets: [
+        new eventTargets.LambdaFunction(functions.get(EXECUTION_ENDED_FILE)!.function, {
+          // The handler is idempotent (conditional writes): retry a failed invocation for up to a day.
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
 
     // --- API --------------------------------------------------------------------------------
     const apiFunction = functions.get(API_HANDLER_FILE)!.function;

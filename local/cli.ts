@@ -4,7 +4,8 @@
  * (`kubectl get war`) and what was created or reused.
  *
  *   npm start                         onboard the bookinfo example, stop the sandbox, exit
- *   npm start -- --keep               leave the sandbox (and its local API) up until Ctrl-C
+ *   npm start -- --keep               leave the sandbox (and its local API) up until Ctrl-C, and print
+ *                                     a kubeconfig for kubectl (.sandbox/kubeconfig; --kubeconfig FILE)
  *   npm start -- --request FILE       onboard another request
  *   npm start -- --verbose            also print the step handlers' JSON logs
  *   npm start -- --wait-ms N          how long each Wait state lasts (default 250 ms; the ASL's own
@@ -31,6 +32,7 @@ function parseCli() {
         verbose: { type: 'boolean', default: false },
         'wait-ms': { type: 'string', default: '250' },
         'reverify-every': { type: 'string', default: '60' },
+        kubeconfig: { type: 'string', default: new URL('../.sandbox/kubeconfig', import.meta.url).pathname },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -94,7 +96,11 @@ console.log(`Starting the local sandbox (moto_server, Kubernetes API stand-in, s
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
   // moto reports services running with this count (it cannot count real tasks): match the request's.
-  sandbox = await startSandbox({ ecsServiceRunning: Math.max(1, request.ecs.desiredCount) });
+  sandbox = await startSandbox({
+    ecsServiceRunning: Math.max(1, request.ecs.desiredCount),
+    // Only a kept sandbox writes to the known path (git-ignored; removed at stop): a run that exits uses a temporary one.
+    ...(args.values.keep ? { kubeconfigPath: args.values.kubeconfig } : {}),
+  });
 } catch (e) {
   console.error(`The sandbox could not start: ${(e as Error).message}`);
   process.exit(3);
@@ -142,13 +148,19 @@ const env = sandbox.awsEnv;
 console.log(`
 The sandbox stays up (Ctrl-C to stop it).
   AWS emulator (moto_server): ${sandbox.moto.endpoint}
-  Kubernetes API stand-in:    ${sandbox.kube.url}   (needs an EKS bearer token)
+  Kubernetes API stand-in:    ${sandbox.kube.httpsUrl}   (and ${sandbox.kube.url}; both need an EKS bearer token)
   Local onboarding API:       ${api.url}/onboardings
 
 Inspect it with the aws CLI:
   export AWS_ACCESS_KEY_ID=${env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${env.AWS_SECRET_ACCESS_KEY} AWS_DEFAULT_REGION=${env.AWS_DEFAULT_REGION} AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}
   aws --endpoint-url ${env.AWS_ENDPOINT_URL} ecs describe-services --cluster ${request.ecs.cluster} --services ${request.ecs.service}
   aws --endpoint-url ${env.AWS_ENDPOINT_URL} ec2 describe-nat-gateways
+
+Use kubectl against the mesh (the kubeconfig makes a fresh EKS token for each command):
+  export KUBECONFIG=${sandbox.kubeconfig}
+  kubectl get war -A
+  kubectl apply -f examples/mesh-prerequisites.yaml      (namespace, WorkloadGroup and OnboardingPolicy for bookstore/details)
+  then onboard it: curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookstore-details.json
 
 Onboard through the local API:
   curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookinfo-ratings.json

@@ -10,7 +10,9 @@ import { workloadKey } from '../functions/lib/tags.ts';
 import { startWorkflow, type ExecutionOutcome, type RunningExecution, type RunOptions } from './engine/run-workflow.ts';
 
 interface Entry {
-  run: RunningExecution;
+  run?: RunningExecution;
+  /** Settles once the run has started (the engine loads the handlers first). */
+  starting: Promise<RunningExecution>;
   workload: string;
   startedAt: string;
   outcome?: ExecutionOutcome;
@@ -21,13 +23,38 @@ export class LocalExecutions implements ExecutionBackend {
   private readonly verifications = new Map<string, { run: RunningExecution; ended: boolean }>();
   constructor(private readonly runOptions: Omit<RunOptions, 'executionName' | 'machine'> = {}) {}
 
+  /**
+   * Starts the run unless one of that name exists (as StartExecution refuses a taken name). The
+   * name is claimed before the first await, so two concurrent starts of one name make one run.
+   * The engine reports the run's end to functions/execution-ended.ts, as EventBridge does on AWS.
+   */
   async start(name: string, request: OnboardingRequest): Promise<{ started: boolean }> {
     if (this.entries.has(name)) return { started: false };
-    const run = await startWorkflow(request, { ...this.runOptions, executionName: name });
-    const entry: Entry = { run, workload: workloadKey(request), startedAt: new Date().toISOString() };
+    const starting = startWorkflow(request, { ...this.runOptions, executionName: name });
+    const entry: Entry = { starting, workload: workloadKey(request), startedAt: new Date().toISOString() };
     this.entries.set(name, entry);
-    void run.done.then((o) => (entry.outcome = o));
+    try {
+      entry.run = await starting;
+    } catch (err) {
+      this.entries.delete(name);
+      throw err;
+    }
+    void entry.run.done.then((o) => (entry.outcome = o));
     return { started: true };
+  }
+
+  /** Stops a running execution (StopExecution): it ends ABORTED and its end is reported like any other, freeing its lock. Undefined for an unknown name. */
+  async abort(executionId: string): Promise<ExecutionOutcome | undefined> {
+    const e = this.entries.get(executionId);
+    if (!e) return undefined;
+    const run = await e.starting;
+    if (!e.outcome) run.abort();
+    return run.done;
+  }
+
+  /** How an onboarding ended, once it has (undefined for an unknown name). */
+  ended(executionId: string): Promise<ExecutionOutcome> | undefined {
+    return this.entries.get(executionId)?.starting.then((r) => r.done);
   }
 
   async describe(executionId: string): Promise<ExecutionView | undefined> {
@@ -51,11 +78,11 @@ export class LocalExecutions implements ExecutionBackend {
 
   /** Waits for every running execution to end (sandbox shutdown). */
   async settle(): Promise<void> {
-    await Promise.all([...this.entries.values(), ...this.verifications.values()].map((e) => e.run.done));
+    await Promise.all([...[...this.entries.values()].map((e) => e.starting.then((r) => r.done)), ...[...this.verifications.values()].map((v) => v.run.done)]);
   }
 
   abortAll(): void {
-    for (const e of this.entries.values()) if (!e.outcome) e.run.abort();
+    for (const e of this.entries.values()) if (!e.outcome) e.run?.abort();
     for (const v of this.verifications.values()) if (!v.ended) v.run.abort();
   }
 }
@@ -73,8 +100,8 @@ function view(executionId: string, e: Entry): ExecutionView {
     workload: e.workload,
     startedAt: e.startedAt,
     ...(o ? { stoppedAt: new Date(Date.parse(o.startedAt) + o.durationMs).toISOString(), durationMs: o.durationMs } : {}),
-    ...(o ? {} : { currentStep: e.run.currentStep() }),
-    steps: e.run.history.map((h) => ({ state: h.state, status: h.status, startedAt: h.startedAt, durationMs: h.durationMs, attempts: h.attempts, ...(h.error ? { error: h.error } : {}) })),
+    ...(o ? {} : { currentStep: e.run?.currentStep() }),
+    steps: (e.run?.history ?? []).map((h) => ({ state: h.state, status: h.status, startedAt: h.startedAt, durationMs: h.durationMs, attempts: h.attempts, ...(h.error ? { error: h.error } : {}) })),
     ...(o?.status === 'SUCCEEDED' ? { result: o.output } : {}),
     ...(o && o.status !== 'SUCCEEDED' ? { error: { error: o.error ?? 'Error', cause: o.cause ?? '', ...resourcesSoFar(o.failureRecord) } } : {}),
   };

@@ -2,9 +2,12 @@
  * The local sandbox, the embedded default on a machine without an AWS account: a real
  * moto_server (AWS), the Kubernetes API stand-in with the simulated onboarding plane
  * (the mesh), and a simulated Fargate scheduler (moto starts no tasks for services),
- * all on free 127.0.0.1 ports, seeded with what the seed's procedure assumes exists.
- * `stop()` ends every process it started.
+ * all on free 127.0.0.1 ports, seeded with what the seed's procedure assumes exists, and a
+ * kubeconfig with which kubectl reaches the stand-in. `stop()` ends every process it started.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { resetClients } from '../functions/lib/clients.ts';
 import { createEksCluster, createMeshVpc, type EksCluster, type MeshVpc } from './aws-fixtures.ts';
 import { pinEcsTaskStatus, startFargateScheduler, type FargateScheduler, type FargateSchedulerOptions } from './fargate-scheduler.ts';
@@ -15,6 +18,7 @@ import { applyDrift, type DriftApplied, type SandboxDriftKind } from './drift.ts
 import { createDriftEventSink, sandboxSqs, type DriftEventSink } from './drift-events.ts';
 import { createRegistryTable } from './registry-table.ts';
 import { ENV } from '../functions/lib/settings.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
 
 export const SANDBOX_ACCOUNT = '123456789012';
 export const SANDBOX_EKS_CLUSTER = 'mesh-eks';
@@ -33,6 +37,8 @@ export interface SandboxOptions {
    * once it reaches the desired count (it cannot count real tasks); default 1, the example's count.
    */
   ecsServiceRunning?: number;
+  /** Where to write the kubeconfig for kubectl (removed at stop); default a new temporary directory. */
+  kubeconfigPath?: string;
 }
 
 export interface Sandbox {
@@ -51,6 +57,8 @@ export interface Sandbox {
   drift(workload: string, kind: SandboxDriftKind): Promise<DriftApplied>;
   /** Environment with which the aws CLI and SDKs talk to the sandbox. */
   awsEnv: Record<string, string>;
+  /** Path of the kubeconfig with which kubectl talks to the Kubernetes API stand-in (`export KUBECONFIG=...`). */
+  kubeconfig: string;
   stop(): Promise<void>;
 }
 
@@ -92,6 +100,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (opts.seedMesh !== false) seedMesh(kube.store, { account: SANDBOX_ACCOUNT });
     // moto's EKS endpoint is a random URL: the orchestrator's Kubernetes client goes to the stand-in instead.
     process.env.MESH_KUBE_API_URL = kube.url;
+    const kubeconfig = opts.kubeconfigPath ?? join(mkdtempSync(join(tmpdir(), 'mesh-sandbox-')), 'kubeconfig');
+    writeKubeconfig(kubeconfig, { server: kube.httpsUrl, caPem: kube.caPem, clusterName: eks.name, region, accessKeyId: 'testing', secretAccessKey: 'testing' });
+    stops.push(async () => rmSync(opts.kubeconfigPath ?? dirname(kubeconfig), { recursive: true, force: true }));
 
     const intervalMs = opts.intervalMs ?? 200;
     const scheduler = startFargateScheduler({ endpoint: moto.endpoint, region, intervalMs, crash: opts.crash });
@@ -110,6 +121,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       registryTable,
       driftEvents,
       drift: (workload, kind) => applyDrift({ scheduler, plane }, workload, kind),
+      kubeconfig,
       awsEnv: { [ENV.registryTable]: registryTable, [ENV.driftEventBus]: driftEvents.busName, AWS_ENDPOINT_URL: moto.endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_DEFAULT_REGION: region, AWS_REGION: region },
       stop: async () => {
         await stopAll();

@@ -3,8 +3,9 @@
  * as ASL in the JSONPath dialect. It owns what every Task shares, so the description holds
  * only real content: the one retry policy, the Catch → "<step> failed" → failure target
  * wiring, the clean failure state each of those Pass states builds (the ledgers of the steps
- * known to have run, never the CA bundle), the ledger a failed Parallel branch carries out in
- * its Cause, the Parallel's ResultSelector, and the execution's TimeoutSeconds.
+ * known to have run, never the CA bundle), the Parallel's failure routing (a failed branch ends
+ * normally with its failure state, so the other branches run to their end and the failure
+ * record lists what every branch made), and the execution's TimeoutSeconds.
  */
 import { placeholderOf, type AslMachine, type AslState, type Retrier } from './definition.ts';
 
@@ -52,8 +53,12 @@ export interface ParallelStep {
   kind: 'parallel';
   name: string;
   comment?: string;
-  /** The Pass state its Catch goes to. */
+  /** The Pass state its Catch goes to (a failure no branch caught itself, e.g. States.Runtime). */
   failedName: string;
+  /** The Choice after it that sends a run with a failed branch to the failure path. */
+  checkName: string;
+  /** The Pass after that Choice that flattens the branches' results into one state (the CA bundle left behind). */
+  doneName: string;
   branches: Branch[];
 }
 
@@ -110,23 +115,31 @@ class Renderer {
 
   /**
    * The "<step> failed" Pass: a new state with only the failure, the ledgers of the steps
-   * known to have run, the `carry` keys (top level, once they exist) and the execution id. Building it afresh (no ResultPath) is what keeps the CA bundle and the raw request
-   * (with `rootCaPem`) away from Record failure and every failure output.
+   * known to have run, the `carry` keys (once they exist) and, at the top level, the execution
+   * id. Building it afresh (no ResultPath) is what keeps the CA bundle and the raw request (with
+   * `rootCaPem`) away from Record failure and every failure output. In a Parallel branch
+   * (`next` undefined) it ends the branch normally: the Parallel then waits for the other
+   * branches, and the Choice after it routes the run to the failure path.
    */
-  failedPass(step: string, known: Known[], next: string, inBranch: boolean, comment?: string): AslState {
+  failedPass(step: string, known: Known[], next: string | undefined, comment?: string): AslState {
     const ledgers = Object.fromEntries(known.filter((k) => k.ledger).map((k) => [`${k.key}.$`, `$.${k.key}.ledger`]));
     return {
       Type: 'Pass',
-      Comment: comment ?? `A clean failure state: the step, its error and what ${inBranch ? 'this branch' : 'the run'} made before it.`,
+      Comment: comment ?? `A clean failure state: the step, its error and what ${next ? 'the run' : 'this branch'} made before it.`,
       Parameters: {
         failure: { step, 'error.$': `${CAUGHT}.Error`, 'cause.$': `${CAUGHT}.Cause` },
         ledgers,
-        // A branch's failure state leaves as its Cause: the top-level failure Pass adds these instead.
-        ...Object.fromEntries(inBranch ? [] : this.spec.failure.carry.filter((key) => known.some((k) => k.key === key)).map((key) => [`${key}.$`, `$.${key}`])),
-        execution: { 'id.$': '$$.Execution.Id' },
+        ...this.carried(known, (key) => `$.${key}`),
+        // The top-level failure Pass after the Parallel adds the execution id.
+        ...(next ? { execution: { 'id.$': '$$.Execution.Id' } } : {}),
       },
-      Next: next,
+      ...(next ? { Next: next } : { End: true }),
     };
+  }
+
+  /** The `carry` keys present in `known`, as Parameters read from `path(key)`. */
+  carried(known: Known[], path: (key: string) => string): Record<string, string> {
+    return Object.fromEntries(this.spec.failure.carry.filter((key) => known.some((k) => k.key === key)).map((key) => [`${key}.$`, path(key)]));
   }
 
   taskState(t: TaskStep, next: { Next: string } | { End: true }, catchTo: string): AslState {
@@ -144,7 +157,8 @@ class Renderer {
   }
 
   /** Renders `steps` in order; returns the states and the keys known at their end. */
-  sequence(steps: Step[], end: { Next: string } | { End: true }, failTo: string, known: Known[], inBranch: boolean): { states: Record<string, AslState>; known: Known[] } {
+  /** `failTo` undefined: in a Parallel branch, whose failure Pass states end the branch. */
+  sequence(steps: Step[], end: { Next: string } | { End: true }, failTo: string | undefined, known: Known[]): { states: Record<string, AslState>; known: Known[] } {
     const states: Record<string, AslState> = {};
     steps.forEach((step, i) => {
       const following = steps[i + 1];
@@ -152,12 +166,13 @@ class Renderer {
       if (step.kind === 'task') {
         const failed = `${step.name} failed`;
         states[step.name] = this.taskState(step, next, failed);
-        states[failed] = this.failedPass(step.name, known, failTo, inBranch);
+        states[failed] = this.failedPass(step.name, known, failTo);
         known = after(known, step);
       } else if (step.kind === 'loop') {
-        Object.assign(states, this.loop(step, next, failTo, known, inBranch));
+        Object.assign(states, this.loop(step, next, failTo, known));
         known = after(known, step.check);
       } else {
+        if (failTo === undefined) throw new Error(`Parallel "${step.name}" cannot be nested in a branch`);
         const r = this.parallel(step, next, known);
         Object.assign(states, r.states);
         known = r.known;
@@ -166,7 +181,7 @@ class Renderer {
     return { states, known };
   }
 
-  loop(l: WaitLoop, next: { Next: string } | { End: true }, failTo: string, known: Known[], inBranch: boolean): Record<string, AslState> {
+  loop(l: WaitLoop, next: { Next: string } | { End: true }, failTo: string | undefined, known: Known[]): Record<string, AslState> {
     if (!('Next' in next)) throw new Error(`wait loop "${l.choice}" cannot end a sequence`);
     const poll = `$.${l.check.resultKey}.poll`;
     const choices: ChoiceRule[] = [{ ...l.until, Next: next.Next }];
@@ -176,40 +191,29 @@ class Renderer {
     const wait: AslState = { Type: 'Wait', Comment: `Growing interval computed by ${l.check.name}; its deadline bounds the loop.`, SecondsPath: `${poll}.nextWaitSeconds`, Next: l.check.name };
     const failed = `${l.check.name} failed`;
     const check = this.taskState(l.check, { Next: l.choice }, failed);
-    const checkFailed = this.failedPass(l.check.name, known, failTo, inBranch);
+    const checkFailed = this.failedPass(l.check.name, known, failTo);
     return l.enter === 'choice'
       ? { [l.choice]: choice, [l.wait]: wait, [l.check.name]: check, [failed]: checkFailed }
       : { [l.check.name]: check, [failed]: checkFailed, [l.choice]: choice, [l.wait]: wait };
   }
 
   /**
-   * A branch cannot reach the top-level failure path, so its failure Pass states end in one
-   * Pass + Fail that carry the clean failure state out as the branch's Cause (JSON); the
-   * Parallel's Catch then hands it to a top-level failure Pass, and Record failure unwraps it.
+   * A failed branch cannot reach the top-level failure path, and a branch that Fails stops the
+   * others (their results lost). So each branch's failure Pass ends the branch normally with
+   * its clean failure state; the Parallel keeps the raw branch outputs; a Choice sends a run
+   * with any failed branch to a Pass that builds the top-level failure state from every branch
+   * (the first failed branch's failure, the others' as `alsoFailed`, the ledgers of all), and
+   * otherwise to a Pass that flattens the branch outputs into one state without the CA bundle.
+   * Transitions: Parallel → Choice → Pass either way.
    */
   parallel(p: ParallelStep, next: { Next: string } | { End: true }, known: Known[]): { states: Record<string, AslState>; known: Known[] } {
     const branchKnown: Known[][] = [];
     const branches: AslMachine[] = p.branches.map((b) => {
-      const lower = b.name.toLowerCase();
-      const branchFailed = `${b.name} branch failed`;
-      const fail = `Fail ${lower} branch`;
-      const r = this.sequence(b.steps, { End: true }, branchFailed, known, true);
+      const r = this.sequence(b.steps, { End: true }, undefined, known);
       branchKnown.push(r.known);
       const first = b.steps[0];
       if (!first) throw new Error(`branch "${b.name}" has no steps`);
-      return {
-        StartAt: entryOf(first),
-        States: {
-          ...r.states,
-          [branchFailed]: {
-            Type: 'Pass',
-            Comment: "A branch cannot reach the top-level failure path: carry its clean failure state out as the branch's error.",
-            Parameters: { 'Error.$': `${CAUGHT}.error`, 'Cause.$': 'States.JsonToString($)' },
-            Next: fail,
-          },
-          [fail]: { Type: 'Fail', ErrorPath: '$.Error', CausePath: '$.Cause' },
-        },
-      };
+      return { StartAt: entryOf(first), States: r.states };
     });
     // Carry on what was known before the Parallel (from the first branch) and what each branch added; nothing else (the CA bundle stays behind).
     const selected = [...known.map((k) => ({ ...k, from: 0 }))];
@@ -220,12 +224,64 @@ class Renderer {
       Type: 'Parallel',
       ...(p.comment ? { Comment: p.comment } : {}),
       Branches: branches,
-      ResultSelector: Object.fromEntries(selected.map((s) => [`${s.key}.$`, `$[${s.from}].${s.key}`])),
-      ...next,
+      Next: p.checkName,
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: CAUGHT, Next: p.failedName }],
     };
-    const failed = this.failedPass(p.name, known, this.spec.failure.record.name, false, 'A clean failure state; the failed branch put its own failure state as JSON in the Cause.');
-    return { states: { [p.name]: state, [p.failedName]: failed }, known: selected.map(({ key, ledger }) => ({ key, ledger })) };
+    const n = p.branches.length;
+    if (n > 3) throw new Error(`Parallel "${p.name}": at most 3 branches (the failure routing has a Pass per set of failed branches)`);
+    // Every non-empty set of failed branches, larger sets first: the first rule that matches names exactly the branches that failed.
+    const sets = Array.from({ length: 2 ** n - 1 }, (_, m) => p.branches.map((_, i) => i).filter((i) => ((m + 1) >> i) & 1)).sort((a, b) => b.length - a.length);
+    const failedName = (set: number[]) => {
+      const names = set.map((i) => p.branches[i]!.name);
+      return names.length === 1 ? `${names[0]} branch failed` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} branches failed`;
+    };
+    const present = (i: number) => ({ Variable: `$[${i}].failure`, IsPresent: true });
+    const choice: AslState = {
+      Type: 'Choice',
+      Comment: 'A failed branch ended with its failure state instead of its results.',
+      Choices: sets.map((set) => ({ ...(set.length === 1 ? present(set[0]!) : { And: set.map(present) }), Next: failedName(set) })),
+      Default: p.doneName,
+    };
+    const done: AslState = {
+      Type: 'Pass',
+      Comment: 'One state from the branch outputs: what was known before and what each branch added, never the CA bundle.',
+      Parameters: Object.fromEntries(selected.map((s) => [`${s.key}.$`, `$[${s.from}].${s.key}`])),
+      ...next,
+    };
+    const failures = Object.fromEntries(sets.map((set) => [failedName(set), this.branchesFailedPass(p, set, known, branchKnown)]));
+    const failed = this.failedPass(p.name, known, this.spec.failure.record.name, 'A clean failure state for a failure no branch caught (the Parallel itself failed).');
+    return { states: { [p.name]: state, [p.failedName]: failed, [p.checkName]: choice, [p.doneName]: done, ...failures }, known: selected.map(({ key, ledger }) => ({ key, ledger })) };
+  }
+
+  /**
+   * The top-level failure state when the branches `set` failed: the first one's failure, the
+   * others' as `alsoFailed`, and every ledger: a failed branch's own ledgers (an object, under
+   * the branch's name), a finished branch's by state key (read from the first finished branch
+   * for what was known before the Parallel).
+   */
+  branchesFailedPass(p: ParallelStep, set: number[], known: Known[], branchKnown: Known[][]): AslState {
+    const first = set[0]!;
+    const finished = p.branches.map((_, i) => i).filter((i) => !set.includes(i));
+    const ledgers: Record<string, string> = {};
+    if (finished.length > 0) for (const k of known.filter((x) => x.ledger)) ledgers[`${k.key}.$`] = `$[${finished[0]}].${k.key}.ledger`;
+    p.branches.forEach((b, i) => {
+      if (set.includes(i)) ledgers[`${b.name}.$`] = `$[${i}].ledgers`;
+      else for (const k of branchKnown[i]!.filter((x) => x.ledger && !known.some((y) => y.key === x.key))) ledgers[`${k.key}.$`] = `$[${i}].${k.key}.ledger`;
+    });
+    const others = set.slice(1);
+    return {
+      Type: 'Pass',
+      Comment: `A clean failure state: the failure of ${p.branches[first]!.name}${others.length > 0 ? ' (the other failed branches as alsoFailed)' : ''} and what every branch made.`,
+      Parameters: {
+        'failure.$': `$[${first}].failure`,
+        ...(others.length > 0 ? { alsoFailed: Object.fromEntries(others.map((i) => [`${p.branches[i]!.name}.$`, `$[${i}].failure`])) } : {}),
+        ledgers,
+        // Every branch output carries the carry keys: a finished branch its whole state, a failed one its failure state.
+        ...this.carried(known, (key) => `$[${first}].${key}`),
+        execution: { 'id.$': '$$.Execution.Id' },
+      },
+      Next: this.spec.failure.record.name,
+    };
   }
 
   machine(): AslMachine {
@@ -233,7 +289,7 @@ class Renderer {
     const first = spec.steps[0];
     if (!first) throw new Error('a workflow needs steps');
     const { record, failed, unrecorded } = spec.failure;
-    const body = this.sequence(spec.steps, { Next: spec.succeed.name }, record.name, [], false);
+    const body = this.sequence(spec.steps, { Next: spec.succeed.name }, record.name, []);
     const recordState = this.taskState(record, { Next: failed.name }, unrecorded.name);
     recordState.Catch = [{ ErrorEquals: ['States.ALL'], ResultPath: unrecorded.resultPath, Next: unrecorded.name }];
     return {

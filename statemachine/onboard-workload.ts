@@ -40,6 +40,8 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
     parallel('Provision identity and network', {
       comment: 'Identity and logging beside the network: neither needs the other.',
       failedName: 'Provisioning failed',
+      checkName: 'Provisioning succeeded?',
+      doneName: 'Provisioned',
       branches: [
         {
           name: 'Identity',

@@ -17,7 +17,8 @@ import { isStateMachineArn, StepFunctionsExecutions } from '#lib/sfn-backend.ts'
 
 /**
  * Exactly what the API sends: StartExecution of both machines; DescribeExecution and
- * GetExecutionHistory of onboarding executions; a Scan of the registry (GET /onboardings);
+ * GetExecutionHistory of onboarding executions; a Scan of the registry (GET /onboardings), a
+ * record read and the workload lock's conditional write (POST /onboardings);
  * and the CA secret writes of functions/lib/aws/ca-secret.ts `ensureCaSecret` on this tool's
  * secrets. CreateSecret with Tags also needs secretsmanager:TagResource
  * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
@@ -26,8 +27,10 @@ export const permissions: StepPermissions = [
   { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: ['${OnboardStateMachineArn}', '${ReverifyStateMachineArn}'] },
   { sid: 'ReadOnboardingExecutions', actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*')] },
   { sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] },
-  // POST /onboardings/{id}/verify reads the workload's record (only onboarded workloads are re-verified).
+  // POST /onboardings/{id}/verify reads the workload's record (only onboarded workloads are re-verified); POST /onboardings reads a lock's holder.
   { sid: 'ReadWorkloadRecord', actions: ['dynamodb:GetItem'], resources: ['${RegistryTableArn}'] },
+  // POST /onboardings takes the workload's lock (a conditional UpdateItem), or frees it when the start fails.
+  { sid: 'LockWorkload', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] },
   // The same grants as Ensure CA secret's writes (create only tagged as ours, change only ours), not a copy.
   ...CA_SECRET_WRITE_PERMISSIONS,
 ];

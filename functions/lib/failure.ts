@@ -15,8 +15,10 @@ export interface CaughtFailure {
 /**
  * The user-facing step, error and message of a caught failure, and what a failed Parallel
  * branch made. A Lambda error's Cause is `{errorType, errorMessage, trace}` (the trace is a
- * stack: never shown to a user); a failed branch's Cause is its own failure state as JSON.
- * Unwraps at most twice (branch failure state → Lambda payload).
+ * stack: never shown to a user). A Cause that is a branch's failure state as JSON comes from
+ * executions of the definition before branches ended normally on failure (their Fail state put
+ * it there); it is still read, for those executions' histories. Unwraps at most twice (branch
+ * failure state → Lambda payload).
  */
 export function unwrapFailure(f: CaughtFailure): CaughtFailure & { cause: string; branchLedgers: LedgerEntry[][] } {
   let { step, error } = f;

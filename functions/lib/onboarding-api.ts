@@ -9,10 +9,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
-import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, type Problem } from './errors.ts';
+import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, WorkloadBusyError, type Problem } from './errors.ts';
 import { fitName, names } from './naming.ts';
-import { getWorkload, listWorkloads, type WorkloadRecord } from './registry.ts';
+import { acquireWorkloadLock, executionNameOf, getWorkload, listWorkloads, releaseWorkloadLock, type WorkloadLock, type WorkloadRecord } from './registry.ts';
 import { MAX_EXECUTION_INPUT_BYTES, requestProblems, OnboardingRequestSchema, type CaSecretRef, type OnboardingRequest } from './request.ts';
+import { workloadKey } from './tags.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
@@ -55,6 +56,12 @@ export interface ExecutionBackend {
   describe(executionId: string, opts?: { steps?: boolean }): Promise<ExecutionView | undefined>;
   /** Starts re-verification execution `name` for one workload (`namespace/name`): input `{workloads: [workload]}`. */
   verify(name: string, workload: string): Promise<void>;
+  /**
+   * The status of the execution holding a workload's lock, when it is not an onboarding (which
+   * `describe` answers); undefined for one that does not exist. A backend without it makes the
+   * API treat such a holder as running: it never takes over a lock it cannot check.
+   */
+  lockHolderStatus?(lock: WorkloadLock): Promise<ExecutionStatus | undefined>;
 }
 
 /**
@@ -68,6 +75,10 @@ export interface ApiDeps {
   getWorkload: (workload: string) => Promise<WorkloadRecord | undefined>;
   /** Stores `pem` in the workload's CA secret and returns the version that holds it. */
   storeCaBundle: (request: OnboardingRequest, pem: string) => Promise<CaSecretRef>;
+  /** Takes the workload's lock (functions/lib/registry.ts): WorkloadBusyError while another execution holds it. */
+  acquireWorkloadLock: typeof acquireWorkloadLock;
+  /** Frees the lock the API took for an execution it then could not start. */
+  releaseWorkloadLock: typeof releaseWorkloadLock;
   now: () => Date;
 }
 
@@ -78,6 +89,8 @@ export const defaultApiDeps: ApiDeps = {
     const s = await ensureCaSecret(caSecretSpec(request, pem));
     return { arn: s.secretArn, versionId: s.versionId };
   },
+  acquireWorkloadLock,
+  releaseWorkloadLock,
   now: () => new Date(),
 };
 
@@ -99,6 +112,13 @@ export interface ApiResponse {
 
 /** Page size of GET /onboardings when `limit` is not given, and the largest `limit` accepted. */
 export const DEFAULT_PAGE_SIZE = 50;
+
+/**
+ * How long a lock whose execution cannot be found is taken as "being started" rather than
+ * stale: the API takes the lock before StartExecution, in one request (the API function stops
+ * after 25 s, API Gateway after 29 s). Past it, an API that died between the two has left it.
+ */
+export const LOCK_START_GRACE_MS = 60_000;
 export const MAX_PAGE_SIZE = 100;
 
 const ROUTES = ['POST /onboardings', 'GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings/{id}/verify'];
@@ -161,10 +181,8 @@ export function verificationNameFor(workload: string, now: Date): string {
   return fitName(`verify-${workload.replace('/', '_')}-${stamp}-${randomBytes(3).toString('hex')}`, 80);
 }
 
-/** The API's execution id (the name) of an execution ARN; a bare name is returned as it is. */
-export function executionNameOf(idOrArn: string): string {
-  return idOrArn.startsWith('arn:') ? idOrArn.slice(idOrArn.lastIndexOf(':') + 1) : idOrArn;
-}
+/** The API's execution id (the name) of an execution ARN: the registry's helper, which the lock uses too. */
+export { executionNameOf } from './registry.ts';
 
 export async function handleApiRequest(req: ApiRequest, backend: ExecutionBackend, deps: Partial<ApiDeps> = {}): Promise<ApiResponse> {
   const d: ApiDeps = { ...defaultApiDeps, ...deps };
@@ -196,6 +214,7 @@ export function errorResponse(err: unknown): ApiResponse {
   if (err instanceof InvalidRequestError) return invalid(err.problems);
   const typed = classifyError(err);
   if (typed instanceof ResourceConflictError) return json(409, { message: typed.message });
+  if (typed instanceof WorkloadBusyError) return workloadBusy(typed.message, typed.heldBy);
   if (typed.retryable) return json(503, { message: `temporarily unavailable, try again: ${typed.message}` }, { 'retry-after': '5' });
   const e = err as { name?: unknown; message?: unknown };
   return json(500, { message: `internal error: ${String(e?.name ?? 'Error')}: ${String(e?.message ?? err)}` });
@@ -230,8 +249,18 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
   }
   if (existing) return accepted(name, existing.status, true);
 
-  // The PEM goes to the workload's secret first, so the execution input (kept in its history) holds only where it is.
-  const started = await backend.start(name, withCaReference(request, await deps.storeCaBundle(request, pem)));
+  // One run per workload: the lock is taken for this name before anything is stored or started.
+  const workload = workloadKey(request);
+  const refused = await takeLock(workload, name, backend, deps);
+  if (refused) return refused;
+  let started: { started: boolean } | undefined;
+  try {
+    // The PEM goes to the workload's secret first, so the execution input (kept in its history) holds only where it is.
+    started = await backend.start(name, withCaReference(request, await deps.storeCaBundle(request, pem)));
+  } finally {
+    // Nothing started: the lock must not wait out the grace period (the execution, had it started after all, takes it again).
+    if (!started) await deps.releaseWorkloadLock(workload, name).catch(() => false);
+  }
   const view = await backend.describe(name, { steps: false });
   return accepted(name, view?.status ?? 'RUNNING', !started.started);
 }
@@ -249,6 +278,44 @@ function unsupportedType(req: ApiRequest): ApiResponse | undefined {
   return json(415, {
     message: `The onboarding request must be sent as JSON: content-type is ${type ? `"${type}"` : 'missing'}, expected "application/json" (UTF-8). Nothing was started.`,
   }, { accept: 'application/json' });
+}
+
+/**
+ * Takes `workload`'s lock for execution `name`. Another holder that runs (or was locked a moment
+ * ago and is not found yet: its API is between the lock and StartExecution) → the 409 naming it;
+ * one that ended, or is not found well after its lock, left it behind (its end was not seen yet)
+ * → taken over, conditionally on that holder.
+ */
+async function takeLock(workload: string, name: string, backend: ExecutionBackend, deps: ApiDeps): Promise<ApiResponse | undefined> {
+  const lock: WorkloadLock = { executionId: name, machine: 'onboard-workload', acquiredAt: deps.now().toISOString() };
+  let takeOverFrom: string | undefined;
+  // A few rounds: the holder may change or leave between the refused write and the read.
+  for (let round = 0; ; round++) {
+    try {
+      await deps.acquireWorkloadLock(workload, lock, takeOverFrom ? { takeOverFrom } : {});
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof WorkloadBusyError) || round >= 2) throw err;
+    }
+    const held = (await deps.getWorkload(workload))?.lock;
+    if (!held) continue;
+    const status = held.machine === 'onboard-workload' ? (await backend.describe(held.executionId, { steps: false }))?.status : backend.lockHolderStatus ? await backend.lockHolderStatus(held) : 'RUNNING';
+    const young = deps.now().getTime() - Date.parse(held.acquiredAt) < LOCK_START_GRACE_MS;
+    if (status === 'RUNNING' || (status === undefined && young)) {
+      return workloadBusy(`workload ${workload} is being changed by execution ${held.executionId} (${held.machine}, ${status === 'RUNNING' ? 'running' : 'starting'} since ${held.acquiredAt}): one run per workload; wait for it to end, or stop it, then send the request again. Nothing was started.`, held.executionId, held.machine);
+    }
+    takeOverFrom = held.executionId;
+  }
+}
+
+/** 409: another execution holds the workload's lock; the body names it (and where to follow it, for an onboarding). */
+export function workloadBusy(message: string, executionId?: string, machine?: WorkloadLock['machine']): ApiResponse {
+  return json(409, {
+    error: 'WorkloadBusy',
+    message,
+    ...(executionId ? { executionId } : {}),
+    ...(executionId && machine === 'onboard-workload' ? { location: `/onboardings/${executionId}` } : {}),
+  });
 }
 
 /** Fields only the API may set: a caller cannot point an execution at a secret. */

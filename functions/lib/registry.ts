@@ -60,10 +60,13 @@ export interface WorkloadRecord {
  * which makes a console start safe too); released by the execution's last state or, however
  * else it ends (timed out, aborted, crashed), by the end-of-execution handler.
  */
+/** The state machines whose executions hold a workload's lock (one run per workload). */
+export const LOCK_MACHINES = ['onboard-workload', 'offboard-workload'] as const;
+
 export interface WorkloadLock {
   /** The execution's name (the API's execution id). */
   executionId: string;
-  machine: 'onboard-workload' | 'offboard-workload';
+  machine: (typeof LOCK_MACHINES)[number];
   acquiredAt: string;
 }
 
@@ -84,32 +87,77 @@ function withoutCa(request: WorkloadRequest): WorkloadRequest {
   return rest;
 }
 
+/**
+ * How a record write treats the workload's lock. `take`: the write also takes the lock (free,
+ * already this execution's, or `takeOverFrom`'s), as Validate request's start does. `release`:
+ * the write happens only while execution `release` (a name) holds the lock, and frees it in the
+ * same write, as Record result and Record failure do; otherwise it throws WorkloadBusyError and
+ * writes nothing, so a run that lost the lock never overwrites its holder's record. Neither: an
+ * unconditional write (tests, sandbox seeding).
+ */
+export type LockUse = { take: WorkloadLock; takeOverFrom?: string } | { release: string } | Record<string, never>;
+
 /** Writes the workload's record for an execution that started (keeps its last verification). */
-export async function recordStarted(request: WorkloadRequest, executionId: string, now = new Date()): Promise<void> {
-  await upsert(request, { status: 'ONBOARDING', executionId, updatedAt: now.toISOString(), ledger: [] }, true);
+export async function recordStarted(request: WorkloadRequest, executionId: string, now = new Date(), lock: LockUse = {}): Promise<void> {
+  await upsert(request, { status: 'ONBOARDING', executionId, updatedAt: now.toISOString(), ledger: [] }, true, lock);
 }
 
-export async function recordOnboarded(request: WorkloadRequest, executionId: string, ledger: LedgerEntry[], now = new Date()): Promise<void> {
-  await upsert(request, { status: 'ONBOARDED', executionId, updatedAt: now.toISOString(), ledger }, true);
+export async function recordOnboarded(request: WorkloadRequest, executionId: string, ledger: LedgerEntry[], now = new Date(), lock: LockUse = {}): Promise<void> {
+  await upsert(request, { status: 'ONBOARDED', executionId, updatedAt: now.toISOString(), ledger }, true, lock);
 }
 
-export async function recordFailed(request: WorkloadRequest, executionId: string, failure: NonNullable<WorkloadRecord['failure']>, ledger: LedgerEntry[], now = new Date()): Promise<void> {
-  await upsert(request, { status: 'FAILED', executionId, updatedAt: now.toISOString(), ledger, failure }, false);
+export async function recordFailed(request: WorkloadRequest, executionId: string, failure: NonNullable<WorkloadRecord['failure']>, ledger: LedgerEntry[], now = new Date(), lock: LockUse = {}): Promise<void> {
+  await upsert(request, { status: 'FAILED', executionId, updatedAt: now.toISOString(), ledger, failure }, false, lock);
 }
 
-/** Sets every field given and keeps the rest (the verification survives a new onboarding); `clearFailure` removes an old failure. */
-async function upsert(request: WorkloadRequest, fields: Omit<WorkloadRecord, 'workload' | 'request' | 'verification'>, clearFailure: boolean): Promise<void> {
-  const values: Record<string, unknown> = { ...fields, request: withoutCa(request) };
+/** Sets every field given and keeps the rest (the verification survives a new onboarding); `clearFailure` removes an old failure; `lock` makes it conditional on the lock. */
+async function upsert(request: WorkloadRequest, fields: Omit<WorkloadRecord, 'workload' | 'request' | 'verification' | 'lock'>, clearFailure: boolean, lock: LockUse): Promise<void> {
+  const values: Record<string, unknown> = { ...fields, request: withoutCa(request), ...('take' in lock ? { lock: lock.take } : {}) };
   const names = Object.keys(values);
-  await documents().send(
-    new UpdateCommand({
-      TableName: table(),
-      Key: { [REGISTRY_KEY]: workloadKey(request) },
-      UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}${clearFailure ? ' REMOVE #failure' : ''}`,
-      ExpressionAttributeNames: Object.fromEntries([...names, ...(clearFailure ? ['failure'] : [])].map((n) => [`#${n}`, n])),
-      ExpressionAttributeValues: Object.fromEntries(names.map((n) => [`:${n}`, values[n]])),
-    }),
-  );
+  const removed = [...(clearFailure ? ['failure'] : []), ...('release' in lock ? ['lock'] : [])];
+  const holder = 'take' in lock ? lock.take.executionId : 'release' in lock ? lock.release : undefined;
+  const condition =
+    'take' in lock
+      ? `attribute_not_exists(#lock) OR #lock.#executionId = :holder${lock.takeOverFrom ? ' OR #lock.#executionId = :stale' : ''}`
+      : 'release' in lock
+        ? '#lock.#executionId = :holder'
+        : undefined;
+  const workload = workloadKey(request);
+  try {
+    await documents().send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { [REGISTRY_KEY]: workload },
+        UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}${removed.length > 0 ? ` REMOVE ${removed.map((n) => `#${n}`).join(', ')}` : ''}`,
+        ...(condition ? { ConditionExpression: condition } : {}),
+        ExpressionAttributeNames: Object.fromEntries([...new Set([...names, ...removed, ...(condition ? ['lock'] : [])])].map((n) => [`#${n}`, n])),
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(names.map((n) => [`:${n}`, values[n]])),
+          ...(holder !== undefined ? { ':holder': holder } : {}),
+          ...('take' in lock && lock.takeOverFrom ? { ':stale': lock.takeOverFrom } : {}),
+        },
+      }),
+    );
+  } catch (err) {
+    if (condition && isAwsError(err, 'ConditionalCheckFailedException')) throw await busy(workload, 'release' in lock ? lock.release : undefined);
+    throw err;
+  }
+}
+
+/**
+ * WorkloadBusyError naming the lock's holder as the registry has it now; for `lost` (an
+ * execution whose end-of-run write found the lock gone or another's), without a read.
+ */
+async function busy(workload: string, lost?: string): Promise<WorkloadBusyError> {
+  if (lost) return new WorkloadBusyError(`execution ${lost} no longer holds the lock of workload ${workload}: the record is left as the lock's holder wrote it`);
+  const holder = (await getWorkload(workload))?.lock;
+  const by = holder ? `execution ${holder.executionId} (${holder.machine}, since ${holder.acquiredAt})` : 'another execution';
+  return new WorkloadBusyError(`workload ${workload} is being changed by ${by}: one run per workload; wait for it to end, or stop it, then try again`, holder?.executionId);
+}
+
+/** The execution's name (what a lock holds) from its ARN (`$$.Execution.Id`); a bare name is returned as it is. */
+export function executionNameOf(idOrArn: string): string {
+  return idOrArn.startsWith('arn:') ? idOrArn.slice(idOrArn.lastIndexOf(':') + 1) : idOrArn;
 }
 
 /**
@@ -132,11 +180,7 @@ export async function acquireWorkloadLock(workload: string, lock: WorkloadLock, 
     );
   } catch (err) {
     if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
-    const holder = (await getWorkload(workload))?.lock;
-    throw new WorkloadBusyError(
-      `workload ${workload} is being changed by execution ${holder?.executionId ?? '(unknown)'}${holder ? ` (${holder.machine}, since ${holder.acquiredAt})` : ''}: one run per workload; wait for it to end, or stop it, then try again`,
-      holder?.executionId,
-    );
+    throw await busy(workload);
   }
 }
 
@@ -158,6 +202,44 @@ export async function releaseWorkloadLock(workload: string, executionId: string)
     if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
     throw err;
   }
+}
+
+/** What recordExecutionEnded did: freed the execution's lock, and/or turned its ONBOARDING record into FAILED. */
+export interface EndedOutcome {
+  released: boolean;
+  markedFailed: boolean;
+}
+
+/**
+ * After an execution ended without its last state (timed out, aborted, failed outside a Catch,
+ * or Record failure failed too): in one conditional write, the record of that execution still
+ * ONBOARDING becomes FAILED with `failure` and its lock (if it still holds it) is freed;
+ * otherwise only the lock is freed, if that execution holds it. A record another execution
+ * wrote, or a lock another holds, is never touched.
+ */
+export async function recordExecutionEnded(
+  workload: string,
+  execution: { arn: string; name: string },
+  failure: NonNullable<WorkloadRecord['failure']>,
+  now = new Date(),
+): Promise<EndedOutcome> {
+  try {
+    const out = await documents().send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: { [REGISTRY_KEY]: workload },
+        UpdateExpression: 'SET #status = :failed, #failure = :failure, #updatedAt = :now REMOVE #lock',
+        ConditionExpression: '#status = :onboarding AND #executionId = :arn AND (attribute_not_exists(#lock) OR #lock.#executionId = :name)',
+        ExpressionAttributeNames: { '#status': 'status', '#failure': 'failure', '#updatedAt': 'updatedAt', '#lock': 'lock', '#executionId': 'executionId' },
+        ExpressionAttributeValues: { ':failed': 'FAILED', ':onboarding': 'ONBOARDING', ':failure': failure, ':now': now.toISOString(), ':arn': execution.arn, ':name': execution.name },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    return { released: (out.Attributes as Partial<WorkloadRecord> | undefined)?.lock !== undefined, markedFailed: true };
+  } catch (err) {
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+  }
+  return { released: await releaseWorkloadLock(workload, execution.name), markedFailed: false };
 }
 
 /** Stores a re-verification's result on an existing record (never creates one). */
@@ -198,5 +280,7 @@ export async function putWorkloadRecord(record: WorkloadRecord): Promise<void> {
 
 /** What a step that writes the registry needs. */
 export const REGISTRY_WRITE_PERMISSIONS: StepPermissions = [{ sid: 'WriteWorkloadRegistry', actions: ['dynamodb:UpdateItem'], resources: ['${RegistryTableArn}'] }];
+/** What a step that reads one record needs (a lock's holder, when the lock is refused). */
+export const REGISTRY_READ_PERMISSIONS: StepPermissions = [{ sid: 'ReadWorkloadRecord', actions: ['dynamodb:GetItem'], resources: ['${RegistryTableArn}'] }];
 /** What a step that lists the registry needs. */
 export const REGISTRY_LIST_PERMISSIONS: StepPermissions = [{ sid: 'ListWorkloadRegistry', actions: ['dynamodb:Scan'], resources: ['${RegistryTableArn}'] }];

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
+import { handler as executionEnded } from '../../functions/execution-ended.ts';
+import { LOCK_MACHINES } from '../../functions/lib/registry.ts';
 import { allStates, FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps, type MachineName } from '../../statemachine/definition.ts';
 
 type Json = Parameters<StateMachine['run']>[0];
@@ -52,6 +54,12 @@ export interface RunOptions {
   onEvent?: (e: StepEvent) => void;
   /** Every raw engine event (execution and state inputs and outputs, as an execution history holds them): tests that audit what a run exposes. */
   onEngineEvent?: (e: unknown) => void;
+  /**
+   * Whether the end of the run is reported to functions/execution-ended.ts, as the EventBridge
+   * rule does on AWS for every execution of a machine that takes the workload lock, however it
+   * was started (default true). It frees a lock the run left and marks its record FAILED.
+   */
+  reportEnd?: boolean;
 }
 
 export interface ExecutionOutcome {
@@ -227,11 +235,40 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
     await consume.catch(() => undefined);
     if (outcome.status === 'FAILED' && failureRecord !== undefined) outcome.failureRecord = failureRecord;
     closeOpen(Date.now(), outcome.status === 'ABORTED');
+    if (opts.reportEnd !== false && (LOCK_MACHINES as readonly string[]).includes(opts.machine ?? 'onboard-workload')) await reportEnd(input, outcome, opts.machine);
     emit({ type: outcome.status === 'SUCCEEDED' ? 'execution-succeeded' : outcome.status === 'ABORTED' ? 'execution-aborted' : 'execution-failed', at: new Date().toISOString(), error: outcome.error, cause: outcome.cause, durationMs: outcome.durationMs });
     return outcome;
   })();
 
   return { executionName, done, abort: run.abort, history, currentStep: () => current };
+}
+
+/**
+ * What the EventBridge rule hands functions/execution-ended.ts on AWS when an execution ends: an
+ * equivalent "Step Functions Execution Status Change" event, handled before `done` settles, so
+ * the next request sees the lock freed (on AWS it arrives within seconds, best effort).
+ */
+async function reportEnd(input: unknown, o: ExecutionOutcome, machine: MachineName = 'onboard-workload'): Promise<void> {
+  try {
+    // The wrapped Lambda handler, as the rule's target runs it (its calls are recorded as "Execution ended").
+    const event = {
+      detail: {
+        executionArn: executionArnOf(o.executionName, machine),
+        stateMachineArn: `arn:aws:states:us-east-1:000000000000:stateMachine:${machine}`,
+        name: o.executionName,
+        status: o.status,
+        startDate: Date.parse(o.startedAt),
+        stopDate: Date.parse(o.startedAt) + o.durationMs,
+        input: JSON.stringify(input ?? null),
+        inputDetails: { included: true },
+        ...(o.status !== 'SUCCEEDED' ? { error: o.error ?? null, cause: o.cause ?? null } : {}),
+      },
+    };
+    await executionEnded(event as never, fakeContext('execution-ended', o.executionName));
+  } catch (err) {
+    // As on AWS, a failed end-of-run handler does not change how the run ended.
+    console.error(`execution-ended for ${o.executionName} failed: ${(err as Error).name}: ${(err as Error).message}`);
+  }
 }
 
 /** The local stand-in for an execution ARN (what `$$.Execution.Id` holds): `execution:<machine>:<name>`, as on AWS. */

@@ -14,6 +14,7 @@ import { DeleteNatGatewayCommand, DescribeAddressesCommand, DescribeNatGatewaysC
 import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUR_ROLES_ARN } from '../../functions/lib/aws/iam-role.ts';
+import { acquireWorkloadLock, releaseWorkloadLock } from '../../functions/lib/registry.ts';
 import { renderPermission, WILDCARD_RESOURCE_ACTIONS, type PlaceholderValues, type StepPermissions } from '../../functions/lib/permissions.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
@@ -31,8 +32,9 @@ const sandbox = useSandbox();
 const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
 const REGION = 'us-east-1';
 const TARGET: AwsTarget = { partition: 'aws', region: REGION, account: SANDBOX_ACCOUNT };
-// Both machines: the onboarding steps and the re-verification steps (run last, over the workloads onboarded here).
-const STEPS = [...taskSteps(loadDefinition('onboard-workload')), ...taskSteps(loadDefinition('reverify-workloads'))];
+// Both machines: the onboarding steps and the re-verification steps (run last, over the workloads onboarded here); and
+// Execution ended, the EventBridge target the local engine calls at the end of every onboarding run.
+const STEPS: { state: string; file: string }[] = [...taskSteps(loadDefinition('onboard-workload')), ...taskSteps(loadDefinition('reverify-workloads')), { state: 'Execution ended', file: 'execution-ended' }];
 
 /**
  * Actions a step is granted that no scenario here makes it send, each with the path that sends
@@ -51,6 +53,10 @@ const NOT_REACHED: Record<string, Record<string, string>> = {
   'Ensure CA secret': {
     'secretsmanager:ListSecretVersionIds':
       'only when an execution started through the API names a secret version that has lost its staging label (the scenarios here start with the PEM): test/emulator/api-function.test.ts "refuses a reference to a version the secret does not have, or to another workload\'s secret"',
+  },
+  'Execution ended': {
+    'states:DescribeExecution':
+      'only when the EventBridge event left the input out (input and output over 248 KiB together), which the local engine never does: test/unit/execution-ended.test.ts "reads the input with DescribeExecution when the event left it out (over 248 KiB)"',
   },
   'Ensure NAT gateway': {
     'ec2:ReleaseAddress':
@@ -254,6 +260,17 @@ describe('least privilege of the onboarding steps', () => {
     expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
     expect(o.history.find((h) => h.state === 'Ensure task role')).toMatchObject({ status: 'failed', error: 'ResourceConflictError' });
     expect(o.cause).toContain('bookinfo.details-ecs-task-role" exists but was not made by this tool');
+  });
+
+  it('a run while another execution holds the workload lock stops in Validate request, which reads the holder it names', async () => {
+    const holder = { executionId: 'someone-else', machine: 'onboard-workload' as const, acquiredAt: new Date().toISOString() };
+    await unrecorded(() => acquireWorkloadLock('bookinfo/ratings', holder));
+    try {
+      const o = await runWorkflow(request(), FAST);
+      expect(o).toMatchObject({ status: 'FAILED', error: 'WorkloadBusyError' });
+    } finally {
+      await unrecorded(() => releaseWorkloadLock('bookinfo/ratings', holder.executionId));
+    }
   });
 
   it('re-verifies every workload, healthy and then drifted (a stopped task): reads, the registry write, the drift event and metric', async () => {

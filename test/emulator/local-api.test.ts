@@ -8,7 +8,7 @@ import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionView } from '../../functions/lib/onboarding-api.ts';
-import { putWorkloadRecord } from '../../functions/lib/registry.ts';
+import { getWorkload, putWorkloadRecord } from '../../functions/lib/registry.ts';
 import { startApiServer, type ApiServer } from '../../local/api-server.ts';
 import { driftRoute } from '../../local/drift.ts';
 import { LocalExecutions } from '../../local/local-executions.ts';
@@ -204,5 +204,68 @@ describe('local onboarding API: the list comes from the registry', () => {
 
     expect(r).toMatchObject({ status: 404, json: { message: expect.stringContaining('not in the workload registry') as string } });
     expect((await call('GET', '/onboardings?limit=1')).status).toBe(200);
+  });
+});
+
+describe('local onboarding API: one run per workload', () => {
+  /** The bookinfo request for another service of bookinfo/ratings: another request, the same workload. */
+  const variant = (service: string) => ({ ...bookinfoInput(), ecs: { ...bookinfoInput().ecs, service, family: `bookinfo_${service.replace(/-/g, '_')}` } });
+  const ended = (location: string) =>
+    eventually(async () => {
+      const v = (await call('GET', location)).json as unknown as ExecutionView;
+      if (v.status === 'RUNNING') throw new Error(`still running at ${v.currentStep}`);
+      return v;
+    }, 60_000, 100);
+
+  it('two different requests for one workload at once: one is accepted, the other gets 409 naming it; the identical request is the same execution', async () => {
+    // Act
+    const [a, b] = await Promise.all([call('POST', '/onboardings', variant('ratings-lock-a')), call('POST', '/onboardings', variant('ratings-lock-b'))]);
+
+    // Assess
+    expect([a.status, b.status].sort()).toEqual([202, 409]);
+    const [won, lost] = a.status === 202 ? [a, b] : [b, a];
+    expect(lost.json).toEqual({
+      error: 'WorkloadBusy',
+      message: expect.stringContaining(`workload bookinfo/ratings is being changed by execution ${String(won.json.executionId)} (onboard-workload,`) as string,
+      executionId: won.json.executionId,
+      location: won.json.location,
+    });
+    const again = await call('POST', '/onboardings', a.status === 202 ? variant('ratings-lock-a') : variant('ratings-lock-b'));
+    expect(again).toMatchObject({ status: 202, json: { executionId: won.json.executionId, duplicate: true } });
+    expect((await ended(String(won.json.location))).status).toBe('SUCCEEDED');
+
+    // Once it has ended, the other request is accepted.
+    const next = await call('POST', '/onboardings', won === a ? variant('ratings-lock-b') : variant('ratings-lock-a'));
+    expect(next.status).toBe(202);
+    expect((await ended(String(next.json.location))).status).toBe('SUCCEEDED');
+  });
+
+  it('after a run is aborted, or fails, the next different request is accepted: the lock went with the run', async () => {
+    // Aborted once it has taken the lock (past Validate request).
+    const c = await call('POST', '/onboardings', variant('ratings-lock-c'));
+    expect(c.status).toBe(202);
+    await eventually(async () => {
+      const v = (await call('GET', String(c.json.location))).json as unknown as ExecutionView;
+      if (!v.steps.some((s) => s.state === 'Validate request' && s.status === 'succeeded')) throw new Error('not past Validate request yet');
+    }, 30_000, 20);
+    expect((await backend.abort(String(c.json.executionId)))?.status).toBe('ABORTED');
+    const aborted = await getWorkload('bookinfo/ratings');
+    expect(aborted?.lock).toBeUndefined();
+    expect(aborted).toMatchObject({ status: 'FAILED', failure: { step: 'Execution aborted' } });
+
+    // Fails: a task that stops.
+    sandbox().scheduler.setCrash({ stoppedReason: 'Essential container in task exited' });
+    try {
+      const d = await call('POST', '/onboardings', variant('ratings-lock-d'));
+      expect(d.status).toBe(202);
+      expect((await ended(String(d.json.location))).error).toMatchObject({ error: 'TaskStoppedError' });
+    } finally {
+      sandbox().scheduler.setCrash(undefined);
+    }
+
+    const e = await call('POST', '/onboardings', variant('ratings-lock-e'));
+    expect(e.status).toBe(202);
+    expect((await ended(String(e.json.location))).status).toBe('SUCCEEDED');
+    expect((await getWorkload('bookinfo/ratings'))?.lock).toBeUndefined();
   });
 });

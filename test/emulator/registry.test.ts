@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executionEnded } from '../../functions/execution-ended.ts';
 import { acquireWorkloadLock, getWorkload, listWorkloads, releaseWorkloadLock, recordFailed, recordOnboarded, recordStarted, recordVerification } from '../../functions/lib/registry.ts';
 import { ENV } from '../../functions/lib/settings.ts';
 import { createRegistryTable } from '../../local/registry-table.ts';
@@ -44,6 +45,42 @@ describe('workload registry (emulator DynamoDB)', () => {
     await acquireWorkloadLock('locks/a', lock('exec-c'));
   });
 
+  it('record writes with the lock: the start takes it, the end writes only while holding it and frees it; a run without it writes nothing', async () => {
+    const request = bookinfoRequest({ workloadGroup: { namespace: 'locks', name: 'writes' } });
+    const take = (executionId: string) => ({ take: { executionId, machine: 'onboard-workload' as const, acquiredAt: '2026-11-29T00:00:00.000Z' } });
+    await recordStarted(request, 'arn:x:exec-1', new Date(), take('exec-1'));
+    await expect(recordStarted(request, 'arn:x:exec-2', new Date(), take('exec-2'))).rejects.toMatchObject({ name: 'WorkloadBusyError', heldBy: 'exec-1' });
+    await expect(recordOnboarded(request, 'arn:x:exec-2', [], new Date(), { release: 'exec-2' })).rejects.toMatchObject({ name: 'WorkloadBusyError' });
+    expect(await getWorkload('locks/writes')).toMatchObject({ status: 'ONBOARDING', executionId: 'arn:x:exec-1', lock: { executionId: 'exec-1' } });
+    await recordFailed(request, 'arn:x:exec-1', { step: 's', error: 'e', cause: 'c' }, [], new Date(), { release: 'exec-1' });
+    const record = await getWorkload('locks/writes');
+    expect(record).toMatchObject({ status: 'FAILED', executionId: 'arn:x:exec-1' });
+    expect(record?.lock).toBeUndefined();
+  });
+
+  it.each(['TIMED_OUT', 'ABORTED'] as const)('execution-ended on a %s event frees the lock and marks the record FAILED, and leaves another execution\'s record and lock alone', async (status) => {
+    // Prepare: a run that took the lock and recorded its start, then never reached its last state.
+    const name = `exec-${status.toLowerCase()}`;
+    const arn = `arn:aws:states:us-east-1:123456789012:execution:onboard-workload:${name}`;
+    const request = bookinfoRequest({ workloadGroup: { namespace: 'ended', name: status.toLowerCase().replace('_', '-') } });
+    const workload = `ended/${status.toLowerCase().replace('_', '-')}`;
+    await recordStarted(request, arn, new Date(), { take: { executionId: name, machine: 'onboard-workload', acquiredAt: new Date().toISOString() } });
+    const event = (n: string, a: string) => ({ detail: { executionArn: a, stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:onboard-workload', name: n, status, input: JSON.stringify(request), inputDetails: { included: true } } });
+
+    // Act: first the end of some other execution of the workload, then this one's (twice: EventBridge may deliver an event more than once).
+    expect(await executionEnded(event('someone-else', `${arn}-other`))).toEqual({ workload, released: false, markedFailed: false });
+    const r = await executionEnded(event(name, arn));
+    const again = await executionEnded(event(name, arn));
+
+    // Assess
+    expect(r).toEqual({ workload, released: true, markedFailed: true });
+    expect(again).toEqual({ workload, released: false, markedFailed: false });
+    const record = await getWorkload(workload);
+    expect(record).toMatchObject({ status: 'FAILED', executionId: arn, failure: { step: status === 'TIMED_OUT' ? 'Execution timed out' : 'Execution aborted', error: status === 'TIMED_OUT' ? 'States.Timeout' : 'ExecutionAborted' } });
+    expect(record?.lock).toBeUndefined();
+    expect(JSON.stringify(record)).not.toContain('BEGIN CERTIFICATE');
+  });
+
   it('lists workloads page by page', async () => {
     for (const name of ['a', 'b', 'c']) await recordStarted(bookinfoRequest({ workloadGroup: { namespace: 'apps', name } }), `exec-${name}`);
     const seen: string[] = [];
@@ -53,7 +90,7 @@ describe('workload registry (emulator DynamoDB)', () => {
       seen.push(...page.items.map((i) => i.workload));
       nextToken = page.nextToken;
     } while (nextToken);
-    expect(seen.sort()).toEqual(['apps/a', 'apps/b', 'apps/c', 'bookinfo/ratings']);
+    expect(seen.sort()).toEqual(['apps/a', 'apps/b', 'apps/c', 'bookinfo/ratings', 'ended/aborted', 'ended/timed-out', 'locks/writes']);
   });
 
   it('does not create a record when verifying an unknown workload', async () => {

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
 import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
 import { ResourceConflictError } from '../../functions/lib/errors.ts';
+import { getWorkload } from '../../functions/lib/registry.ts';
 import { nextPoll } from '../../functions/lib/poll.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
@@ -95,6 +96,113 @@ describe('onboarding workflow in the local engine', () => {
     expect((o.output as OnboardingResult).created).toEqual([]);
   });
 
+  describe('a failed Parallel branch: the failure record and the registry list what both branches made or reused', () => {
+    const fail = (step: string, message = `injected in ${step}`) => async () => {
+      throw new ResourceConflictError(message);
+    };
+
+    it('Identity fails (Ensure log group): the Network branch ran to its end, its NAT gateway, subnet and security group are listed', async () => {
+      const o = await runWorkflow(variant('ratings-idfail'), { ...FAST, handlerOverrides: { 'Ensure log group': fail('Ensure log group') } });
+
+      expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError', cause: 'Ensure log group: injected in Ensure log group' });
+      const record = o.failureRecord as FailureRecord;
+      const listed = [...record.resourcesSoFar, ...record.reusedSoFar].map((e) => e.kind);
+      expect(listed).toEqual(expect.arrayContaining(['ecs-cluster', 'iam-role', 'secret', 'nat-gateway', 'vpc-subnet', 'route-table', 'security-group']));
+      const registry = await getWorkload('bookinfo/ratings');
+      expect(registry).toMatchObject({ status: 'FAILED', executionId: executionArnOf(o.executionName), failure: { step: 'Ensure log group', error: 'ResourceConflictError' } });
+      expect(registry?.lock).toBeUndefined();
+      expect(registry?.ledger.map((e) => e.kind)).toEqual(expect.arrayContaining(['nat-gateway', 'vpc-subnet', 'security-group', 'ecs-cluster', 'iam-role']));
+    });
+
+    it('Network fails (Ensure security group): the Identity branch ran to its end, the log group it made is in resourcesSoFar', async () => {
+      const o = await runWorkflow(variant('ratings-netfail'), { ...FAST, handlerOverrides: { 'Ensure security group': fail('Ensure security group') } });
+
+      expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError', cause: 'Ensure security group: injected in Ensure security group' });
+      const record = o.failureRecord as FailureRecord;
+      // A new family: its log group is this run's.
+      expect(record.resourcesSoFar).toContainEqual(expect.objectContaining({ kind: 'log-group', id: '/ecs/bookinfo_ratings_netfail', created: true }));
+      expect(record.reusedSoFar.map((e) => e.kind)).toEqual(expect.arrayContaining(['ecs-cluster', 'iam-role', 'secret', 'nat-gateway', 'vpc-subnet']));
+      const registry = await getWorkload('bookinfo/ratings');
+      expect(registry?.ledger).toContainEqual(expect.objectContaining({ kind: 'log-group', id: '/ecs/bookinfo_ratings_netfail' }));
+      expect(registry?.ledger.map((e) => e.kind)).toEqual(expect.arrayContaining(['nat-gateway', 'vpc-subnet', 'ecs-cluster']));
+    });
+
+    it('both fail: the first branch\'s failure is recorded, the other named in the cause, the ledgers of both kept', async () => {
+      const o = await runWorkflow(variant('ratings-bothfail'), {
+        ...FAST,
+        handlerOverrides: { 'Ensure log group': fail('Ensure log group', 'identity broke'), 'Ensure task subnet': fail('Ensure task subnet', 'network broke') },
+      });
+
+      expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
+      expect(o.cause).toBe('Ensure log group: identity broke (also failed: Ensure task subnet: ResourceConflictError: network broke)');
+      expect(entered(o, 'Identity and Network branches failed')).toBe(1);
+      const record = o.failureRecord as FailureRecord;
+      expect([...record.resourcesSoFar, ...record.reusedSoFar].map((e) => e.kind)).toEqual(expect.arrayContaining(['ecs-cluster', 'iam-role', 'secret', 'nat-gateway']));
+      expect((await getWorkload('bookinfo/ratings'))?.failure).toEqual({ step: 'Ensure log group', error: 'ResourceConflictError', cause: o.cause!.slice('Ensure log group: '.length) });
+    });
+  });
+
+  describe('one run per workload', () => {
+    it('a run started without the API (as from the console) while another holds the lock fails with WorkloadBusyError, leaving the holder\'s record as it was', async () => {
+      // Prepare: a run that holds the lock, parked inside Ensure service.
+      let release!: () => void;
+      const parked = new Promise<void>((r) => (release = r));
+      let reached!: () => void;
+      const inside = new Promise<void>((r) => (reached = r));
+      const { handler: ensureService } = await import('../../functions/ensure-service.ts');
+      const holder = await startWorkflow(bookinfoInput(), {
+        ...FAST,
+        executionName: 'lock-holder',
+        handlerOverrides: {
+          'Ensure service': async (s) => {
+            reached();
+            await parked;
+            return (await ensureService(s as never, {} as never)) as never;
+          },
+        },
+      });
+      await inside;
+      const before = await getWorkload('bookinfo/ratings');
+      expect(before).toMatchObject({ status: 'ONBOARDING', executionId: executionArnOf('lock-holder'), lock: { executionId: 'lock-holder', machine: 'onboard-workload' } });
+
+      // Act
+      const console = await runWorkflow(variant('ratings-console'), { ...FAST, executionName: 'console-start' });
+
+      // Assess
+      expect(console).toMatchObject({ status: 'FAILED', error: 'WorkloadBusyError' });
+      expect(console.cause).toMatch(/^Validate request: workload bookinfo\/ratings is being changed by execution lock-holder \(onboard-workload, since /);
+      expect(console.history.map((h) => h.state)).not.toContain('Pre-flight mesh');
+      expect(await getWorkload('bookinfo/ratings')).toEqual(before);
+
+      release();
+      const done = await holder.done;
+      expect(done.status, `${done.error}: ${done.cause}`).toBe('SUCCEEDED');
+      expect(await getWorkload('bookinfo/ratings')).toMatchObject({ status: 'ONBOARDED', executionId: executionArnOf('lock-holder') });
+      expect((await getWorkload('bookinfo/ratings'))?.lock).toBeUndefined();
+    });
+
+    it('an aborted run frees its lock and its record says FAILED (ABORTED), so the next run goes ahead', async () => {
+      const { handler: ensureService } = await import('../../functions/ensure-service.ts');
+      const run = await startWorkflow(bookinfoInput(), {
+        ...FAST,
+        executionName: 'aborted-run',
+        handlerOverrides: {
+          'Ensure service': async (s) => {
+            const r = (await ensureService(s as never, {} as never)) as never;
+            run.abort();
+            return r;
+          },
+        },
+      });
+      expect((await run.done).status).toBe('ABORTED');
+      const record = await getWorkload('bookinfo/ratings');
+      expect(record).toMatchObject({ status: 'FAILED', executionId: executionArnOf('aborted-run'), failure: { step: 'Execution aborted', error: expect.any(String) as string, cause: expect.stringContaining('ended ABORTED') as string } });
+      expect(record?.lock).toBeUndefined();
+      const next = await runWorkflow(bookinfoInput(), FAST);
+      expect(next.status, `${next.error}: ${next.cause}`).toBe('SUCCEEDED');
+    });
+  });
+
   it('rejects an invalid request in its first state, naming every problem, before any AWS call', async () => {
     const bad = { ...bookinfoInput(), ecs: { ...bookinfoInput().ecs, memory: '3' }, app: { ...bookinfoInput().app, port: 0 } };
     const o = await runWorkflow(bad, FAST);
@@ -153,12 +261,15 @@ describe('onboarding workflow in the local engine', () => {
     for (const secret of ['BEGIN CERTIFICATE', 'caBundle', 'rootCaPem']) expect(text).not.toContain(secret);
     const failure = received as FailureState;
     expect(failure.execution).toEqual({ id: executionArnOf(o.executionName) });
-    // It carries the ledger of every step that made something before the failure: at the top level all of them, in a branch that branch's (the other branch is stopped, its results lost).
-    const scope = scopeOf(step);
-    const branchState = scope === 'top' ? undefined : (JSON.parse(failure.failure.cause ?? '') as Partial<FailureState>);
-    const carried = [...Object.keys(failure.ledgers ?? {}), ...Object.keys(branchState?.ledgers ?? {})].sort();
-    const made = o.history.filter((h) => h.status === 'succeeded' && LEDGER_OF[h.state] && (scope === 'top' || scopeOf(h.state) === scope)).map((h) => LEDGER_OF[h.state]!);
-    expect(carried).toEqual([...new Set(made)].sort());
+    // It carries the ledger of every step that made something before the failure, from both Parallel branches: a failed branch ends normally, so the other runs to its end.
+    const carried = Object.entries(failure.ledgers ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? [k] : Object.keys(v)));
+    const made = o.history.filter((h) => h.status === 'succeeded' && LEDGER_OF[h.state]).map((h) => LEDGER_OF[h.state]!);
+    expect([...new Set(carried)].sort()).toEqual([...new Set(made)].sort());
+    if (scopeOf(step) !== 'top') {
+      // The other branch ran to its end.
+      const other = scopeOf(step) === 0 ? 'Ensure security group' : 'Ensure log group';
+      expect(o.history.find((h) => h.state === other), other).toMatchObject({ status: 'succeeded' });
+    }
   });
 
   it('lists in the failure record what this run made before the failure', async () => {
@@ -265,6 +376,10 @@ describe('onboarding workflow in the local engine', () => {
     });
     expect(o).toMatchObject({ status: 'FAILED', error: 'ResourceConflictError' });
     expect(entered(o, 'Onboarding failed (unrecorded)')).toBe(1);
+    // The end of the run (execution-ended, as EventBridge delivers it on AWS) freed the lock and recorded the failure Record failure could not.
+    const record = await getWorkload('bookinfo/ratings');
+    expect(record).toMatchObject({ status: 'FAILED', executionId: executionArnOf(o.executionName), failure: { error: 'ResourceConflictError', cause: expect.stringContaining('service owned by someone else') as string } });
+    expect(record?.lock).toBeUndefined();
   });
 
   it('a run killed mid-way and started again with the same request succeeds and creates nothing twice', async () => {

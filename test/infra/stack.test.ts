@@ -11,7 +11,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/lib/settings.ts';
-import { API_HANDLER_FILE, handlerFiles, machineSteps } from '../../infra/handlers.ts';
+import { API_HANDLER_FILE, EXECUTION_ENDED_FILE, handlerFiles, machineSteps } from '../../infra/handlers.ts';
 import { MESH_READER_STEPS } from '../../infra/mesh-onboarding.ts';
 import { allStates, aslPath, loadDefinition, MACHINE_NAMES, substitute } from '../../statemachine/definition.ts';
 import { actionsOf, allStatements, resourcesOf, synthApp, type Synthesised } from '../support/infra.ts';
@@ -38,8 +38,8 @@ const props = (id: string) => s.templateJson.Resources[id]!.Properties as Record
 const codeDir = (file: string) => join(s.outdir, `asset.${(props(functionId(file)).Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
 
 describe('functions', () => {
-  it('one per Task state of each state machine, plus the API: the ASL files decide, not a list', () => {
-    const expected = [...new Set([...MACHINE_NAMES.flatMap((m) => machineSteps(m).map((t) => fnName(t.file))), fnName(API_HANDLER_FILE)])];
+  it('one per Task state of each state machine, plus the API and the end-of-execution handler: the ASL files decide, not a list', () => {
+    const expected = [...new Set([...MACHINE_NAMES.flatMap((m) => machineSteps(m).map((t) => fnName(t.file))), fnName(API_HANDLER_FILE), fnName(EXECUTION_ENDED_FILE)])];
     const names = resourcesOf(s, 'AWS::Lambda::Function').map(([, p]) => p.FunctionName);
     expect(names.sort()).toEqual(expected.sort());
     expect(names).toHaveLength(handlerFiles().length);
@@ -184,6 +184,38 @@ describe('state machines', () => {
       .flatMap((x) => [x.statement.Resource].flat())
       .map((r) => JSON.stringify(r).match(/"Fn::GetAtt":\["([^"]+)","Arn"\]/)![1]);
     expect([...new Set(invoked)].sort()).toEqual([...new Set(machineSteps(m).map((t) => functionId(t.file)))].sort());
+  });
+});
+
+describe('the end of a locking run', () => {
+  it('an EventBridge rule sends the onboarding machine\'s FAILED, TIMED_OUT and ABORTED executions (nothing else) to execution-ended', () => {
+    const rules = resourcesOf(s, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    expect(rule.EventBusName).toBeUndefined();
+    expect(rule.State).toBe('ENABLED');
+    const pattern = rule.EventPattern as { source: string[]; 'detail-type': string[]; detail: { status: string[]; stateMachineArn: unknown[] } };
+    expect(pattern.source).toEqual(['aws.states']);
+    expect(pattern['detail-type']).toEqual(['Step Functions Execution Status Change']);
+    expect(pattern.detail.status).toEqual(['FAILED', 'TIMED_OUT', 'ABORTED']);
+    // Only the machines that take the workload lock (the Express re-verification sends no events and takes none).
+    expect(pattern.detail.stateMachineArn).toHaveLength(1);
+    expect(JSON.stringify(pattern.detail.stateMachineArn)).toContain(':stateMachine:mesh-onboarding-onboard-workload');
+    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionId(EXECUTION_ENDED_FILE), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 } })]);
+    s.template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [functionId(EXECUTION_ENDED_FILE), 'Arn'] } });
+  });
+
+  it('execution-ended may write the registry and describe onboarding executions, nothing more', () => {
+    const role = (props(functionId(EXECUTION_ENDED_FILE)).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = allStatements(s)
+      .filter((x) => JSON.stringify(s.templateJson.Resources[x.where]!.Properties!.Roles).includes(role))
+      .map((x) => x.statement)
+      .filter((st) => !actionsOf(st).some((a) => a.startsWith('xray:') || a.startsWith('logs:')));
+    expect(statements).toEqual([
+      expect.objectContaining({ Sid: 'WriteWorkloadRegistry', Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [resourcesOf(s, 'AWS::DynamoDB::Table')[0]![0], 'Arn'] } }),
+      expect.objectContaining({ Sid: 'ReadEndedExecutionInput', Action: 'states:DescribeExecution' }),
+    ]);
+    expect(JSON.stringify(statements[1]!.Resource)).toContain(':execution:mesh-onboarding-onboard-workload:*');
   });
 });
 

@@ -88,6 +88,8 @@ function fakeBackend(): ExecutionBackend & { started: OnboardingRequest[]; failD
 }
 
 const deps: Partial<ApiDeps> = {
+  acquireWorkloadLock: () => Promise.resolve(),
+  releaseWorkloadLock: () => Promise.resolve(true),
   storeCaBundle: () => Promise.resolve(REF),
   getWorkload: (workload) => Promise.resolve({ workload, status: 'ONBOARDED' } as WorkloadRecord),
   listWorkloads: (page) => Promise.resolve({ items: [], ...(page.nextToken ? {} : { nextToken: 'eyJ3b3JrbG9hZCI6ImEvYiJ9' }) }),
@@ -221,6 +223,7 @@ describe('API function: permissions', () => {
       '${OnboardStateMachineArn}',
       '${ReverifyStateMachineArn}',
       'arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*',
+      '${RegistryTableArn}',
       '${RegistryTableArn}',
       '${RegistryTableArn}',
       ...CA_SECRET_WRITE_PERMISSIONS.flatMap((p) => p.resources),

@@ -5,18 +5,19 @@
  * registry listing; the verify route.
  */
 import { describe, expect, it } from 'vitest';
-import { AwsThrottledError, ResourceConflictError } from '../../functions/lib/errors.ts';
+import { AwsThrottledError, ResourceConflictError, WorkloadBusyError } from '../../functions/lib/errors.ts';
 import {
   errorResponse,
   executionInputOf,
   handleApiRequest,
+  LOCK_START_GRACE_MS,
   withCaReference,
   type ApiDeps,
   type ExecutionBackend,
   type ExecutionStatus,
   type ExecutionView,
 } from '../../functions/lib/onboarding-api.ts';
-import type { WorkloadRecord } from '../../functions/lib/registry.ts';
+import type { WorkloadLock, WorkloadRecord } from '../../functions/lib/registry.ts';
 import { parseRequest, type CaSecretRef, type OnboardingRequest } from '../../functions/lib/request.ts';
 import { bookinfoInput } from '../support/requests.ts';
 
@@ -54,15 +55,35 @@ function recordingBackend(): Recording {
   };
 }
 
-/** A CA store that records into the backend's call list, and a registry that must not be read unless the test says so. */
-function fakeDeps(backend: Recording, over: Partial<ApiDeps> = {}): Partial<ApiDeps> {
+/** The registry's workload locks in memory, with its semantics (functions/lib/registry.ts): re-entrant, refused to another, taken over from a named holder. */
+export function fakeLocks(locks = new Map<string, WorkloadLock>()): Pick<ApiDeps, 'acquireWorkloadLock' | 'releaseWorkloadLock'> & { locks: Map<string, WorkloadLock> } {
   return {
+    locks,
+    acquireWorkloadLock: (workload, lock, opts = {}) => {
+      const held = locks.get(workload);
+      if (held && held.executionId !== lock.executionId && held.executionId !== opts.takeOverFrom) return Promise.reject(new WorkloadBusyError(`workload ${workload} is being changed by execution ${held.executionId}`, held.executionId));
+      locks.set(workload, lock);
+      return Promise.resolve();
+    },
+    releaseWorkloadLock: (workload, executionId) => {
+      const mine = locks.get(workload)?.executionId === executionId;
+      if (mine) locks.delete(workload);
+      return Promise.resolve(mine);
+    },
+  };
+}
+
+/** A CA store that records into the backend's call list, in-memory locks, and a registry that must not be read unless the test says so. */
+function fakeDeps(backend: Recording, over: Partial<ApiDeps> = {}): Partial<ApiDeps> {
+  const lockDeps = fakeLocks();
+  return {
+    ...lockDeps,
     storeCaBundle: (request: OnboardingRequest, pem: string) => {
       backend.calls.push(`store ${request.workloadGroup.namespace}/${request.workloadGroup.name} ${pem.includes('BEGIN CERTIFICATE') ? 'pem' : '?'}`);
       return Promise.resolve(REF);
     },
     listWorkloads: () => Promise.reject(new Error('the registry was not expected to be read')),
-    getWorkload: (workload: string) => Promise.resolve({ workload, status: 'ONBOARDED' } as WorkloadRecord),
+    getWorkload: (workload: string) => Promise.resolve({ workload, status: 'ONBOARDED', ...(lockDeps.locks.has(workload) ? { lock: lockDeps.locks.get(workload) } : {}) } as WorkloadRecord),
     now: () => new Date('2026-11-29T10:20:30.456Z'),
     ...over,
   };
@@ -172,6 +193,8 @@ describe('onboarding API: the CA bundle is stored before the execution starts', 
     const a = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps);
     const b = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()) }, backend, deps);
     const pem = bookinfoInput().rootCaPem;
+    // One run per workload: the changed request is another execution once the first has ended.
+    backend.views.get((a.body as { executionId: string }).executionId)!.status = 'SUCCEEDED';
     const c = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify({ ...bookinfoInput(), rootCaPem: `${pem}\n${pem}` }) }, backend, deps);
 
     expect(b.body).toMatchObject({ executionId: (a.body as { executionId: string }).executionId, duplicate: true, status: 'RUNNING' });
@@ -218,6 +241,81 @@ describe('onboarding API: the CA bundle is stored before the execution starts', 
 
     expect(res).toMatchObject({ status: 409, body: { message: expect.stringContaining('not made by this tool') as string } });
     expect(backend.started).toEqual([]);
+  });
+});
+
+describe('onboarding API: one run per workload', () => {
+  const post = (body: unknown, backend: Recording, deps: Partial<ApiDeps>) => handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(body) }, backend, deps);
+  const other = () => ({ ...bookinfoInput(), ecs: { ...bookinfoInput().ecs, desiredCount: 2 } });
+
+  it('answers 409 WorkloadBusy naming the running execution to another request for the workload, storing and starting nothing', async () => {
+    // Prepare
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend);
+    const first = (await post(bookinfoInput(), backend, deps)).body as { executionId: string };
+
+    // Act
+    const res = await post(other(), backend, deps);
+
+    // Assess
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({
+      error: 'WorkloadBusy',
+      message: expect.stringContaining(`workload bookinfo/ratings is being changed by execution ${first.executionId} (onboard-workload, running since`) as string,
+      executionId: first.executionId,
+      location: `/onboardings/${first.executionId}`,
+    });
+    expect((res.body as { message: string }).message).toContain('Nothing was started');
+    expect(backend.calls).toEqual([`store bookinfo/ratings pem`, `start ${first.executionId}`]);
+    // The identical request still gets the same execution.
+    expect((await post(bookinfoInput(), backend, deps)).body).toMatchObject({ executionId: first.executionId, duplicate: true });
+  });
+
+  it.each(['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'] as const)('takes the lock over from a holder that ended %s without freeing it', async (status) => {
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend);
+    const first = (await post(bookinfoInput(), backend, deps)).body as { executionId: string };
+    backend.views.get(first.executionId)!.status = status;
+
+    const res = await post(other(), backend, deps);
+
+    expect(res.status).toBe(202);
+    const second = (res.body as { executionId: string }).executionId;
+    expect(second).not.toBe(first.executionId);
+    expect((deps as ReturnType<typeof fakeLocks>).locks.get('bookinfo/ratings')).toMatchObject({ executionId: second, machine: 'onboard-workload' });
+  });
+
+  it('a holder not found yet is being started (409) while its lock is young; an old one was left by an API that died before starting it (taken over)', async () => {
+    const backend = recordingBackend();
+    const now = new Date('2026-11-29T10:20:30.456Z');
+    const locks = new Map<string, WorkloadLock>([['bookinfo/ratings', { executionId: 'onboard-bookinfo_ratings-starting', machine: 'onboard-workload', acquiredAt: new Date(now.getTime() - 5_000).toISOString() }]]);
+    const young = await post(bookinfoInput(), backend, { ...fakeDeps(backend), ...fakeLocks(locks), getWorkload: (w) => Promise.resolve({ workload: w, lock: locks.get(w) } as WorkloadRecord) });
+    expect(young).toMatchObject({ status: 409, body: { executionId: 'onboard-bookinfo_ratings-starting', message: expect.stringContaining('starting since') as string } });
+
+    locks.set('bookinfo/ratings', { ...locks.get('bookinfo/ratings')!, acquiredAt: new Date(now.getTime() - LOCK_START_GRACE_MS - 1).toISOString() });
+    const old = await post(bookinfoInput(), backend, { ...fakeDeps(backend), ...fakeLocks(locks), getWorkload: (w) => Promise.resolve({ workload: w, lock: locks.get(w) } as WorkloadRecord) });
+    expect(old.status).toBe(202);
+    expect(locks.get('bookinfo/ratings')?.executionId).toBe((old.body as { executionId: string }).executionId);
+  });
+
+  it('never takes over from a teardown it cannot check: 409 naming it, without a location', async () => {
+    const backend = recordingBackend();
+    const locks = new Map<string, WorkloadLock>([['bookinfo/ratings', { executionId: 'offboard-bookinfo_ratings-1', machine: 'offboard-workload', acquiredAt: '2026-11-28T00:00:00.000Z' }]]);
+    const res = await post(bookinfoInput(), backend, { ...fakeDeps(backend), ...fakeLocks(locks), getWorkload: (w) => Promise.resolve({ workload: w, lock: locks.get(w) } as WorkloadRecord) });
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({ error: 'WorkloadBusy', message: expect.stringContaining('offboard-bookinfo_ratings-1 (offboard-workload') as string, executionId: 'offboard-bookinfo_ratings-1' });
+    expect(backend.calls).toEqual([]);
+  });
+
+  it('frees the lock it took when the start fails', async () => {
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend, { storeCaBundle: () => Promise.reject(new ResourceConflictError('secret is not ours')) });
+    await expect(post(bookinfoInput(), backend, deps)).rejects.toMatchObject({ name: 'ResourceConflictError' });
+    expect((deps as ReturnType<typeof fakeLocks>).locks.size).toBe(0);
+  });
+
+  it('maps a WorkloadBusyError that reaches the edge to the same 409 body', () => {
+    expect(errorResponse(new WorkloadBusyError('workload a/b is being changed by execution x', 'x'))).toMatchObject({ status: 409, body: { error: 'WorkloadBusy', message: 'workload a/b is being changed by execution x', executionId: 'x' } });
   });
 });
 

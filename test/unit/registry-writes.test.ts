@@ -4,10 +4,11 @@
  * (REGISTRY_TABLE_NAME unset) or nothing to record; never with the CA bundle.
  * The same through the workflow, against the emulator: test/emulator/reverify.test.ts.
  */
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REGISTRY_WRITE_PERMISSIONS } from '../../functions/lib/registry.ts';
+import { REGISTRY_READ_PERMISSIONS, REGISTRY_WRITE_PERMISSIONS } from '../../functions/lib/registry.ts';
 import { ENV } from '../../functions/lib/settings.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import * as recordFailureStep from '../../functions/record-failure.ts';
@@ -101,8 +102,8 @@ describe('Record failure', () => {
     });
     // The execution's failure record still lists only what the run made.
     expect(r.resourcesSoFar).toEqual(ledger.service.ledger);
-    // A failure sets `failure`; only a start or a success removes it.
-    expect(docMock.commandCalls(UpdateCommand)[0]!.args[0].input.UpdateExpression).not.toContain('REMOVE');
+    // A failure sets `failure` (only a start or a success removes it) and frees the lock.
+    expect(docMock.commandCalls(UpdateCommand)[0]!.args[0].input.UpdateExpression).toMatch(/ REMOVE #lock$/);
   });
 
   it('writes nothing when Validate request failed (no validated request), or without a registry', async () => {
@@ -114,7 +115,52 @@ describe('Record failure', () => {
 });
 
 describe('permissions', () => {
-  it('each record step may write the registry, and only that', () => {
-    for (const step of [validateRequestStep, recordResultStep, recordFailureStep]) expect(step.permissions).toEqual(REGISTRY_WRITE_PERMISSIONS);
+  it('each record step may write the registry, and only that; Validate request may also read the lock holder it names', () => {
+    for (const step of [recordResultStep, recordFailureStep]) expect(step.permissions).toEqual(REGISTRY_WRITE_PERMISSIONS);
+    expect(validateRequestStep.permissions).toEqual([...REGISTRY_WRITE_PERMISSIONS, ...REGISTRY_READ_PERMISSIONS]);
+  });
+});
+
+/**
+ * The lock rides on the record writes: DynamoDB refuses a write whose ConditionExpression is
+ * false with ConditionalCheckFailedException, HTTP 400, "The conditional request failed"
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html#API_UpdateItem_Errors).
+ */
+describe('the workload lock in the record writes', () => {
+  const refused = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
+  const holder = { executionId: 'onboard-bookinfo_ratings-other', machine: 'onboard-workload' as const, acquiredAt: '2026-11-29T05:00:00.000Z' };
+
+  it('Validate request takes the lock for its execution name in the write that records the start', async () => {
+    await validateRequestStep.validateRequest({ input: bookinfoInput(), executionId: EXECUTION });
+    const input = docMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(written().lock).toMatchObject({ executionId: 'run-1', machine: 'onboard-workload' });
+    expect(input.ConditionExpression).toBe('attribute_not_exists(#lock) OR #lock.#executionId = :holder');
+    expect(input.ExpressionAttributeValues?.[':holder']).toBe('run-1');
+  });
+
+  it('Validate request refused the lock: WorkloadBusyError naming the holder, read from the registry', async () => {
+    docMock.on(UpdateCommand).rejects(refused());
+    docMock.on(GetCommand).resolves({ Item: { workload: 'bookinfo/ratings', lock: holder } });
+    const err = await validateRequestStep.validateRequest({ input: bookinfoInput(), executionId: EXECUTION }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'WorkloadBusyError', heldBy: holder.executionId, retryable: false });
+    expect((err as Error).message).toContain(`execution ${holder.executionId} (onboard-workload, since ${holder.acquiredAt})`);
+  });
+
+  it('Record result writes only while it holds the lock and frees it in the same write; having lost it, WorkloadBusyError', async () => {
+    const state = { request, execution: { id: EXECUTION }, service: { serviceArn: 'a', serviceName: 'ratings', clusterName: 'bookinfo', updated: false, ledger: [] }, taskDefinition: { taskDefinitionArn: 'arn:td:1', family: 'f', revision: 1, ledger: [] }, readiness: { ready: true, tasks: [], poll: { attempt: 1, startedAt: '', deadline: '', nextWaitSeconds: 5 }, status: 'ok' } } as WorkflowState;
+    await recordResultStep.recordResult(state);
+    const input = docMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('#lock.#executionId = :holder');
+    expect(input.UpdateExpression).toMatch(/ REMOVE #failure, #lock$/);
+    docMock.reset();
+    docMock.on(UpdateCommand).rejects(refused());
+    await expect(recordResultStep.recordResult(state)).rejects.toMatchObject({ name: 'WorkloadBusyError', message: expect.stringContaining('run-1 no longer holds the lock') });
+  });
+
+  it('Record failure that does not hold the lock leaves the record alone and still returns the failure record', async () => {
+    docMock.on(UpdateCommand).rejects(refused());
+    const r = await recordFailureStep.recordFailure({ request, execution: { id: EXECUTION }, failure: { step: 'Ensure service', error: 'ResourceConflictError', cause: 'x' } });
+    expect(r).toMatchObject({ step: 'Ensure service', error: 'ResourceConflictError', summary: 'Ensure service: x' });
+    expect(docMock.commandCalls(UpdateCommand)[0]!.args[0].input.ConditionExpression).toBe('#lock.#executionId = :holder');
   });
 });

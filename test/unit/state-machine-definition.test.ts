@@ -60,15 +60,16 @@ describe('statemachine/onboard-workload.asl.json', () => {
       if (s.Type === 'Task' && name !== 'Record failure') expect(reaches(machine, s.Catch![0]!.Next, 'Record failure'), name).toBe(true);
       if (s.Type === 'Parallel') {
         expect(reaches(machine, s.Catch![0]!.Next, 'Record failure')).toBe(true);
+        // A branch's caught failure ends the branch normally (the others run on); the Choice after the Parallel routes it.
         for (const b of s.Branches ?? []) {
           for (const [bn, bs] of Object.entries(b.States)) {
             if (bs.Type !== 'Task') continue;
-            const path = [bs.Catch![0]!.Next];
-            let cur = b.States[path[0]!];
-            while (cur && cur.Type !== 'Fail' && typeof cur.Next === 'string') cur = b.States[cur.Next];
-            expect(cur?.Type, `${bn}'s catch should end in the branch's Fail state`).toBe('Fail');
+            expect(b.States[bs.Catch![0]!.Next], `${bn}'s catch should end its branch with a failure Pass`).toMatchObject({ Type: 'Pass', End: true });
           }
         }
+        const choice = top[s.Next!]!;
+        expect(choice.Type).toBe('Choice');
+        for (const c of choice.Choices as { Next: string }[]) expect(reaches(machine, c.Next, 'Record failure'), c.Next).toBe(true);
       }
     }
   });
@@ -146,7 +147,9 @@ describe('statemachine/onboard-workload.asl.json', () => {
   });
 
   describe('failure paths', () => {
-    const failedPasses = states.filter(([n, s]) => s.Type === 'Pass' && / failed$/.test(n) && !/branch failed$/.test(n));
+    const failedPasses = states.filter(([n, s]) => s.Type === 'Pass' && / failed$/.test(n) && !/branch(es)? failed$/.test(n));
+    const parallel = machine.States['Provision identity and network']!;
+    const branchNames = ['Identity', 'Network'];
 
     it('every Catch of a Task or Parallel goes to a Pass that builds a new, clean state', () => {
       const catchers = states.filter(([n, s]) => (s.Type === 'Task' || s.Type === 'Parallel') && n !== 'Record failure');
@@ -160,10 +163,55 @@ describe('statemachine/onboard-workload.asl.json', () => {
         const params = p.Parameters as Record<string, unknown>;
         expect(Object.keys(params).filter((k) => !['failure', 'ledgers', 'request.$', 'execution'].includes(k)), name).toEqual([]);
         expect(params.failure, name).toEqual({ step: expect.any(String), 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause' });
-        expect(params.execution, name).toEqual({ 'id.$': '$$.Execution.Id' });
+        // A branch's failure Pass ends its branch; the top-level Pass after the Parallel adds the execution.
+        if (p.End) expect(params.execution, name).toBeUndefined();
+        else expect(params.execution, name).toEqual({ 'id.$': '$$.Execution.Id' });
         for (const [k, v] of Object.entries(params.ledgers as Record<string, string>)) expect(v, name).toBe(`$.${k.replace(/\.\$$/, '')}.ledger`);
         if ('request.$' in params) expect(params['request.$']).toBe('$.request');
       }
+    });
+
+    it('after the Parallel, a Choice sends each set of failed branches to its own clean failure Pass (larger sets first), and success to one flattening Pass', () => {
+      expect(parallel.ResultSelector).toBeUndefined();
+      expect(parallel.ResultPath).toBeUndefined();
+      const choice = machine.States[parallel.Next!]!;
+      expect(choice).toMatchObject({ Type: 'Choice', Default: 'Provisioned' });
+      const present = (i: number) => ({ Variable: `$[${i}].failure`, IsPresent: true });
+      expect(choice.Choices).toEqual([
+        { And: [present(0), present(1)], Next: 'Identity and Network branches failed' },
+        { ...present(0), Next: 'Identity branch failed' },
+        { ...present(1), Next: 'Network branch failed' },
+      ]);
+      expect(machine.States.Provisioned).toMatchObject({ Type: 'Pass', Next: 'Register task definition' });
+      expect(Object.values(machine.States.Provisioned!.Parameters as Record<string, string>).every((v) => /^\$\[[01]\]\.[A-Za-z]+$/.test(v))).toBe(true);
+      expect(JSON.stringify(machine.States.Provisioned)).not.toMatch(/caBundle/);
+    });
+
+    it.each([
+      ['Identity branch failed', [0]],
+      ['Network branch failed', [1]],
+      ['Identity and Network branches failed', [0, 1]],
+    ] as const)('"%s": the first failed branch\'s failure, the others as alsoFailed, every branch\'s ledgers, the request and the execution; nothing else', (name, failed) => {
+      const p = machine.States[name]!;
+      expect(p).toMatchObject({ Type: 'Pass', Next: 'Record failure' });
+      const params = p.Parameters as Record<string, unknown>;
+      expect(params['failure.$']).toBe(`$[${failed[0]}].failure`);
+      if (failed.length > 1) expect(params.alsoFailed).toEqual({ 'Network.$': '$[1].failure' });
+      else expect(params.alsoFailed).toBeUndefined();
+      expect(params['request.$']).toBe(`$[${failed[0]}].request`);
+      expect(params.execution).toEqual({ 'id.$': '$$.Execution.Id' });
+      const ledgers = params.ledgers as Record<string, string>;
+      for (const i of failed) expect(ledgers[`${branchNames[i]}.$`]).toBe(`$[${i}].ledgers`);
+      // A branch that ran to its end: the ledger of each of its steps.
+      const finished = [0, 1].filter((i) => !(failed as readonly number[]).includes(i));
+      for (const i of finished) {
+        const keys = Object.values(parallel.Branches![i]!.States)
+          .filter((st) => st.Type === 'Task' && typeof st.ResultPath === 'string')
+          .map((st) => String(st.ResultPath).slice(2))
+          .filter((k) => k !== 'network');
+        for (const k of keys) expect(ledgers[`${k}.$`], k).toBe(`$[${i}].${k}.ledger`);
+      }
+      expect(JSON.stringify(p)).not.toMatch(/caBundle|rootCaPem|"\$"/);
     });
 
     it('no failure state names the raw input, the request before validation or the CA bundle', () => {
