@@ -8,15 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { onCommand, setFaultInjector } from '../../functions/lib/clients.ts';
 import { currentStep } from '../../functions/lib/middleware.ts';
-import { releaseWorkloadLock } from '../../functions/lib/registry.ts';
-import { executionArnOf, runWorkflow, startWorkflow, type RunningExecution, type RunOptions } from '../../local/engine/run-workflow.ts';
+import { runWorkflow, startWorkflow, type RunningExecution, type RunOptions } from '../../local/engine/run-workflow.ts';
 import { startSandbox, type Sandbox } from '../../local/sandbox.ts';
 import { killAfter, mutatingCallRecorder } from '../support/aws-faults.ts';
 import { duplicates, inventory, type Inventory } from '../support/inventory.ts';
 import { bookinfoInput } from '../support/requests.ts';
 
 const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
-const WORKLOAD = 'bookinfo/ratings';
 
 /** Resolves once no AWS call has been sent for `quietMs` (work a kill left going has ended), or at the deadline. */
 async function settled(quietMs = 300, deadlineMs = 15_000): Promise<void> {
@@ -107,10 +105,8 @@ describe('fault injection: killed after each mutating AWS call, then run again',
           const killed = await run.done;
           setFaultInjector(undefined);
           await settled();
-          // COORDINATOR: once Validate request takes the workload lock, the end-of-execution hook
-          // releases it however a run ends; this engine-direct suite releases it itself (a no-op today).
-          // The holder is named by execution name or by ARN (`$$.Execution.Id`): release either.
-          for (const id of [run.executionName, executionArnOf(run.executionName)]) await releaseWorkloadLock(WORKLOAD, id);
+          // The killed run's workload lock is freed by the end-of-execution hook the engine calls
+          // on ABORTED (functions/execution-ended.ts, as EventBridge does on AWS): nothing to release here.
           const again = await runWorkflow(bookinfoInput(), { ...FAST, executionName: `kill-${i + 1}-r2` });
           const inv = await inventoryOf(sb);
           const problems = [
