@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The heavy suites run apart: npm run test:reliability (vitest.reliability.config.ts).
+    exclude: ['test/reliability/**', '**/node_modules/**'],
     setupFiles: ['test/support/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

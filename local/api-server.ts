@@ -43,6 +43,11 @@ function readBody(req: IncomingMessage): Promise<{ body: string } | { tooLargeBy
   });
 }
 
+/** node:http's headers (lower-case names) as the contract's one value per name. */
+function headersOf(req: IncomingMessage): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
+}
+
 export async function startApiServer(backend: ExecutionBackend, port = 0, opts: ApiServerOptions = {}): Promise<ApiServer> {
   const server = createServer((req, res) => {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -57,7 +62,7 @@ export async function startApiServer(backend: ExecutionBackend, port = 0, opts: 
           return send(r.status, r.body, r.headers);
         }
         const url = new URL(req.url ?? '/', 'http://localhost');
-        const request: ApiRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams.entries()), body: read.body };
+        const request: ApiRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams.entries()), body: read.body, headers: headersOf(req) };
         for (const route of opts.routes ?? []) {
           const own = await route(request);
           if (own) return send(own.status, own.body, own.headers);

@@ -86,7 +86,7 @@ export function apiRequestOf(event: APIGatewayProxyEvent): ApiRequest {
   const path = resource && !resource.includes('+}') ? resource.replace(/\{([^}]+)\}/g, (_, key: string) => event.pathParameters?.[key] ?? '') : event.path;
   const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
   const body = event.body == null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  return { method: event.httpMethod, path, query, ...(body !== undefined ? { body } : {}) };
+  return { method: event.httpMethod, path, query, headers: { ...(event.headers ?? {}) }, ...(body !== undefined ? { body } : {}) };
 }
 
 /** The proxy integration's answer for a contract response (a JSON body). */

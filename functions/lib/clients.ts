@@ -16,6 +16,9 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { HttpResponse } from '@smithy/protocol-http';
+import { logger, metrics } from './middleware.ts';
 
 function clientConfig() {
   return {
@@ -51,21 +54,82 @@ export function onCommand(recorder: CommandRecorder): () => void {
   };
 }
 
-type Next = (args: { input: unknown }) => Promise<unknown>;
-interface RecordableStack {
-  add(mw: (next: Next, context: { commandName?: string }) => Next, opts: { step: 'initialize'; name: string }): void;
+/**
+ * TESTS ONLY: a fault injector the reliability suites set (test/support/aws-faults.ts). Nothing
+ * sets one on Lambda or in the sandbox: unset, each call costs one `undefined` check per hook.
+ */
+export interface FaultInjector {
+  /**
+   * Called before each attempt reaches the network, inside the SDK's retry loop: return an HTTP
+   * response to answer the attempt with instead (a throttling or 5xx error in the service's own
+   * protocol, so the SDK deserializes and retries it as it would AWS's), or undefined to send it.
+   */
+  beforeAttempt?(call: SentCommand, attempt: number): { statusCode: number; headers: Record<string, string>; body: string } | undefined;
+  /** Called after a command succeeded (its retries done), before the caller sees the result; a promise that never settles is a kill. */
+  afterSuccess?(call: SentCommand, output: unknown): void | Promise<void>;
 }
 
+let faultInjector: FaultInjector | undefined;
+
+/** TESTS ONLY: sets (or, with undefined, removes) the fault injector every client consults. */
+export function setFaultInjector(injector: FaultInjector | undefined): void {
+  faultInjector = injector;
+}
+
+/** The attempt number the SDK's retry middleware writes on each request (`amz-sdk-request: attempt=2; max=3`). */
+function attemptOf(request: unknown): number {
+  const header = (request as { headers?: Record<string, string> } | undefined)?.headers?.['amz-sdk-request'];
+  const m = header ? /attempt=(\d+)/.exec(header) : null;
+  return m ? Number(m[1]) : 1;
+}
+
+type Next = (args: { input: unknown; request?: unknown }) => Promise<unknown>;
+type Middleware = (next: Next, context: { commandName?: string }) => Next;
+interface RecordableStack {
+  add(mw: Middleware, opts: { step: 'initialize' | 'deserialize'; name: string; priority?: 'low' }): void;
+}
+
+/** Per command invocation: what its last attempt ended with (the retry's log line names it). */
+const lastError = new WeakMap<object, string>();
+
 function recorded<C extends { middlewareStack: unknown }>(service: string, client: C): C {
-  (client.middlewareStack as RecordableStack).add(
+  const stack = client.middlewareStack as RecordableStack;
+  const sentOf = (context: { commandName?: string }, input: unknown): SentCommand => ({ service, command: (context.commandName ?? '').replace(/Command$/, ''), input });
+  stack.add(
     (next, context) => async (args) => {
       if (recorders.size > 0) {
-        const sent = { service, command: (context.commandName ?? '').replace(/Command$/, ''), input: args.input };
+        const sent = sentOf(context, args.input);
         for (const r of recorders) await r(sent);
       }
-      return next(args);
+      const out = await next(args);
+      if (faultInjector?.afterSuccess) await faultInjector.afterSuccess(sentOf(context, args.input), out);
+      return out;
     },
     { step: 'initialize', name: 'meshOnboardingCommandRecorder' },
+  );
+  // Runs once per attempt, inside the SDK's retry loop and just before the HTTP handler: the
+  // place a retry is seen (logged and counted) and where a test may answer in AWS's stead.
+  stack.add(
+    (next, context) => async (args) => {
+      const attempt = attemptOf(args.request);
+      if (attempt > 1) {
+        const { command } = sentOf(context, undefined);
+        logger.warn('AWS call retried by the SDK', { awsService: service, awsOperation: command, attempt, previousError: lastError.get(context) });
+        metrics.addMetric('AwsCallRetried', MetricUnit.Count, 1);
+      }
+      const fault = faultInjector?.beforeAttempt?.(sentOf(context, args.input), attempt);
+      const sent = fault ? Promise.resolve({ response: new HttpResponse({ statusCode: fault.statusCode, headers: fault.headers, body: Buffer.from(fault.body, 'utf8') }), output: undefined }) : next(args);
+      // The deserializer (outside this middleware) turns an error response into the error: remember its status for the retry's log line.
+      return sent.then((out) => {
+        const status = (out as { response?: { statusCode?: number } }).response?.statusCode;
+        if (status !== undefined && status >= 400) lastError.set(context, `HTTP ${status}`);
+        return out;
+      }, (e: unknown) => {
+        lastError.set(context, (e as { name?: string; code?: string }).code ?? (e as Error).name);
+        throw e;
+      });
+    },
+    { step: 'deserialize', name: 'meshOnboardingAttempt', priority: 'low' },
   );
   return client;
 }

@@ -62,6 +62,8 @@ function stepMiddleware(step: string): middy.MiddlewareObj<unknown, unknown, Err
       const typed = classifyError(req.error);
       metrics.addDimension('step', step);
       metrics.addMetric('StepFailed', MetricUnit.Count, 1);
+      // A retryable error is what the state machine's Retry will run the step again for (while attempts remain).
+      if (typed.retryable) metrics.addMetric('StepFailedRetryable', MetricUnit.Count, 1);
       const log = typed.retryable ? logger.warn.bind(logger) : logger.error.bind(logger);
       // The original error (with its stack) goes to the operator's log only; the workflow sees the typed error.
       log('step failed', { errorName: typed.name, errorMessage: typed.message, retryable: typed.retryable, error: req.error });

@@ -108,6 +108,8 @@ export interface ApiRequest {
   /** Query string parameters, one value each. */
   query?: Record<string, string | undefined>;
   body?: string;
+  /** Request headers, any case (both servers pass them; a caller that omits them skips the content-type check). */
+  headers?: Record<string, string | undefined>;
 }
 
 export interface ApiResponse {
@@ -194,7 +196,7 @@ export async function handleApiRequest(req: ApiRequest, backend: ExecutionBacken
   const d: ApiDeps = { ...defaultApiDeps, ...deps };
   const path = req.path.replace(/\/+$/, '') || '/';
   if (path === '/onboardings') {
-    if (req.method === 'POST') return submit(req.body, backend, d);
+    if (req.method === 'POST') return unsupportedType(req) ?? submit(req.body, backend, d);
     if (req.method === 'GET') return list(req.query ?? {}, d);
     return notAllowed(req.method, path, 'GET, POST');
   }
@@ -275,6 +277,21 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
   }
   const view = await backend.describe(name, { steps: false });
   return accepted(name, view?.status ?? 'RUNNING', !started.started);
+}
+
+/**
+ * 415 for a POST /onboardings body sent as anything but JSON (`application/json`, optionally
+ * with `charset=utf-8`): a form or text post is a client mistake to name, not a JSON parse error.
+ */
+function unsupportedType(req: ApiRequest): ApiResponse | undefined {
+  if (!req.headers) return undefined;
+  const type = Object.entries(req.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+  const [media = '', ...params] = (type ?? '').split(';').map((p) => p.trim().toLowerCase());
+  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  if (media === 'application/json' && (charset === undefined || charset === 'utf-8')) return undefined;
+  return json(415, {
+    message: `The onboarding request must be sent as JSON: content-type is ${type ? `"${type}"` : 'missing'}, expected "application/json" (UTF-8). Nothing was started.`,
+  }, { accept: 'application/json' });
 }
 
 /**

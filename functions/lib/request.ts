@@ -394,6 +394,13 @@ export function requestProblems(input: unknown): Problem[] {
       return { path: jsonPath(i.path), message: `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see schema/onboarding-request.schema.json)` };
     }
     if (i.code === 'invalid_key') return { path: jsonPath(i.path), message: `key ${i.issues.map((x) => x.message).join('; ')}` };
+    if (i.code === 'invalid_union') {
+      // zod's own words here are "Invalid input": say what is missing, or which types would do.
+      const value = valueAt(input, i.path);
+      if (value === undefined) return { path: jsonPath(i.path), message: 'is required' };
+      const types = i.errors.flatMap((branch) => branch.filter((b) => b.code === 'invalid_type' && b.path.length === 0).map((b) => (b as { expected: string }).expected));
+      if (types.length === i.errors.length) return { path: jsonPath(i.path), message: `must be ${types.map((t) => (/^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`)).join(' or ')} (got ${kindOf(value)})` };
+    }
     if (i.code === 'invalid_type') {
       const value = valueAt(input, i.path);
       if (value === undefined) return { path: jsonPath(i.path), message: 'is required' };

@@ -52,6 +52,8 @@ export interface RunOptions {
   /** Replaces chosen Task states' handlers (tests inject failures here). */
   handlerOverrides?: Record<string, LocalHandler>;
   onEvent?: (e: StepEvent) => void;
+  /** Every raw engine event (execution and state inputs and outputs, as an execution history holds them): tests that audit what a run exposes. */
+  onEngineEvent?: (e: unknown) => void;
   /**
    * Whether the end of the run is reported to functions/execution-ended.ts, as the EventBridge
    * rule does on AWS for every execution of a machine that takes the workload lock, however it
@@ -153,7 +155,10 @@ export async function startWorkflow(input: unknown, opts: RunOptions = {}): Prom
   const emit = (e: StepEvent) => opts.onEvent?.(e);
 
   const consume = (async () => {
-    for await (const ev of run.eventLogs as AsyncGenerator<EventLog>) track(ev);
+    for await (const ev of run.eventLogs as AsyncGenerator<EventLog>) {
+      opts.onEngineEvent?.(ev);
+      track(ev);
+    }
   })();
 
   // The engine reports a caught failure as Failed → Caught → Exited and a retry as

@@ -101,7 +101,7 @@ describe('API function: the proxy event', () => {
   it('routes on the resource and its path parameters, not the path (which carries a custom domain base path)', () => {
     const req = apiRequestOf(proxyEvent({ httpMethod: 'POST', resource: '/onboardings/{id}/verify', pathParameters: { id: 'onboard-bookinfo_ratings-0123' } }));
 
-    expect(req).toEqual({ method: 'POST', path: '/onboardings/onboard-bookinfo_ratings-0123/verify', query: {} });
+    expect(req).toEqual({ method: 'POST', path: '/onboardings/onboard-bookinfo_ratings-0123/verify', query: {}, headers: { 'content-type': 'application/json', Host: 'api.example.com' } });
   });
 
   it('passes the query string and decodes a base64 body', () => {
@@ -110,7 +110,18 @@ describe('API function: the proxy event', () => {
       proxyEvent({ httpMethod: 'POST', resource: '/onboardings', body: Buffer.from(body).toString('base64'), isBase64Encoded: true, queryStringParameters: { limit: '5' }, multiValueQueryStringParameters: { limit: ['5'] } }),
     );
 
-    expect(req).toEqual({ method: 'POST', path: '/onboardings', query: { limit: '5' }, body });
+    expect(req).toEqual({ method: 'POST', path: '/onboardings', query: { limit: '5' }, body, headers: { 'content-type': 'application/json', Host: 'api.example.com' } });
+  });
+
+  it('answers 415 naming the expected type to a POST sent as a form, whatever its header case', async () => {
+    const backend = fakeBackend();
+    const handle = createApiHandler(SETTINGS, backend, deps);
+
+    const res = await handle(proxyEvent({ httpMethod: 'POST', resource: '/onboardings', body: JSON.stringify(bookinfoInput()), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }));
+
+    expect(res.statusCode).toBe(415);
+    expect(backend.started).toEqual([]);
+    expect(JSON.parse(res.body)).toEqual({ message: expect.stringContaining('expected "application/json"') as string });
   });
 
   it('falls back to the path for a greedy {proxy+} resource', () => {

@@ -12,6 +12,8 @@ import { arnTemplate, type StepPermissions } from '../permissions.ts';
 import { POLICY_TYPE, WAR_TYPE, WORKLOAD_GROUP_TYPE, type MeshResourceType } from '../mesh-facts.ts';
 import { runtimeSettings } from '../settings.ts';
 import { eksTokenSource } from './eks-token.ts';
+import { logger, metrics } from '../middleware.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { accessInstructions } from './rbac.ts';
 import type { APIResourceList, KubeList, OnboardingPolicy, WorkloadAutoRegistration, WorkloadGroup } from './resources.ts';
 
@@ -106,6 +108,19 @@ function statusMessage(body: unknown): string {
   return typeof m === 'string' ? m : '';
 }
 
+/** Attempts per Kubernetes API read inside one step invocation. */
+export const KUBE_ATTEMPTS = 3;
+/** The longest `Retry-After` honoured inside a step; a longer one is left to the state machine's Retry. */
+const KUBE_RETRY_AFTER_CAP_MS = 2_000;
+
+/** `Retry-After` (seconds) of a 429/503 when given, capped; else full-jitter backoff from 100 ms. */
+function kubeRetryDelayMs(cause: unknown, attempt: number): number {
+  const headers = cause instanceof ApiException ? (cause.headers as Record<string, string | undefined>) : undefined;
+  const after = Number(headers?.['retry-after'] ?? headers?.['Retry-After']);
+  if (Number.isFinite(after) && after >= 0) return Math.min(after * 1000, KUBE_RETRY_AFTER_CAP_MS);
+  return Math.round(Math.random() * 100 * 2 ** (attempt - 1));
+}
+
 export interface MeshKubeOptions {
   /** The workload's namespace: used to print the RBAC the mesh operator must apply. */
   namespace: string;
@@ -144,8 +159,27 @@ export class MeshKube {
     this.custom = kc.makeApiClient(CustomObjectsApi);
   }
 
-  /** Runs one API call, mapping HTTP failures to the project's typed errors; 404 -> undefined. */
+  /**
+   * Runs one API call (every one is a read, safe to repeat), trying again at once a 429, a 5xx or
+   * a dropped connection, up to KUBE_ATTEMPTS in all (after `Retry-After`, else a short jittered
+   * backoff); what still fails goes to the state machine's Retry as KubernetesUnavailableError.
+   */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce(what, fn);
+      } catch (e) {
+        if (!(e instanceof KubernetesUnavailableError) || attempt >= KUBE_ATTEMPTS) throw e;
+        const delayMs = kubeRetryDelayMs(e.cause, attempt);
+        logger.warn('Kubernetes API call retried', { kubeRequest: what, attempt: attempt + 1, delayMs, error: e.message });
+        metrics.addMetric('KubernetesCallRetried', MetricUnit.Count, 1);
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    }
+  }
+
+  /** One API call, mapping HTTP failures to the project's typed errors; 404 -> undefined. */
+  private async callOnce<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
       return await fn();
     } catch (e) {
