@@ -54,7 +54,8 @@ export function selfSignedCert(opts: { commonName?: string; days?: number } = {}
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const subject = name(opts.commonName ?? 'kube-api-standin');
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // a positive INTEGER
+  // A positive INTEGER whose first byte is never 0 (DER forbids a leading zero byte: "illegal padding" about 1 start in 256).
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const now = Date.now();
   const altNames = seq(tlv(0x87, Buffer.from([127, 0, 0, 1])), tlv(0x82, Buffer.from('localhost')));
   const tbs = seq(
