@@ -48,8 +48,9 @@ describe('npm start -- --keep', () => {
     // As a terminal's Ctrl-C: SIGINT to the whole process group (tsx and the node process it runs).
     process.kill(-child.pid!, 'SIGINT');
     expect([0, 130]).toContain(await exited);
-    const deadline = Date.now() + 30_000;
+    // tsx exits at once; the node process it ran stops the sandbox, then removes the file: slow on a loaded 2-core machine.
+    const deadline = Date.now() + 60_000;
     while (existsSync(kubeconfig) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(kubeconfig)).toBe(false);
-  }, 40_000);
+  }, 75_000);
 });

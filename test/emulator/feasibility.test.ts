@@ -74,10 +74,10 @@ describe('feasibility before any mutation', () => {
       expect(o.error, c.what).toBe('InvalidRequestError');
       expect(o.cause, c.what).toMatch(new RegExp(`^Resolve network: .*${c.path.replace(/[$[\]]/g, '\\$&')}: `));
       expect(o.cause, c.what).toMatch(c.message);
-      // The registry's records (the run started, the run failed) are the only writes.
+      // The registry's records (the run started, the run failed, the end-of-execution check of the lock) are the only writes.
       const mutating = sent.filter((s) => !READ.test(s.command));
       expect(mutating.filter((s) => s.service !== 'dynamodb').map((s) => `${s.step}: ${s.service}:${s.command}`), c.what).toEqual([]);
-      expect(new Set(mutating.map((s) => s.step)), c.what).toEqual(new Set(['Validate request', 'Record failure']));
+      expect(new Set(mutating.map((s) => s.step)), c.what).toEqual(new Set(['Validate request', 'Record failure', 'Execution ended']));
     }
     expect(await awsInventory()).toEqual(before);
   });
