@@ -16,7 +16,7 @@ export interface ListWorkloadsResult {
   maxConcurrency: number;
 }
 
-/** List workloads: the workloads the re-verification checks, from the registry. */
+/** List workloads: the workloads the re-verification checks, from the registry (except those a teardown holds). */
 export async function listWorkloadsStep(input: ListWorkloadsInput = {}): Promise<ListWorkloadsResult> {
   const maxConcurrency = concurrencySetting(process.env[REVERIFY_CONCURRENCY_ENV]);
   if (input.workloads) return { workloads: input.workloads.map((workload) => ({ workload })), maxConcurrency };
@@ -24,7 +24,8 @@ export async function listWorkloadsStep(input: ListWorkloadsInput = {}): Promise
   let nextToken: string | undefined;
   do {
     const page = await listWorkloads({ nextToken });
-    workloads.push(...page.items.map((i) => ({ workload: i.workload })));
+    // A workload being torn down is meant to lose its service and tasks: checking it would report that as drift.
+    workloads.push(...page.items.filter((i) => i.lock?.machine !== 'offboard-workload').map((i) => ({ workload: i.workload })));
     nextToken = page.nextToken;
   } while (nextToken);
   return { workloads, maxConcurrency };

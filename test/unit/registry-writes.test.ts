@@ -5,12 +5,13 @@
  * The same through the workflow, against the emulator: test/emulator/reverify.test.ts.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REGISTRY_READ_PERMISSIONS, REGISTRY_WRITE_PERMISSIONS } from '../../functions/lib/registry.ts';
 import { ENV } from '../../functions/lib/settings.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
+import { listWorkloadsStep } from '../../functions/list-workloads.ts';
 import * as recordFailureStep from '../../functions/record-failure.ts';
 import * as recordResultStep from '../../functions/record-result.ts';
 import * as validateRequestStep from '../../functions/validate-request.ts';
@@ -162,5 +163,19 @@ describe('the workload lock in the record writes', () => {
     const r = await recordFailureStep.recordFailure({ request, execution: { id: EXECUTION }, failure: { step: 'Ensure service', error: 'ResourceConflictError', cause: 'x' } });
     expect(r).toMatchObject({ step: 'Ensure service', error: 'ResourceConflictError', summary: 'Ensure service: x' });
     expect(docMock.commandCalls(UpdateCommand)[0]!.args[0].input.ConditionExpression).toBe('#lock.#executionId = :holder');
+  });
+});
+
+describe('List workloads: what the schedule checks', () => {
+  it('leaves out a workload whose teardown holds its lock (its service going away is not drift)', async () => {
+    const lock = (machine: string) => ({ executionId: 'x', machine, acquiredAt: '2026-11-29T00:00:00.000Z' });
+    docMock.on(ScanCommand).resolves({
+      Items: [
+        { workload: 'a/steady', status: 'ONBOARDED' },
+        { workload: 'a/changing', status: 'ONBOARDING', lock: lock('onboard-workload') },
+        { workload: 'a/leaving', status: 'ONBOARDED', lock: lock('offboard-workload') },
+      ],
+    });
+    expect((await listWorkloadsStep()).workloads).toEqual([{ workload: 'a/steady' }, { workload: 'a/changing' }]);
   });
 });
