@@ -34,6 +34,8 @@ export interface ApiClientOptions {
   profile?: string;
   /** Replaces the default credential chain (tests). */
   credentials?: CredentialProvider;
+  /** Sign requests even to a loopback endpoint (tests); by default only non-loopback endpoints are signed. */
+  sign?: boolean;
   /** Per-request deadline (default 30 s: API Gateway itself gives up after 29 s). */
   timeoutMs?: number;
 }
@@ -53,7 +55,7 @@ export class ApiClient {
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new CliError(`--endpoint "${opts.endpoint}" is not an http(s) URL`, EXIT.invalidInput);
     this.base = base;
-    this.signed = !isLoopback(base);
+    this.signed = opts.sign ?? !isLoopback(base);
     this.region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? regionOfEndpoint(base);
     if (this.signed && !this.region) {
       throw new CliError(`no region to sign requests to ${base.origin} with`, EXIT.invalidInput, 'pass --region (or set AWS_REGION)');

@@ -35,7 +35,7 @@ export function taskCount(machine: MachineName): number {
 
 /** Prints each step once, when it has finished; on a terminal keeps a bar naming the running step under the lines. */
 export class StepPrinter {
-  private printed = 0;
+  private readonly printed = new Set<number>();
   private readonly done = new Set<string>();
   private barShown = false;
   constructor(
@@ -45,13 +45,14 @@ export class StepPrinter {
 
   /** Shows what is new in `view` since the last call. */
   update(view: ExecutionView): void {
-    // Steps are listed in the order they started; a step still running holds back the ones after it, so each prints once, in order.
-    while (this.printed < view.steps.length && view.steps[this.printed]!.status !== 'running') {
-      const s = view.steps[this.printed++]!;
+    // Steps are listed in the order they started, each kept at its index: a step prints once, when it ends (a Parallel after its branches).
+    view.steps.forEach((s, i) => {
+      if (s.status === 'running' || this.printed.has(i)) return;
+      this.printed.add(i);
       if (s.status === 'succeeded') this.done.add(s.state);
       this.clearBar();
       this.io.out(stepLine(s));
-    }
+    });
     if (view.status === 'RUNNING') this.bar(view.currentStep ?? view.steps.at(-1)?.state);
     else this.clearBar();
   }
