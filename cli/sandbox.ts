@@ -27,6 +27,8 @@ export interface SandboxRun {
   json: boolean;
   endpointFile: string;
   args: string[];
+  /** Stops the sandbox as Ctrl-C does (tests; a terminal's Ctrl-C and SIGTERM are forwarded anyway). */
+  stop?: AbortSignal;
 }
 
 export async function runSandbox(o: SandboxRun): Promise<{ exitCode: ExitCode | number; endpoint?: string }> {
@@ -58,6 +60,7 @@ export async function runSandbox(o: SandboxRun): Promise<{ exitCode: ExitCode | 
   const onExit = () => {
     if (child.exitCode === null) child.kill('SIGTERM');
   };
+  o.stop?.addEventListener('abort', onInt, { once: true });
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   process.on('exit', onExit);
@@ -68,6 +71,7 @@ export async function runSandbox(o: SandboxRun): Promise<{ exitCode: ExitCode | 
     });
     child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 143)));
   });
+  o.stop?.removeEventListener('abort', onInt);
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
   process.off('exit', onExit);

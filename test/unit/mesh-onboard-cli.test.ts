@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../cli/api-client.ts';
 import { resolveEndpoint, run } from '../../cli/mesh-onboard.ts';
-import { failureOf, type Io } from '../../cli/render.ts';
+import { failureOf, StepPrinter, type Io } from '../../cli/render.ts';
 import { endpointInLine } from '../../cli/sandbox.ts';
 
 function captured(): Io & { stdout: string[]; stderr: string[] } {
@@ -86,5 +86,23 @@ describe('mesh-onboard without an API', () => {
     expect(denied.fix).toMatch(/access entry.*RBAC/);
     const unavailable = failureOf({ ...base, steps: [], error: { error: 'KubernetesUnavailableError', cause: 'Verify workload: Kubernetes API answered 503 to list' } });
     expect(unavailable.fix).toContain('EKS cluster security group');
+  });
+});
+
+describe('mesh-onboard progress', () => {
+  it('keeps a bar naming the running step on a terminal, and plain lines only otherwise', () => {
+    const writes: string[] = [];
+    const lines: string[] = [];
+    const view = (status: 'RUNNING' | 'SUCCEEDED', steps: { state: string; status: string; durationMs?: number }[], currentStep?: string) =>
+      ({ executionId: 'onboard-x-1', status, workload: 'a/b', startedAt: '', steps: steps.map((s) => ({ startedAt: '', attempts: 1, ...s })), ...(currentStep ? { currentStep } : {}) }) as never;
+    const printer = new StepPrinter({ out: (l) => lines.push(l), err: () => undefined, write: (t) => writes.push(t), tty: true }, 4);
+
+    printer.update(view('RUNNING', [{ state: 'Validate request', status: 'succeeded', durationMs: 5 }, { state: 'Pre-flight mesh', status: 'running' }], 'Pre-flight mesh'));
+    printer.update(view('RUNNING', [{ state: 'Validate request', status: 'succeeded', durationMs: 5 }, { state: 'Pre-flight mesh', status: 'succeeded', durationMs: 7 }, { state: 'Ensure cluster', status: 'running' }], 'Ensure cluster'));
+    printer.update(view('SUCCEEDED', [{ state: 'Validate request', status: 'succeeded', durationMs: 5 }, { state: 'Pre-flight mesh', status: 'succeeded', durationMs: 7 }, { state: 'Ensure cluster', status: 'succeeded', durationMs: 9 }]));
+
+    expect(lines.map((l) => l.replace(/ +/g, ' '))).toEqual([' ok Validate request 5 ms', ' ok Pre-flight mesh 7 ms', ' ok Ensure cluster 9 ms']);
+    expect(writes.filter((w) => w.includes('/4 '))).toEqual([expect.stringContaining('[######..................] 1/4 Pre-flight mesh...'), expect.stringContaining('[############............] 2/4 Ensure cluster...')]);
+    expect(writes.at(-1)).toBe('\r\x1b[K');
   });
 });
