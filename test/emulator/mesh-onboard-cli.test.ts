@@ -141,6 +141,18 @@ describe('mesh-onboard: a failed workflow and an unreachable API', () => {
     });
   });
 
+  it('exits 1 with the running execution to wait for when another run holds the workload (409)', async () => {
+    const variant = (service: string) => requestFile(service, { ...bookinfoInput(), ecs: { ...bookinfoInput().ecs, service, family: `bookinfo_${service.replace(/-/g, '_')}` } });
+
+    const [a, b] = await Promise.all([cli('apply', variant('ratings-busy-a'), '--json'), cli('apply', variant('ratings-busy-b'), '--json')]);
+
+    expect([a.code, b.code].sort()).toEqual([0, 1]);
+    const [won, lost] = a.code === 0 ? [a.json(), b.json()] : [b.json(), a.json()];
+    const holder = (won.accepted as { executionId: string }).executionId;
+    expect(lost).toMatchObject({ ok: false, exitCode: 1, error: { message: expect.stringContaining('answered 409'), fix: `wait for execution ${holder} (mesh-onboard watch ${holder}) to end, then run the command again`, details: { error: 'WorkloadBusy', executionId: holder } } });
+    expect((await cli('watch', holder, ...fast)).code).toBe(0);
+  });
+
   it('the bin launcher runs the CLI with tsx and exits 3 for an API that does not answer', async () => {
     const bin = fileURLToPath(new URL('../../bin/mesh-onboard.mjs', import.meta.url));
     const child = spawn(process.execPath, [bin, 'list', '--json', '--endpoint', 'http://127.0.0.1:9'], { stdio: ['ignore', 'pipe', 'pipe'] });
