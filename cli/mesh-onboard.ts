@@ -15,6 +15,7 @@ import { failureOf, machineOf, printFailure, printSuccess, StepPrinter, taskCoun
 import { runSandbox, SANDBOX_ENDPOINT_FILE } from './sandbox.ts';
 
 export const EXAMPLE_REQUEST = new URL('../examples/bookinfo-ratings.json', import.meta.url);
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 interface GlobalOpts {
   endpoint?: string;
@@ -78,6 +79,7 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
     .option('--region <region>', 'region to sign requests to a deployed API for (default: $AWS_REGION, else the ApiUrl\'s)')
     .option('--profile <name>', 'AWS profile of the default credential chain to sign with')
     .option('--json', 'print one JSON document on stdout and nothing else')
+    .version(VERSION, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError('(mesh-onboard --help lists the commands)')
