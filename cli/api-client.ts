@@ -108,6 +108,10 @@ export class ApiClient {
   private refusal(method: string, url: URL, a: ApiAnswer): CliError {
     const message = typeof a.body.message === 'string' ? a.body.message : typeof a.body.Message === 'string' ? a.body.Message : JSON.stringify(a.body);
     const what = `${method} ${url.pathname} answered ${a.status}`;
+    if (a.status === 403 && /Missing Authentication Token/i.test(message)) {
+      // API Gateway's answer to a path it has no route for, signed or not.
+      return new CliError(`${what}: ${message}`, EXIT.apiUnreachable, `API Gateway has no such route: --endpoint must be the stack's ApiUrl output, stage included (https://<id>.execute-api.<region>.amazonaws.com/<stage>/)`, a.body);
+    }
     if (a.status === 401 || a.status === 403) {
       return new CliError(
         `${what}: ${message}`,
