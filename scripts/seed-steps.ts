@@ -112,7 +112,7 @@ export const ADDITIONS: Addition[] = [
   {
     what: 'One run per workload',
     detail: 'A lock in the workload\'s registry record, taken by the first state and freed by the last, so an onboarding and a teardown of one workload never overlap.',
-    states: [...on('Validate request', 'Record result', 'Record failure'), ...off('Start teardown', 'Finish teardown')],
+    states: [...on('Validate request', 'Record result', 'Record failure'), ...off('Start teardown', 'Finish teardown', 'Record teardown failure')],
   },
   {
     what: 'Idempotency and tags',

@@ -269,7 +269,7 @@ export const TROUBLESHOOTING: Record<ErrorName, { means: string; fix: string }> 
     fix: 'Nothing, usually. If a run fails with it after the retries, other tooling is using the same API quota in the account and region: run again later, or ask AWS for a higher request rate.',
   },
   IamPropagationError: {
-    means: 'A role made moments ago is not usable yet (ECS "Role is not valid", "cannot be assumed", IAM NoSuchEntity right after CreateRole). IAM takes seconds to show a new role everywhere; retried every 5 s or so, 8 times.',
+    means: 'A role made moments ago is not usable yet (ECS "Role is not valid", "cannot be assumed", IAM NoSuchEntity right after CreateRole). IAM takes seconds to show a new role everywhere; retried on a slower schedule (from 5 s, up to 8 times).',
     fix: 'Nothing, usually. If it persists, check the role\'s trust policy names ecs-tasks.amazonaws.com (the tool writes it so) and that nobody edited or deleted the role meanwhile.',
   },
   AwsTransientError: {
@@ -277,7 +277,7 @@ export const TROUBLESHOOTING: Record<ErrorName, { means: string; fix: string }> 
     fix: 'Nothing, usually. If a run fails with it, look at the AWS Health Dashboard for the service named in the message and run again.',
   },
   ResourceNotReadyError: {
-    means: 'A resource exists but is not usable yet: a subnet or group a read-after-write does not see, a concurrent change to the same resource, a secret scheduled for deletion, a task still starting, or another run holding the VPC\'s network lease (named in the message). Retried with backoff.',
+    means: 'A resource is not usable yet: one just made that a read-after-write does not show (a NAT gateway, a service, a log group, a subnet or group), a concurrent change to the same resource, a same-named secret still scheduled for deletion, a role still attached during a teardown, or another run holding the VPC\'s network lease (named in the message). Retried with backoff.',
     fix: 'Nothing, usually. If it persists, the message names the resource or the lease holder: wait for that run to end, or look at the resource in the console.',
   },
   KubernetesUnavailableError: {
@@ -325,8 +325,8 @@ export const TROUBLESHOOTING: Record<ErrorName, { means: string; fix: string }> 
     fix: 'Grant the permission the message names to the orchestrator\'s role (deployed: the step function\'s role from the CDK stack, whose policy each step\'s `permissions` define; a changed policy or a permissions boundary may have removed it), then run again.',
   },
   MeshPrerequisiteError: {
-    means: 'Something the mesh must have is missing or refuses the workload: the EKS cluster or its API endpoint, an onboarding API group the cluster does not serve, the namespace, the WorkloadGroup, an OnboardingPolicy that allows this account, region, cluster and task role, the onboarding-plane or onboarding-operator deployment. The message carries ready-to-apply YAML for the missing resource.',
-    fix: 'Give the message to the mesh operator: apply the YAML it prints (see docs/mesh-operator.md), or enable workload onboarding on the ControlPlane, then run again. Nothing was made in AWS when Pre-flight mesh raised it.',
+    means: 'Something the mesh must have is missing or refuses the workload: network.eksClusterName absent (the mesh is reached through it), the EKS cluster or its API endpoint, an onboarding API group the cluster does not serve, the namespace, the WorkloadGroup, an OnboardingPolicy that allows this account, region, cluster and task role, the onboarding-plane or onboarding-operator deployment. For a missing namespace, WorkloadGroup or policy the message carries ready-to-apply YAML.',
+    fix: 'Give the message to the mesh operator: apply the YAML it prints (docs/mesh-operator.md explains each resource), or enable workload onboarding on the ControlPlane; or set network.eksClusterName. Then run again: Pre-flight mesh reads only, so nothing was made in AWS when it raised it.',
   },
   KubernetesAccessDeniedError: {
     means: 'The Kubernetes API answered 401 or 403 to the orchestrator\'s role: the role has no EKS access entry, or its Kubernetes group lacks the RBAC to read the onboarding resources.',
