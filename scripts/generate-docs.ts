@@ -231,7 +231,7 @@ export function renderWorkflowsDoc(): string {
     '',
     GENERATED('statemachine/*.asl.json (themselves generated from statemachine/*.ts by `npm run workflow`)'),
     '',
-    'Each diagram is drawn from the Amazon States Language (ASL) file that Step Functions runs and the local engine runs too. Shapes: a rectangle is a Task (one Lambda function, `functions/<state-name>.ts`); a diamond a Choice; a hexagon a Wait whose interval the check before it computes; a parallelogram a Pass that reshapes the state; a box around states a Parallel (its branches run side by side) or a Map (its states run once per item); green and red ends are Succeed and Fail. Dashed arrows are Catch edges. The Catch of every Task to its own "‹step› failed" Pass is not drawn one by one: the yellow note says where they all go.',
+    'Each diagram is drawn from the Amazon States Language (ASL) file that Step Functions runs and the local engine runs too. Shapes: a rectangle is a Task (one Lambda function, `functions/<state-name>.ts`); a diamond a Choice; a hexagon a Wait whose interval the check before it computes; a parallelogram a Pass that reshapes the state; a box around states a Parallel (its branches run side by side) or a Map (its states run once per item); green and red ends are Succeed and Fail. Dashed arrows are Catch edges. The Catch of every Task to its own "‹step› failed" Pass is not drawn one by one: the yellow note says where they all go. Before its Catch applies, every Task retries the errors that can pass on their own (the retryable errors of docs/troubleshooting.md, and Lambda\'s own passing faults) with backoff.',
     '',
   ];
   for (const name of MACHINE_NAMES) {
