@@ -254,3 +254,94 @@ const NOT_FOUND_YET = new Set([
 ]);
 /** Another change to the same resource is under way: trying again later succeeds. */
 const CONCURRENT = new Set(['ConcurrentModification', 'ConcurrentModificationException', 'IncorrectState', 'InvalidSubnet.Conflict']);
+
+/** The name of any typed error: the ASL's ErrorEquals vocabulary. */
+export type ErrorName = RetryableErrorName | TerminalErrorName;
+
+/**
+ * What each error means and how to fix it, next to the classes so a new error cannot be added
+ * without its row (a test checks every class has one). `npm run docs` renders it as
+ * docs/troubleshooting.md; write from what the code that throws it does.
+ */
+export const TROUBLESHOOTING: Record<ErrorName, { means: string; fix: string }> = {
+  AwsThrottledError: {
+    means: 'AWS throttled a call (Throttling, RequestLimitExceeded, TooManyRequests...). The step is retried with exponential backoff and full jitter, up to 6 times.',
+    fix: 'Nothing, usually. If a run fails with it after the retries, other tooling is using the same API quota in the account and region: run again later, or ask AWS for a higher request rate.',
+  },
+  IamPropagationError: {
+    means: 'A role made moments ago is not usable yet (ECS "Role is not valid", "cannot be assumed", IAM NoSuchEntity right after CreateRole). IAM takes seconds to show a new role everywhere; retried on a slower schedule (from 5 s, up to 8 times).',
+    fix: 'Nothing, usually. If it persists, check the role\'s trust policy names ecs-tasks.amazonaws.com (the tool writes it so) and that nobody edited or deleted the role meanwhile.',
+  },
+  AwsTransientError: {
+    means: 'AWS answered 5xx: a passing fault on its side. Retried with backoff.',
+    fix: 'Nothing, usually. If a run fails with it, look at the AWS Health Dashboard for the service named in the message and run again.',
+  },
+  ResourceNotReadyError: {
+    means: 'A resource is not usable yet: one just made that a read-after-write does not show (a NAT gateway, a service, a log group, a subnet or group), a concurrent change to the same resource, a same-named secret still scheduled for deletion, a role still attached during a teardown, or another run holding the VPC\'s network lease (named in the message). Retried with backoff.',
+    fix: 'Nothing, usually. If it persists, the message names the resource or the lease holder: wait for that run to end, or look at the resource in the console.',
+  },
+  KubernetesUnavailableError: {
+    means: 'The EKS cluster\'s Kubernetes API could not be reached or answered 429/5xx. Retried with backoff.',
+    fix: 'If it persists: the API endpoint must be reachable from the orchestrator\'s Lambda functions (a private-only endpoint needs the functions in the VPC, or the public endpoint enabled), and the cluster must be ACTIVE.',
+  },
+  ResourceDrainingError: {
+    means: 'A same-named resource is still being deleted: an ECS service DRAINING after a delete (ECS answers "Creation of service was not idempotent"), or, in a teardown, network interfaces of stopped tasks still attached. Retried every 30 s, up to 20 times (about 10 minutes).',
+    fix: 'Nothing, usually. If it persists, look at the service (or the network interfaces named in the message) in the console; run again once it is gone.',
+  },
+  InvalidRequestError: {
+    means: 'The onboarding request failed validation (the JSON Schema in schema/, and the cross-field rules: Fargate cpu/memory pairs, eksClusterName or vpcId, subnetIds or subnetCidrs). The message lists every problem with its JSON path; nothing was touched.',
+    fix: 'Correct each field the message names (e.g. `$.ecs.memory`) and send the request again. Through the API the same problems come back as a 400 with a `problems` list.',
+  },
+  ResourceConflictError: {
+    means: 'A resource with the name this tool would use (role, CA secret, log group, task definition family, service, security group, subnet...) exists but is not tagged as made by this tool, or carries another workload\'s tag. The tool never adopts it. The message names the resource and its owner.',
+    fix: 'Delete or rename the foreign resource, or choose other names in the request. Tagging it as this tool\'s hands it over: the tool then changes it, and a teardown may delete it.',
+  },
+  QuotaExceededError: {
+    means: 'An AWS service quota was reached (Elastic IPs, NAT gateways, subnets, VPCs, security groups or rules per group...). The AWS error code is in the message.',
+    fix: 'Free some of that resource in the account and region, or raise the quota in Service Quotas, then run again: finished steps are reused.',
+  },
+  ResourceFailedError: {
+    means: 'A resource the run waits on reached a failed or final state: the ECS service was deleted (or made INACTIVE) while the run waited for it to be ready.',
+    fix: 'Find who deleted the service (CloudTrail), then run the onboarding again: the service is made again.',
+  },
+  NatGatewayFailedError: {
+    means: 'The NAT gateway went to `failed`; the message carries AWS\'s failure code and message (e.g. no free Elastic IP, the subnet out of addresses).',
+    fix: 'Fix what AWS names, delete the failed NAT gateway, and run again: a new one is made (its client token has a new generation).',
+  },
+  NetworkConfigurationError: {
+    means: 'The VPC cannot host the workload as asked: no internet gateway, a subnetIds entry outside the VPC or without a default route through a NAT gateway, a subnetCidrs block outside the VPC or overlapping a subnet, no free /24 left, fewer zones than network.zones, an ingressSources group that does not exist, the EKS cluster or VPC not found. It is raised by Resolve network before anything is made; the message names the field (`network.subnetIds[0]`, `network.zones`...).',
+    fix: 'Change the field the message names (another subnet or block, fewer zones, vpcId / eksClusterName that agree), or fix the VPC (an internet gateway, a route to a NAT gateway), then send the request again.',
+  },
+  TaskStoppedError: {
+    means: 'A task of the service stopped while the run waited for it to be ready; the message carries ECS\'s stoppedReason and each container\'s exit code. Start-up failures ECS retries by itself (secret or image pull, role assumption while IAM propagates) are tolerated up to 3 per deployment.',
+    fix: 'Read the stoppedReason and the containers\' logs in `/ecs/<family>` (the agent\'s and the app\'s): a wrong image, an app that exits, an agent that cannot reach the onboarding endpoint. Fix the request (ecs.image, app.port...) and send it again.',
+  },
+  WaitDeadlineExceededError: {
+    means: 'A bounded wait ran out; the message names what was still not ready: the NAT gateway not available, the service not steady (running vs desired, deployment state), tasks without a WorkloadAutoRegistration or whose agent is not connected; in a teardown, tasks not stopped or a NAT gateway not deleted.',
+    fix: 'Look at what the message names. A slow but healthy resource: raise `timeouts.natGatewaySeconds`, `timeouts.serviceSeconds` or `timeouts.meshSeconds` (defaults 600, 900, 600; at most 7200). An agent that never connects: check the onboarding endpoint is reachable from the task subnet, the OnboardingPolicy allows the task role, and the agent\'s log in `/ecs/<family>`.',
+  },
+  AwsAccessDeniedError: {
+    means: 'AWS refused a call for lack of permission; the message names the action and the resource (for a missing iam:PassRole, the exact grant; for the drift event, events:PutEvents on the bus).',
+    fix: 'Grant the permission the message names to the orchestrator\'s role (deployed: the step function\'s role from the CDK stack, whose policy each step\'s `permissions` define; a changed policy or a permissions boundary may have removed it), then run again.',
+  },
+  MeshPrerequisiteError: {
+    means: 'Something the mesh must have is missing or refuses the workload: network.eksClusterName absent (the mesh is reached through it), the EKS cluster or its API endpoint, an onboarding API group the cluster does not serve, the namespace, the WorkloadGroup, an OnboardingPolicy that allows this account, region, cluster and task role, the onboarding-plane or onboarding-operator deployment. For a missing namespace, WorkloadGroup or policy the message carries ready-to-apply YAML.',
+    fix: 'Give the message to the mesh operator: apply the YAML it prints (docs/mesh-operator.md explains each resource), or enable workload onboarding on the ControlPlane; or set network.eksClusterName. Then run again: Pre-flight mesh reads only, so nothing was made in AWS when it raised it.',
+  },
+  KubernetesAccessDeniedError: {
+    means: 'The Kubernetes API answered 401 or 403 to the orchestrator\'s role: the role has no EKS access entry, or its Kubernetes group lacks the RBAC to read the onboarding resources.',
+    fix: 'The mesh operator runs the commands the message prints with the real role ARN: an EKS access entry for the role (deployed: the stack output MeshReaderRoleArn) and the Role/RoleBinding YAML for the workload\'s namespace (docs/deploy.md).',
+  },
+  WorkloadBusyError: {
+    means: 'Another execution (an onboarding or a teardown) holds the workload\'s lock: one run per workload. The message names it. Through the API it is a 409 with `error: "WorkloadBusy"` and the `executionId`.',
+    fix: 'Wait for the named execution to end (GET /onboardings/{executionId}), or stop it in the Step Functions console, then send the request again. A lock whose execution ended is taken over on the next request.',
+  },
+  WorkloadNotFoundError: {
+    means: 'A teardown named a workload the registry does not hold: it was never onboarded, or a teardown already removed it.',
+    fix: 'Check the workload name (`<namespace>/<name>`; GET /onboardings lists the registry). If resources remain without a record, delete them by their mesh-onboarding tags.',
+  },
+  UnexpectedError: {
+    means: 'An error no rule above covers (an AWS validation error, an unclassified Kubernetes answer, a bug). Kept terminal so it is looked at, not retried forever; the message carries the original error name and text.',
+    fix: 'Read the message and the step\'s Lambda log (the execution id is the correlation key). If the input was right, it is a bug: report it with the message.',
+  },
+};

@@ -129,7 +129,8 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const LOCK_START_GRACE_MS = 60_000;
 export const MAX_PAGE_SIZE = 100;
 
-const ROUTES = ['POST /onboardings', 'GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings/{id}/verify', 'DELETE /onboardings/{workload}'];
+/** Every route of the API, as `<METHOD> <path template>` (docs/openapi.json is checked against it). */
+export const ROUTES = ['POST /onboardings', 'GET /onboardings', 'GET /onboardings/{id}', 'POST /onboardings/{id}/verify', 'DELETE /onboardings/{workload}'];
 const ID = '[A-Za-z0-9_-]{1,80}';
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({ status, headers: { 'content-type': 'application/json', ...headers }, body });
