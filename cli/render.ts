@@ -3,6 +3,7 @@
  * under them on a terminal, and for a failure the failed step, its cause and the fix.
  */
 import type { ExecutionView, StepView } from '../functions/lib/onboarding-api.ts';
+import { TROUBLESHOOTING } from '../functions/lib/errors.ts';
 import { allStates, loadDefinition, type MachineName } from '../statemachine/definition.ts';
 
 /** Where the CLI writes: plain text lines, and raw writes for the bar on a terminal. */
@@ -96,43 +97,32 @@ export function failureOf(view: ExecutionView): FailureReport {
 
 const EKS_SG_FIX =
   "open the EKS cluster security group to the tasks' security group on app.port (network.allowFromEksClusterSecurityGroup, on by default with network.eksClusterName; " +
-  "for a cluster without a cluster security group allow it on the nodes' security group yourself), then run mesh-onboard apply again";
+  "for a cluster without a cluster security group allow it on the nodes' security group yourself)";
 
-/** The fix for a workflow error, by its name (the `ErrorEquals` vocabulary of functions/lib/errors.ts) and cause. */
+/** Errors the workflow raises that are not classes of functions/lib/errors.ts (Step Functions' own). */
+const WORKFLOW_ONLY: Record<string, string> = {
+  ExecutionAborted: 'The execution was stopped (from the console, or by Ctrl-C on a local run).',
+  'States.Timeout': 'The execution ran past its time limit: the last step above is the one that did not finish.',
+};
+
+/**
+ * The fix for a workflow error: the row of functions/lib/errors.ts TROUBLESHOOTING for its name
+ * (the one source docs/troubleshooting.md is generated from), then how to run it again with this CLI.
+ */
 export function fixFor(error: string, cause: string, view?: ExecutionView): string {
-  const again = `then run mesh-onboard apply <request.json> again: the run resumes, reusing what the failed run made`;
-  const workload = view?.workload ?? '<namespace>/<name>';
-  if (/\b503\b/.test(cause)) return EKS_SG_FIX;
-  switch (error) {
-    case 'MeshPrerequisiteError':
-      return `the mesh operator applies the missing resources the cause lists (its YAML: kubectl apply -f -, or examples/mesh-prerequisites.yaml for the bookinfo/bookstore namespaces: Namespace, WorkloadGroup and OnboardingPolicy for ${workload}), ${again}`;
-    case 'KubernetesAccessDeniedError':
-      return `the mesh operator maps the orchestrator's role in EKS: an access entry (aws eks create-access-entry --cluster-name <eks-cluster> --principal-arn <role in the cause> --kubernetes-groups mesh-onboarding-readers) and the RBAC Roles and bindings the cause prints (README: For the mesh operator), ${again}`;
-    case 'KubernetesUnavailableError':
-      return `the Kubernetes API of the mesh's EKS cluster could not be reached or was unavailable: check it answers (kubectl get ns) and that the orchestrator can reach its endpoint; if the tasks' calls into the cluster get 503, ${EKS_SG_FIX}`;
-    case 'AwsAccessDeniedError':
-      return `add the permission the cause names to that step's role (infra/: the step's permissions), ${again}`;
-    case 'TaskStoppedError':
-      return `read the task's stoppedReason and container logs (aws ecs describe-tasks; the workload's log group), fix the image, its settings or its secrets, ${again}`;
-    case 'WaitDeadlineExceededError':
-      return `what the step waited for did not happen in time: check it in the cause (the agent's connection to the onboarding endpoint, a task's start, a NAT gateway), ${again}`;
-    case 'NetworkConfigurationError':
-    case 'InvalidRequestError':
-      return `correct the request field or the network the cause names, ${again}`;
-    case 'QuotaExceededError':
-      return `free capacity or raise the quota the cause names (Service Quotas), ${again}`;
-    case 'ResourceConflictError':
-      return `a resource with the workload's name exists and is not this orchestrator's: rename or remove it as the cause says, ${again}`;
-    case 'WorkloadBusy':
-    case 'WorkloadBusyError':
-      return 'wait for the execution the cause names to end (mesh-onboard watch <id>), then run the command again';
-    case 'ExecutionAborted':
-      return `the execution was stopped; ${again}`;
-    case 'States.Timeout':
-      return `the execution ran past its time limit: see the last step above, ${again}`;
-    default:
-      return `fix what the cause names, ${again}`;
-  }
+  const teardown = view !== undefined && machineOf(view.executionId) === 'offboard-workload';
+  const again = teardown
+    ? `then run mesh-onboard offboard ${view.workload} again: what was deleted stays deleted, the rest goes`
+    : 'then run mesh-onboard apply <request.json> again: the run resumes, reusing what the failed run made';
+  const row = (TROUBLESHOOTING as Record<string, { fix: string } | undefined>)[error.replace(/^WorkloadBusy$/, 'WorkloadBusyError')];
+  const base = row?.fix ?? WORKFLOW_ONLY[error] ?? 'Fix what the cause names.';
+  const parts = [base];
+  // The seed's 503: the task's calls into the cluster are refused by the EKS cluster security group.
+  if (/\b503\b/.test(cause)) parts.push(`If the 503s are the tasks' calls into the cluster: ${EKS_SG_FIX}.`);
+  if (error === 'MeshPrerequisiteError') parts.push('The YAML to apply is in the cause above (kubectl apply -f -); examples/mesh-prerequisites.yaml has the full set for bookstore/details.');
+  if (error === 'KubernetesAccessDeniedError') parts.push('The access entry command and the RBAC are in the cause above (README: For the mesh operator).');
+  parts.push(`Then ${again.slice('then '.length)}.`);
+  return parts.join(' ');
 }
 
 /** Prints a finished failed run: the failed step, the cause, the fix, and what it had made. */
@@ -162,6 +152,6 @@ export function printSuccess(io: Io, view: ExecutionView): void {
   const r = (view.result ?? {}) as ResultShape;
   if (!offboarding && Array.isArray(r.tasks)) io.out(`  ${r.tasks.length} task(s); ${r.created?.length ?? 0} resource(s) created, ${r.reused?.length ?? 0} reused.`);
   const fives = (r.traffic?.outbound?.byStatusClass?.['5xx'] ?? 0) + (r.traffic?.inbound?.byStatusClass?.['5xx'] ?? 0);
-  if (fives > 0) io.out(`  Note: the agent's access log shows ${fives} 5xx answer(s). If they are 503s from pods in the cluster: ${EKS_SG_FIX}.`);
+  if (fives > 0) io.out(`  Note: the agent's access log shows ${fives} 5xx answer(s). If they are 503s from pods in the cluster, ${EKS_SG_FIX}, then run mesh-onboard apply again.`);
   if (r.traffic?.hint) io.out(`  Note: ${r.traffic.hint}`);
 }

@@ -128,7 +128,7 @@ describe('mesh-onboard: a failed workflow and an unreachable API', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Onboarding FAILED at step "Pre-flight mesh": MeshPrerequisiteError/);
     expect(r.stderr).toMatch(/WorkloadGroup bookinfo\/reviews does not exist/);
-    expect(r.stderr).toMatch(/^Fix: the mesh operator applies the missing resources .*examples\/mesh-prerequisites\.yaml/m);
+    expect(r.stderr).toMatch(/^Fix: Give the message to the mesh operator: apply the YAML it prints.*examples\/mesh-prerequisites\.yaml.*Then run mesh-onboard apply <request.json> again/m);
 
     const id = /execution (\S+) \(/.exec(r.stdout)?.[1] ?? '';
     const json = await cli('watch', id, '--json', ...fast);

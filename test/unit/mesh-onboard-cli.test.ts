@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../cli/api-client.ts';
 import { resolveEndpoint, run } from '../../cli/mesh-onboard.ts';
-import { failureOf, StepPrinter, type Io } from '../../cli/render.ts';
+import { TROUBLESHOOTING } from '../../functions/lib/errors.ts';
+import { failureOf, fixFor, StepPrinter, type Io } from '../../cli/render.ts';
 import { endpointInLine } from '../../cli/sandbox.ts';
 
 function captured(): Io & { stdout: string[]; stderr: string[] } {
@@ -86,6 +87,9 @@ describe('mesh-onboard without an API', () => {
     expect(denied.fix).toMatch(/access entry.*RBAC/);
     const unavailable = failureOf({ ...base, steps: [], error: { error: 'KubernetesUnavailableError', cause: 'Verify workload: Kubernetes API answered 503 to list' } });
     expect(unavailable.fix).toContain('EKS cluster security group');
+    // One source for fixes: the troubleshooting table the docs are generated from.
+    for (const [name, row] of Object.entries(TROUBLESHOOTING)) expect(fixFor(name, 'x').startsWith(row.fix), name).toBe(true);
+    expect(fixFor('TaskStoppedError', 'x', { ...base, executionId: 'offboard-bookinfo_reviews-1', steps: [] })).toContain('mesh-onboard offboard bookinfo/reviews again');
   });
 });
 
