@@ -314,8 +314,19 @@ async function until<T>(s: PollSettings, what: string, probe: () => Promise<T | 
 /** GET /onboardings/{id} until the execution ends, printing each step once as it finishes. */
 async function follow(api: ApiClient, id: string, s: PollSettings, out: Io): Promise<ExecutionView> {
   const printer = new StepPrinter(out, taskCount(machineOf(id)));
+  const started = Date.now();
+  let misses = 0;
   return until(s, `execution ${id}`, async () => {
-    const view = (await api.call('GET', `/onboardings/${encodeURIComponent(id)}`)).body as unknown as ExecutionView;
+    let view: ExecutionView;
+    try {
+      view = (await api.call('GET', `/onboardings/${encodeURIComponent(id)}`)).body as unknown as ExecutionView;
+      misses = 0;
+    } catch (e) {
+      // A long watch outlives a dropped connection or a 503; and a just-started execution may not be listed for a moment.
+      const passing = e instanceof CliError && ((e.exitCode === EXIT.apiUnreachable && !/answered 40[13]/.test(e.message)) || (/answered 404/.test(e.message) && Date.now() - started < 10_000));
+      if (!passing || ++misses > 3) throw e;
+      return undefined;
+    }
     printer.update(view);
     return view.status === 'RUNNING' ? undefined : view;
   });

@@ -110,3 +110,30 @@ describe('mesh-onboard progress', () => {
     expect(writes.at(-1)).toBe('\r\x1b[K');
   });
 });
+
+describe('mesh-onboard watch', () => {
+  it('rides out a passing 503 while polling, and exits with the final status', async () => {
+    let polls = 0;
+    const server = createServer((_req, res) => {
+      polls++;
+      if (polls === 1) {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end('{"message":"temporarily unavailable, try again"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ executionId: 'onboard-a_b-1', status: 'SUCCEEDED', workload: 'a/b', startedAt: '', durationMs: 1000, steps: [{ state: 'Validate request', status: 'succeeded', startedAt: '', attempts: 1, durationMs: 3 }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const io = captured();
+      const code = await run(['watch', 'onboard-a_b-1', '--interval', '0.05', '--endpoint', `http://127.0.0.1:${(server.address() as { port: number }).port}`], { io, env: {}, endpointFile: noFile });
+
+      expect(code).toBe(0);
+      expect(polls).toBe(2);
+      expect(io.stdout.join('\n')).toMatch(/ok +Validate request +3 ms[\s\S]*Onboarded a\/b in 1\.0 s/);
+    } finally {
+      server.close();
+    }
+  });
+});
