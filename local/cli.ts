@@ -263,6 +263,8 @@ Use kubectl against the mesh (the kubeconfig makes a fresh EKS token for each co
 
 Onboard through the local API:
   curl -s -XPOST ${api.url}/onboardings -H 'content-type: application/json' --data @examples/bookinfo-ratings.json
+  curl -s -XPOST '${api.url}/onboardings?reconcile=true' -H 'content-type: application/json' --data @examples/bookinfo-ratings.json
+                                                                   (the same request again answers its last run; reconcile starts a new run -rN that re-makes what was deleted)
   curl -s ${api.url}/onboardings/<executionId>
   curl -s ${api.url}/onboardings                                  (from the registry; ?limit=&nextToken=)
   curl -s -XPOST ${api.url}/onboardings/<executionId>/verify       (one re-verification now)
