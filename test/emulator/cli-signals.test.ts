@@ -70,11 +70,11 @@ async function until(what: string, ok: () => boolean, deadlineMs: number, detail
 }
 
 describe.each([
-  { signal: 'SIGINT', to: 'npm' },
-  { signal: 'SIGTERM', to: 'npm' },
-  { signal: 'SIGHUP', to: 'npm' },
-  { signal: 'SIGHUP', to: 'cli' },
-] as const)('npm start -- --keep, then $signal to the $to process only', ({ signal, to }) => {
+  ['SIGINT', 'npm'],
+  ['SIGTERM', 'npm'],
+  ['SIGHUP', 'npm'],
+  ['SIGHUP', 'cli'],
+] as const)('npm start -- --keep, then %s to the %s process only', (signal, to) => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-signal-'));
   const kubeconfig = join(dir, 'kubeconfig');
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POWERTOOLS_')));
