@@ -145,10 +145,11 @@ const SHUTDOWN_DEADLINE_MS = 30_000;
 function stopEverything(code: number, why?: string): Promise<never> {
   stopping ??= (async () => {
     if (why) console.log(`\n${why}: stopping the sandbox...`);
+    // Kept referenced: should every handle close while a step still hangs, the process waits for this, not exits 13 mid-shutdown.
     setTimeout(() => {
       console.error(`The sandbox did not stop within ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway.`);
       process.exit(code);
-    }, SHUTDOWN_DEADLINE_MS).unref();
+    }, SHUTDOWN_DEADLINE_MS);
     const quietly = async (f: () => Promise<unknown>) => {
       try {
         await f();
