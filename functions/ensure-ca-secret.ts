@@ -21,7 +21,7 @@ export async function ensureCaSecret(state: WorkflowState): Promise<CaSecretResu
     secretArn: s.secretArn,
     versionId: s.versionId,
     updated: s.updated,
-    ledger: [{ kind: 'secret', id: s.secretName, arn: s.secretArn, created: s.created }],
+    ledger: [{ kind: 'secret', id: s.secretName, arn: s.secretArn, created: s.created, ...(s.updated ? { updated: true } : {}) }],
   };
 }
 

@@ -56,14 +56,15 @@ export async function ensureExecutionRole(state: WorkflowState): Promise<RoleRes
     description: `ECS task execution role of workload ${workloadKey(request)}`,
     owner: request,
   });
-  await attachManagedPolicy(role.roleName, executionManagedPolicyArn(ctx.partition));
+  const attached = await attachManagedPolicy(role.roleName, executionManagedPolicyArn(ctx.partition));
   const outcome = await putInlinePolicy(role.roleName, CA_SECRET_POLICY_NAME, caSecretPolicy(ctx, names.caSecret(request)));
   return {
     roleName: role.roleName,
     roleArn: role.roleArn,
     ledger: [
-      { kind: 'iam-role', id: role.roleName, arn: role.roleArn, created: role.created },
-      { kind: 'iam-role-policy', id: `${role.roleName}/${CA_SECRET_POLICY_NAME}`, created: outcome === 'created' },
+      // An existing role that had lost its managed policy got it back: the role was changed.
+      { kind: 'iam-role', id: role.roleName, arn: role.roleArn, created: role.created, ...(!role.created && attached ? { updated: true } : {}) },
+      { kind: 'iam-role-policy', id: `${role.roleName}/${CA_SECRET_POLICY_NAME}`, created: outcome === 'created', ...(outcome === 'updated' ? { updated: true } : {}) },
     ],
   };
 }

@@ -12,7 +12,7 @@ export async function ensureLogGroup(state: WorkflowState): Promise<LogGroupResu
   return {
     logGroupName: g.logGroupName,
     retentionDays: g.retentionDays,
-    ledger: [{ kind: 'log-group', id: g.logGroupName, arn: g.logGroupArn, created: g.created }],
+    ledger: [{ kind: 'log-group', id: g.logGroupName, arn: g.logGroupArn, created: g.created, ...(g.updated ? { updated: true } : {}) }],
   };
 }
 

@@ -21,14 +21,17 @@ export async function ensureSecurityGroup(state: WorkflowState): Promise<Securit
   const { groupId, created } = await findOrCreateSecurityGroup(request, network.vpcId, names.securityGroup(request));
   const app = await convergeAppIngress(request, groupId, port, request.network.ingressSources ?? network.vpcCidrs);
   if (app.revoked.length > 0) logger.info('Revoked stale app ingress rules', { groupId, revoked: app.revoked });
-  const ledger: LedgerEntry[] = [{ kind: 'security-group', id: groupId, created }];
+  // Rules added or revoked on a group that existed: the group was changed.
+  const ledger: LedgerEntry[] = [{ kind: 'security-group', id: groupId, created, ...(!created && app.added.length + app.revoked.length > 0 ? { updated: true } : {}) }];
 
   const eksSg = network.eksClusterSecurityGroupId;
   const allow = allowFromEksClusterSecurityGroup(request);
   if (eksSg) {
     const eks = await convergeEksIngress(request, eksSg, allow ? port : undefined, groupId);
     if (eks.revoked.length > 0) logger.info('Revoked this workload\'s stale rules on the EKS cluster security group', { eksSg, revoked: eks.revoked });
-    if (allow) ledger.push({ kind: 'security-group-ingress', id: `${eksSg}:tcp:${port}:${groupId}`, created: eks.added });
+    // Stale rules of ours revoked there while the wanted one stood: our EKS-side rule set changed (no security-group entry
+    // for the EKS group: teardown reads those ids as the workload's own groups).
+    if (allow) ledger.push({ kind: 'security-group-ingress', id: `${eksSg}:tcp:${port}:${groupId}`, created: eks.added, ...(!eks.added && eks.revoked.length > 0 ? { updated: true } : {}) });
   } else if (allow && request.network.allowFromEksClusterSecurityGroup === true) {
     throw new NetworkConfigurationError(
       `EKS cluster "${request.network.eksClusterName}" reports no cluster security group (resourcesVpcConfig.clusterSecurityGroupId), so TCP ${port} from ${groupId} cannot be allowed into it; ` +

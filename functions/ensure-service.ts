@@ -21,7 +21,7 @@ export async function ensureService(state: WorkflowState): Promise<ServiceResult
     tags: ecsTags(request),
     owner: request,
   });
-  return { serviceArn, serviceName, clusterName: cluster.clusterName, updated, ledger: [{ kind: 'ecs-service', id: serviceArn, arn: serviceArn, created }] };
+  return { serviceArn, serviceName, clusterName: cluster.clusterName, updated, ledger: [{ kind: 'ecs-service', id: serviceArn, arn: serviceArn, created, ...(updated ? { updated: true } : {}) }] };
 }
 
 export const permissions: StepPermissions = ENSURE_SERVICE_PERMISSIONS;

@@ -45,10 +45,10 @@ export async function ensureTaskRole(state: WorkflowState): Promise<RoleResult> 
   const ledger: LedgerEntry[] = [{ kind: 'iam-role', id: role.roleName, arn: role.roleArn, created: role.created }];
   if (request.ecs.enableExecuteCommand) {
     const outcome = await putInlinePolicy(role.roleName, EXEC_POLICY_NAME, EXEC_POLICY);
-    ledger.push({ kind: 'iam-role-policy', id: `${role.roleName}/${EXEC_POLICY_NAME}`, created: outcome === 'created' });
-  } else {
-    // Converge: a policy left from a run with ECS Exec on must not outlive the setting.
-    await deleteInlinePolicy(role.roleName, EXEC_POLICY_NAME);
+    ledger.push({ kind: 'iam-role-policy', id: `${role.roleName}/${EXEC_POLICY_NAME}`, created: outcome === 'created', ...(outcome === 'updated' ? { updated: true } : {}) });
+  } else if (await deleteInlinePolicy(role.roleName, EXEC_POLICY_NAME)) {
+    // Converged: a policy left from a run with ECS Exec on must not outlive the setting; removing it changed the role.
+    if (!role.created) ledger[0] = { ...ledger[0]!, updated: true };
   }
   return { roleName: role.roleName, roleArn: role.roleArn, ledger };
 }

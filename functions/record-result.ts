@@ -13,6 +13,9 @@ export interface OnboardingResult {
   taskDefinitionArn: string;
   tasks: { taskId: string; privateIp: string; availabilityZone: string; warName?: string; agentConnected?: string; connectedTo?: string }[];
   created: LedgerEntry[];
+  /** Existed and changed by this run (`updated`); a new task definition revision is in `created`. */
+  updated: LedgerEntry[];
+  /** Existed and left as found. */
   reused: LedgerEntry[];
   traffic?: Pick<TrafficEvidenceResult, 'trafficSeen' | 'inbound' | 'outbound' | 'accessLogSeen' | 'missingLogStreams' | 'hint'>;
   /** Where the agent image came from: the request, or the deployment it was derived from. */
@@ -20,7 +23,7 @@ export interface OnboardingResult {
 }
 
 /**
- * Record result: the execution's output. A summary of what was created or reused (the
+ * Record result: the execution's output. A summary of what was created, updated or reused (the
  * ledger teardown reads) and each task's mesh registration; the workload registry records
  * the success with the ledger, only while this execution holds the workload's lock, and frees
  * the lock in the same write (a run that lost it fails with WorkloadBusyError and writes nothing).
@@ -49,7 +52,8 @@ export async function recordResult(state: WorkflowState): Promise<OnboardingResu
       };
     }),
     created: ledger.filter((e) => e.created),
-    reused: ledger.filter((e) => !e.created),
+    updated: ledger.filter((e) => !e.created && e.updated === true),
+    reused: ledger.filter((e) => !e.created && e.updated !== true),
     ...(s.traffic ? { traffic: trafficSummary(s.traffic) } : {}),
     ...(s.preflight?.agentImageSource ? { agentImageSource: s.preflight.agentImageSource } : {}),
   };

@@ -74,13 +74,13 @@ export function renderWarTable(store: KubeStore, namespace: string, now = Date.n
   return table([['NAME', 'AGENT CONNECTED', 'AGE'], ...rows]);
 }
 
-/** What the run created and reused, by kind. */
+/** What the run created, updated (changed in place) and reused as found, by kind. */
 export function renderSummary(output: unknown): string {
   const r = output as OnboardingResult;
   const lines = [`Workload ${r.workload}: service ${r.service} in cluster ${r.cluster}, ${r.tasks.length} task(s).`];
   // Shared resources (NAT gateway, subnets, cluster) serve every workload of the VPC or cluster; the rest is this workload's own.
   const row = (what: string) => (e: OnboardingResult['created'][number]) => [what, e.kind, e.shared ? 'shared' : 'workload', e.id];
-  lines.push(table([['', 'KIND', 'SCOPE', 'ID'], ...r.created.map(row('created')), ...r.reused.map(row('reused'))]));
+  lines.push(table([['', 'KIND', 'SCOPE', 'ID'], ...r.created.map(row('created')), ...(r.updated ?? []).map(row('updated')), ...r.reused.map(row('reused'))]));
   if (r.traffic) {
     lines.push(`Traffic seen in the agent's access log: ${r.traffic.trafficSeen ? `${r.traffic.inbound.total} inbound, ${r.traffic.outbound.total} outbound` : 'none yet (no load is generated)'}.`);
     if (r.traffic.hint) lines.push(`Note: ${r.traffic.hint}`);

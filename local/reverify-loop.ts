@@ -4,9 +4,10 @@
  * one run at a time, and hands each outcome on (the CLI prints one line per workload).
  */
 import type { ReverifyResult } from '../functions/reverify-workload.ts';
-import { runWorkflow, type ExecutionOutcome } from './engine/run-workflow.ts';
+import { startWorkflow, type ExecutionOutcome, type RunningExecution } from './engine/run-workflow.ts';
 
 export interface ReverifyLoop {
+  /** Stops the timer and aborts a run under way (its outcome is not handed on), then waits for it to end. */
   stop(): Promise<void>;
 }
 
@@ -19,23 +20,39 @@ export interface ReverifyLoopOptions {
 
 export function startReverifyLoop(opts: ReverifyLoopOptions): ReverifyLoop {
   let running: Promise<void> | undefined;
+  let current: RunningExecution | undefined;
+  let stopped = false;
   let runs = 0;
   const tick = () => {
     // A run still under way when the next is due: skip the tick (the Express workflow on AWS would overlap, but a run is idempotent).
-    if (running) return;
+    if (running || stopped) return;
     runs += 1;
     const executionName = `reverify-${new Date().toISOString().replace(/[:.]/g, '-')}-${runs}`;
-    running = runWorkflow({}, { machine: 'reverify-workloads', executionName, waitMs: opts.waitMs })
-      .then(opts.onOutcome)
-      .finally(() => (running = undefined));
+    running = startWorkflow({}, { machine: 'reverify-workloads', executionName, waitMs: opts.waitMs })
+      .then((run) => {
+        current = run;
+        // Stopped while the engine loaded: abort at once rather than run against a sandbox going away.
+        if (stopped) run.abort();
+        return run.done;
+      })
+      .then((o) => {
+        if (!stopped) opts.onOutcome(o);
+      })
+      .finally(() => {
+        running = undefined;
+        current = undefined;
+      });
   };
   tick();
   const timer = setInterval(tick, opts.everyMs);
   timer.unref();
   return {
     stop: async () => {
+      stopped = true;
       clearInterval(timer);
-      await running;
+      // A run left going would call the emulator after it stopped (ECONNREFUSED): abort it and wait for its end.
+      current?.abort();
+      await running?.catch(() => undefined);
     },
   };
 }

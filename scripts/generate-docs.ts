@@ -295,9 +295,18 @@ export function openApiDocument(): Record<string, unknown> {
           operationId: 'startOnboarding',
           summary: 'Onboard a workload',
           description: 'Validates the request (schema and feasibility against the account, reads only), takes the workload\'s lock, stores rootCaPem in the workload\'s secret and starts an onboarding execution named from the request, so the same request sent twice is one execution; a request whose last execution failed resumes as `<name>-r2`, `-r3`...',
+          parameters: [
+            {
+              name: 'reconcile',
+              in: 'query',
+              required: false,
+              description: 'true: start a new run (`-rN`) of the request even when its last execution succeeded, to re-make what was deleted since; a running one is still answered as a duplicate.',
+              schema: { type: 'string', enum: ['true', 'false'] },
+            },
+          ],
           requestBody: { required: true, content: { 'application/json': { schema: ref('OnboardingRequest') } } },
           responses: {
-            '202': jsonBody(ref('Accepted'), 'Started, or the same request\'s execution already runs or succeeded (`duplicate: true`).', location),
+            '202': jsonBody(ref('Accepted'), 'Started, or the same request\'s execution already runs or succeeded (`duplicate: true`; with `reconcile=true` a new run follows a finished one and names it in `reconciles`).', location),
             '400': r('Invalid'),
             '403': r('Forbidden'),
             '409': { description: 'The workload is busy (WorkloadBusy), or a resource the API would write (the CA secret) exists and is not this tool\'s.', content: { 'application/json': { schema: { oneOf: [ref('WorkloadBusy'), ref('Message')] } } } },
@@ -397,7 +406,7 @@ export function openApiDocument(): Record<string, unknown> {
         Accepted: {
           type: 'object',
           required: ['executionId', 'status', 'duplicate', 'location'],
-          properties: { executionId: { type: 'string' }, status: ref('ExecutionStatus'), duplicate: { type: 'boolean', description: 'True when this request\'s execution already existed.' }, location: { type: 'string' } },
+          properties: { executionId: { type: 'string' }, status: ref('ExecutionStatus'), duplicate: { type: 'boolean', description: 'True when this request\'s execution already existed.' }, location: { type: 'string' }, reconciles: str('With reconcile=true: the finished execution this run follows.') },
         },
         TeardownAccepted: {
           type: 'object',

@@ -4,8 +4,16 @@
  * with Step Functions behind it. Validation happens here, at the edge, with the one
  * request schema; a rejected request starts nothing and writes nothing.
  *
- * Routes: POST /onboardings, GET /onboardings (the registry, paginated), GET /onboardings/{id},
+ * Routes: POST /onboardings (?reconcile=true), GET /onboardings (the registry, paginated), GET /onboardings/{id},
  * POST /onboardings/{id}/verify. The execution id on the API is the execution's name.
+ *
+ * De-duplication and re-convergence: a request's executions are named from its content
+ * (`executionNameFor`), then `-r2`, `-r3`... While one runs, POSTing the same request answers it
+ * (`duplicate: true`: a double submit is one run); after one FAILED (or was aborted, or timed out)
+ * the next POST starts the next `-rN` (a resume). After one SUCCEEDED, the same POST still answers
+ * that execution (`duplicate: true`) even if a resource was deleted since; `?reconcile=true` asks
+ * for a new run `-rN` instead, which re-finds or re-makes every resource (the steps are
+ * idempotent), unless one of that request is still running, which is answered as a duplicate.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
@@ -197,7 +205,7 @@ export async function handleApiRequest(req: ApiRequest, backend: ExecutionBacken
   const d: ApiDeps = { ...defaultApiDeps, ...deps };
   const path = req.path.replace(/\/+$/, '') || '/';
   if (path === '/onboardings') {
-    if (req.method === 'POST') return unsupportedType(req) ?? submit(req.body, backend, d);
+    if (req.method === 'POST') return unsupportedType(req) ?? submitWithQuery(req, backend, d);
     if (req.method === 'GET') return list(req.query ?? {}, d);
     return notAllowed(req.method, path, 'GET, POST');
   }
@@ -231,7 +239,16 @@ export function errorResponse(err: unknown): ApiResponse {
   return json(500, { message: `internal error: ${String(e?.name ?? 'Error')}: ${String(e?.message ?? err)}` });
 }
 
-async function submit(body: string | undefined, backend: ExecutionBackend, deps: ApiDeps): Promise<ApiResponse> {
+/** POST /onboardings: `?reconcile=true|false` (default false) read and checked before the body. */
+function submitWithQuery(req: ApiRequest, backend: ExecutionBackend, deps: ApiDeps): Promise<ApiResponse> {
+  const flag = req.query?.reconcile;
+  if (flag !== undefined && flag !== 'true' && flag !== 'false') {
+    return Promise.resolve(json(400, { message: 'The query is invalid: 1 problem(s). Nothing was started.', problems: [{ path: '?reconcile', message: 'must be true or false' }] }));
+  }
+  return submit(req.body, backend, deps, { reconcile: flag === 'true' });
+}
+
+async function submit(body: string | undefined, backend: ExecutionBackend, deps: ApiDeps, opts: { reconcile: boolean } = { reconcile: false }): Promise<ApiResponse> {
   // Checked before parsing, and again on what StartExecution would receive: AWS would refuse it only after the API answered 202.
   const bodyBytes = Buffer.byteLength(body ?? '', 'utf8');
   if (bodyBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the body', bodyBytes);
@@ -252,10 +269,13 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
 
   let name = executionNameFor(request);
   let existing: ExecutionView | undefined;
-  // A request whose last execution failed resumes under a new name (finished steps are no-ops).
+  let previous: string | undefined;
+  // A request whose last execution failed resumes under a new name (finished steps are no-ops); with
+  // reconcile, one whose last execution succeeded too. A running one is always the answer: one run at a time.
   for (let attempt = 2; ; attempt++) {
     existing = await backend.describe(name, { steps: false });
-    if (!existing || existing.status === 'RUNNING' || existing.status === 'SUCCEEDED') break;
+    if (!existing || existing.status === 'RUNNING' || (existing.status === 'SUCCEEDED' && !opts.reconcile)) break;
+    previous = name;
     name = retryNameOf(executionNameFor(request), attempt);
   }
   if (existing) return accepted(name, existing.status, true);
@@ -277,7 +297,7 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
     if (!started) await deps.releaseWorkloadLock(workload, name).catch(() => false);
   }
   const view = await backend.describe(name, { steps: false });
-  return accepted(name, view?.status ?? 'RUNNING', !started.started);
+  return accepted(name, view?.status ?? 'RUNNING', !started.started, started.started && opts.reconcile ? previous : undefined);
 }
 
 /**
@@ -347,9 +367,10 @@ function apiOnlyProblems(input: unknown): Problem[] {
   return [];
 }
 
-function accepted(name: string, status: ExecutionStatus, duplicate: boolean): ApiResponse {
+/** 202; `reconciles` names the ended execution a reconcile run follows. */
+function accepted(name: string, status: ExecutionStatus, duplicate: boolean, reconciles?: string): ApiResponse {
   const location = `/onboardings/${name}`;
-  return json(202, { executionId: name, status, duplicate, location }, { location });
+  return json(202, { executionId: name, status, duplicate, location, ...(reconciles ? { reconciles } : {}) }, { location });
 }
 
 async function list(query: Record<string, string | undefined>, deps: ApiDeps): Promise<ApiResponse> {

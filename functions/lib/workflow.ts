@@ -30,6 +30,12 @@ export interface LedgerEntry {
   arn?: string;
   created: boolean;
   /**
+   * True when the resource existed and this run changed it (a service's task definition or desired
+   * count, a log group's retention, the CA secret's value, a role's policies, a security group's
+   * rules). A new task definition revision is `created` (it is a new resource). Absent: reused as found.
+   */
+  updated?: boolean;
+  /**
    * True for a resource every workload of the VPC or ECS cluster uses (NAT gateway, its
    * Elastic IP, the NAT and task subnets and their route tables): it carries no workload tag,
    * and removing one workload must not delete it while another still uses it.

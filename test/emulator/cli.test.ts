@@ -10,10 +10,10 @@ import { bookinfoInput } from '../support/requests.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // The environment a user has: none of the test setup's Powertools settings.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POWERTOOLS_')));
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POWERTOOLS_'))), ...extraEnv };
     const child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'local/cli.ts', ...args], { cwd: ROOT, env });
     let stdout = '';
     let stderr = '';
@@ -56,5 +56,26 @@ describe('npm start', () => {
     expect(code).toBe(2);
     expect(stderr).toContain("Unknown option '--kep'");
     expect(stderr).toContain('npm start -- --keep');
+  }, 30_000);
+
+  it('--help lists every option with its default, the signals and the exit codes', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    for (const option of ['--keep', '--request FILE', '--verbose', '--wait-ms N', '--reverify-every S', '--kubeconfig FILE', '-h, --help']) expect(stdout).toContain(`  ${option} `);
+    expect(stdout.match(/\(default: [^)]+\)/g)).toHaveLength(7);
+    expect(stdout).toContain('(default: 250)');
+    expect(stdout).toContain('(default: 60)');
+    expect(stdout).toContain('SIGINT (Ctrl-C), SIGTERM or SIGHUP');
+    expect(stdout).toContain('130 / 143 / 129');
+  }, 30_000);
+
+  it('takes a relative --request from the directory npm start was run in (INIT_CWD), not the package root', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-cwd-'));
+    writeFileSync(join(dir, 'mine.json'), JSON.stringify({ ...bookinfoInput(), app: undefined }));
+    // As npm runs the script: cwd the package root, INIT_CWD where the user was.
+    const { code, stderr } = await runCli(['--request', 'mine.json'], { INIT_CWD: dir, npm_lifecycle_event: 'start' });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`The request ${join(dir, 'mine.json')} is invalid`);
+    expect(stderr).toContain('$.app: is required');
   }, 30_000);
 });

@@ -49,7 +49,7 @@ describe('npm start output', () => {
     expect(out[1]).toMatch(/^ratings-aws-aws-123456789012-us-east-1a-ecs-bookinfo-abc +True +\d+s$/);
   });
 
-  it('summarises what was created and reused', () => {
+  it('summarises what was created, updated and reused, in that order', () => {
     const text = renderSummary({
       workload: 'bookinfo/ratings',
       cluster: 'bookinfo',
@@ -57,10 +57,10 @@ describe('npm start output', () => {
       taskDefinitionArn: 'arn:td',
       tasks: [{ taskId: 't', privateIp: '10.0.3.4', availabilityZone: 'us-east-1a' }],
       created: [{ kind: 'ecs-service', id: 'arn:svc', created: true }],
+      updated: [{ kind: 'log-group', id: '/ecs/ratings', created: false, updated: true }],
       reused: [{ kind: 'nat-gateway', id: 'nat-1', created: false, shared: true }],
     });
-    expect(text).toMatch(/created +ecs-service +workload +arn:svc/);
-    expect(text).toMatch(/reused +nat-gateway +shared +nat-1/);
+    expect(text).toMatch(/created +ecs-service +workload +arn:svc\nupdated +log-group +workload +\/ecs\/ratings\nreused +nat-gateway +shared +nat-1/);
   });
 
   it('says why no traffic may show (access logging off) and where the agent image came from', () => {
@@ -71,6 +71,7 @@ describe('npm start output', () => {
       taskDefinitionArn: 'arn:td',
       tasks: [],
       created: [],
+      updated: [],
       reused: [],
       traffic: { trafficSeen: false, inbound: { total: 0, byStatusClass: {} }, outbound: { total: 0, byStatusClass: {} }, accessLogSeen: false, hint: 'access logging may be off in the mesh' },
       agentImageSource: 'deployment/onboarding-plane',

@@ -231,6 +231,62 @@ describe('onboarding API: the CA bundle is stored before the execution starts', 
     expect(backend.calls.slice(-2)).toEqual(['store bookinfo/ratings pem', `start ${first.executionId}-r2`]);
   });
 
+  describe('?reconcile=true: an explicit new run of a request that already ended', () => {
+    const post = (backend: Recording, deps: Partial<ApiDeps>, query?: Record<string, string>) =>
+      handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify(bookinfoInput()), ...(query ? { query } : {}) }, backend, deps);
+    const setStatus = (backend: Recording, id: string, status: ExecutionStatus) => backend.views.set(id, { ...backend.views.get(id)!, status });
+
+    it('without it, a request that succeeded is answered with its execution (duplicate), even if its resources are gone since', async () => {
+      const backend = recordingBackend();
+      const deps = fakeDeps(backend);
+      const first = (await post(backend, deps)).body as { executionId: string };
+      setStatus(backend, first.executionId, 'SUCCEEDED');
+
+      const again = await post(backend, deps);
+      const explicitFalse = await post(backend, deps, { reconcile: 'false' });
+
+      for (const r of [again, explicitFalse]) expect(r).toMatchObject({ status: 202, body: { executionId: first.executionId, status: 'SUCCEEDED', duplicate: true } });
+      expect(backend.started).toHaveLength(1);
+    });
+
+    it('with it, a request that succeeded starts the next -rN, storing the CA and taking the lock as any start', async () => {
+      const backend = recordingBackend();
+      const deps = fakeDeps(backend);
+      const first = (await post(backend, deps)).body as { executionId: string };
+      setStatus(backend, first.executionId, 'SUCCEEDED');
+
+      const r2 = await post(backend, deps, { reconcile: 'true' });
+      expect(r2).toMatchObject({ status: 202, body: { executionId: `${first.executionId}-r2`, status: 'RUNNING', duplicate: false, reconciles: first.executionId } });
+      expect(backend.calls.slice(-3)).toEqual(['check bookinfo/ratings', 'store bookinfo/ratings pem', `start ${first.executionId}-r2`]);
+
+      // Still running: a second reconcile (a double click) is the same run, nothing new starts.
+      const dup = await post(backend, deps, { reconcile: 'true' });
+      expect(dup.body).toMatchObject({ executionId: `${first.executionId}-r2`, status: 'RUNNING', duplicate: true });
+      expect(dup.body).not.toHaveProperty('reconciles');
+      expect(backend.started).toHaveLength(2);
+
+      // Ended (failed this time): the next reconcile is -r3, and a plain POST would have resumed with it too.
+      setStatus(backend, `${first.executionId}-r2`, 'FAILED');
+      const r3 = await post(backend, deps, { reconcile: 'true' });
+      expect(r3.body).toMatchObject({ executionId: `${first.executionId}-r3`, duplicate: false, reconciles: `${first.executionId}-r2` });
+    });
+
+    it('with it, a request never submitted starts as without it (no -rN, nothing to reconcile)', async () => {
+      const backend = recordingBackend();
+      const r = await post(backend, fakeDeps(backend), { reconcile: 'true' });
+      expect(r.body).toMatchObject({ duplicate: false, status: 'RUNNING' });
+      expect((r.body as { executionId: string }).executionId).not.toMatch(/-r\d+$/);
+      expect(r.body).not.toHaveProperty('reconciles');
+    });
+
+    it('refuses a reconcile value other than true or false, before reading the body', async () => {
+      const backend = recordingBackend();
+      const r = await post(backend, fakeDeps(backend), { reconcile: 'yes' });
+      expect(r).toMatchObject({ status: 400, body: { problems: [{ path: '?reconcile', message: 'must be true or false' }] } });
+      expect(backend.calls).toEqual([]);
+    });
+  });
+
   it('refuses a body that sets rootCaSecret: only the API points an execution at a secret', async () => {
     const backend = recordingBackend();
     const { rootCaPem: _pem, ...noPem } = bookinfoInput();

@@ -36,6 +36,8 @@ export interface EnsuredLogGroup {
   logGroupArn: string;
   retentionDays: number;
   created: boolean;
+  /** The group existed and its retention was changed to the spec's. */
+  updated: boolean;
 }
 
 /** DescribeLogGroups matches by prefix: page until the exact name shows up. */
@@ -81,10 +83,11 @@ export async function ensureLogGroup(spec: LogGroupSpec): Promise<EnsuredLogGrou
     const { tags } = await logs().send(new ListTagsForResourceCommand({ resourceArn: arn }));
     assertOwnedByWorkload(tags ?? {}, spec.owner, `CloudWatch Logs group "${spec.name}"`, 'delete it or choose another ecs.family');
   }
-  if (group.retentionInDays !== spec.retentionDays) {
+  const retentionChanged = group.retentionInDays !== spec.retentionDays;
+  if (retentionChanged) {
     await logs().send(new PutRetentionPolicyCommand({ logGroupName: spec.name, retentionInDays: spec.retentionDays }));
   }
-  return { logGroupName: spec.name, logGroupArn: arn, retentionDays: spec.retentionDays, created };
+  return { logGroupName: spec.name, logGroupArn: arn, retentionDays: spec.retentionDays, created, updated: !created && retentionChanged };
 }
 
 /** deleteOurLogGroup. */
