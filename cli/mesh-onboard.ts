@@ -101,13 +101,14 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
     .description('submit an onboarding request (POST /onboardings); with --watch, follow it to the end')
     .argument('<request.json>', 'the onboarding request (mesh-onboard example prints one)')
     .option('--watch', 'follow the execution until it ends; the exit code is its outcome')
+    .option('--reconcile', 're-converge: start a new run even when this request already succeeded (re-makes what was deleted since); a running one is still followed')
     .addOption(new Option('--interval <seconds>', 'with --watch: seconds between polls').default('2'))
     .addOption(new Option('--timeout <seconds>', 'with --watch: give up watching after this many seconds (the execution goes on)').default('1800'))
-    .action(async (file: string, o: WatchOpts & { watch?: boolean }, cmd: Command) => {
+    .action(async (file: string, o: WatchOpts & { watch?: boolean; reconcile?: boolean }, cmd: Command) => {
       const body = readRequestFile(file);
       const watch = o.watch ? pollSettings(o) : undefined;
       const api = client(cmd);
-      const accepted = (await api.call('POST', '/onboardings', body)).body;
+      const accepted = (await api.call('POST', o.reconcile ? '/onboardings?reconcile=true' : '/onboardings', body)).body;
       const id = String(accepted.executionId);
       ui().out(`${accepted.duplicate ? 'Already submitted' : 'Accepted'}: execution ${id} (${String(accepted.status)}).`);
       if (!watch) {

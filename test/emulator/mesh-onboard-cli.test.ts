@@ -101,6 +101,16 @@ describe('mesh-onboard: a workload from apply to offboard', () => {
     expect(r.json()).toMatchObject({ ok: true, exitCode: 0, verification: { workload: 'bookinfo/ratings', onboarding: executionId, status: 'RUNNING', result: { ok: true } } });
   });
 
+  it('apply --reconcile starts a new run of a request that already succeeded; without it the same request is the old run', async () => {
+    const again = await cli('apply', requestFile('ratings', bookinfoInput()), '--json');
+    expect(again.json()).toMatchObject({ accepted: { executionId, duplicate: true } });
+
+    const r = await cli('apply', requestFile('ratings', bookinfoInput()), '--reconcile', '--watch', '--json', ...fast);
+
+    expect(r.code, JSON.stringify(r.json())).toBe(0);
+    expect(r.json()).toMatchObject({ accepted: { executionId: `${executionId}-r2`, duplicate: false, reconciles: executionId }, execution: { status: 'SUCCEEDED' } });
+  });
+
   it('exits 2 naming every problem for a request the API refuses, and for an unknown id', async () => {
     const r = await cli('apply', requestFile('bad', { ...bookinfoInput(), ecs: { ...bookinfoInput().ecs, cpu: '100' } }));
     expect(r.code).toBe(2);
