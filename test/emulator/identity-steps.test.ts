@@ -87,7 +87,8 @@ describe('Ensure task role (emulator)', () => {
 
   it('removes the ECS Exec policy when enableExecuteCommand turns false, and adds it back when true', async () => {
     const off = await ensureTaskRole({ request: bookinfoRequest({ ecs: { enableExecuteCommand: false } }) });
-    expect(off.ledger).toEqual([{ kind: 'iam-role', id: off.roleName, arn: off.roleArn, created: false }]);
+    // Removing the policy changed the role in place: updated, not reused.
+    expect(off.ledger).toEqual([{ kind: 'iam-role', id: off.roleName, arn: off.roleArn, created: false, updated: true }]);
     expect(await inlinePolicies(off.roleName)).toEqual([]);
 
     const offAgain = await ensureTaskRole({ request: bookinfoRequest({ ecs: { enableExecuteCommand: false } }) });
