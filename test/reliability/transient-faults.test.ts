@@ -75,6 +75,14 @@ describe(`transient faults: ${RATE * 100}% of AWS and Kubernetes requests fail`,
     const kubeRetryLogs = lines.filter((l) => l.message === 'Kubernetes API call retried');
     const retryableStepFailures = lines.filter((l) => l.message === 'step failed' && l.retryable === true);
     const count = (n: string) => metricNames.filter((m) => m === n).length;
+    const leaseWaits = retryableStepFailures.filter((l) => JSON.stringify(l).includes('network lease taken'));
+    const slowest = (o: ExecutionOutcome) =>
+      o.history
+        .filter((h) => h.stateType === 'Task')
+        .sort((a, b) => (b.durationMs ?? 0) - (a.durationMs ?? 0))
+        .slice(0, 3)
+        .map((h) => `${h.state} ${((h.durationMs ?? 0) / 1000).toFixed(1)} s${h.attempts > 1 ? ` (${h.attempts} attempts)` : ''}`)
+        .join(', ');
     const kubeFaults = proxy.stats.faults['429'] + proxy.stats.faults['500'] + proxy.stats.faults.timeout;
     const byCode = Object.entries(aws.injected.reduce<Record<string, number>>((acc, f) => ({ ...acc, [`${f.code} ${f.status}`]: (acc[`${f.code} ${f.status}`] ?? 0) + 1 }), {}))
       .map(([k, n]) => `${k} ×${n}`)
@@ -85,6 +93,8 @@ describe(`transient faults: ${RATE * 100}% of AWS and Kubernetes requests fail`,
         `  AWS: ${aws.injected.length} faults injected (${byCode}); ${sdkRetryLogs.length} SDK retries logged and counted (AwsCallRetried)`,
         `  Kubernetes: ${proxy.stats.requests} requests, ${kubeFaults} faults (429 ×${proxy.stats.faults['429']}, 500 ×${proxy.stats.faults['500']}, dropped ×${proxy.stats.faults.timeout}); ${kubeRetryLogs.length} client retries logged and counted (KubernetesCallRetried)`,
         `  Steps: ${stepRetries.length} step-level retries by the state machine (${[...new Set(stepRetries.map((r) => `${r.state} (${r.error})`))].join(', ') || 'none'}); ${retryableStepFailures.length} retryable step failures logged and counted (StepFailedRetryable)`,
+        `  Network lease: ${leaseWaits.length} steps gave up waiting for another run's lease (ResourceNotReadyError, retried by the state machine)`,
+        ...outcomes.map((o) => `  ${o.executionName}: ${Math.round(o.durationMs / 1000)} s; slowest steps ${slowest(o)}`),
       ].join('\n'),
     );
 
