@@ -5,7 +5,8 @@
  * stdout/stderr write and console line (logger at DEBUG), every raw engine event (each state's
  * input and output, what an execution history holds), every API answer and header, the failure
  * record, the registry's items and the task definitions. None holds the CA PEM, a line of its base64 body,
- * or the PEM base64-encoded. Only the workload's secret holds it.
+ * or the PEM base64-encoded. Only the workload's secret holds it. Then both workloads are torn
+ * down through the API (DELETE /onboardings/{namespace.name}) and the same search runs over all of it.
  */
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -139,8 +140,34 @@ describe('the CA PEM stays secret', () => {
     expect(secret.SecretString).toBe(PEM);
   });
 
-  // COORDINATOR (after offboard-workload and DELETE /onboardings/{ns.name} merge): a teardown leg.
-  // DELETE the workload through this API, wait for the teardown execution to end, capture as above
-  // (its engine events, logs, answers, the registry afterwards) and search for the same needles.
-  it.skip('a teardown exposes it nowhere (TODO after the teardown workflow merges)', () => undefined);
+  it('a teardown exposes it nowhere: its logs, engine events, API answers and output', async () => {
+    const from = captured.length;
+    // Both workloads go through DELETE: the onboarded one and the one whose onboarding failed late.
+    for (const workload of ['bookinfo.ratings', 'bookinfo.reviews']) {
+      const r = await call('DELETE', `/onboardings/${workload}`);
+      expect(r.status, JSON.stringify(r.json)).toBe(202);
+      const v = await finished(String(r.json.location));
+      expect(v.status, JSON.stringify(v.error)).toBe('SUCCEEDED');
+      // The execution's output (or failure record), as the engine ended it.
+      const outcome = await backend.ended(String(r.json.executionId));
+      keep('teardown outcome', { output: outcome?.output, failureRecord: outcome?.failureRecord, error: outcome?.error, cause: outcome?.cause, history: outcome?.history });
+    }
+    await call('GET', '/onboardings');
+    const cfg = { endpoint: sandbox().moto.endpoint, region: 'us-east-1', maxAttempts: 1 };
+    const items = (await new DynamoDBClient(cfg).send(new ScanCommand({ TableName: sandbox().registryTable }))).Items ?? [];
+    keep('registry after teardown', items);
+    expect(items).toEqual([]);
+
+    // The capture saw the teardowns: the DELETE and GET answers, their engine events and log lines, the output naming the deleted secret.
+    const seen = captured.slice(from);
+    const kinds = new Set(seen.map((c) => c.where));
+    expect([...kinds]).toEqual(expect.arrayContaining(['API DELETE /onboardings/bookinfo.ratings', 'engine event', 'stdout', 'teardown outcome']));
+    expect(seen.some((c) => c.where.startsWith('API GET /onboardings/offboard-'))).toBe(true);
+    expect(seen.some((c) => c.where === 'engine event' && c.text.includes('Delete CA secret'))).toBe(true);
+    expect(seen.some((c) => c.where === 'teardown outcome' && c.text.includes('mesh-onboarding/bookinfo/ratings/root-ca'))).toBe(true);
+    expect(seen.some((c) => c.where === 'stdout' && c.text.includes('Delete CA secret'))).toBe(true);
+
+    const leaks = captured.flatMap((c) => needles.filter((n) => c.text.includes(n)).map((n) => `${c.where}: ${n.slice(0, 30)}...`));
+    expect(leaks).toEqual([]);
+  });
 });

@@ -8,10 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { onCommand, setFaultInjector } from '../../functions/lib/clients.ts';
 import { currentStep } from '../../functions/lib/middleware.ts';
-import { runWorkflow, startWorkflow, type RunningExecution, type RunOptions } from '../../local/engine/run-workflow.ts';
+import { getWorkload } from '../../functions/lib/registry.ts';
+import { runWorkflow, startWorkflow, type ExecutionOutcome, type RunningExecution, type RunOptions } from '../../local/engine/run-workflow.ts';
 import { startSandbox, type Sandbox } from '../../local/sandbox.ts';
 import { killAfter, mutatingCallRecorder } from '../support/aws-faults.ts';
-import { duplicates, inventory, type Inventory } from '../support/inventory.ts';
+import { duplicates, inventory, leftovers, type Inventory } from '../support/inventory.ts';
 import { bookinfoInput } from '../support/requests.ts';
 
 const FAST: RunOptions = { waitMs: 20, retryIntervalMs: 5 };
@@ -58,13 +59,13 @@ interface Row {
   problems: string[];
 }
 
-function printMatrix(title: string, rows: Row[]): void {
+function printMatrix(title: string, rows: Row[], ok = 'ok: one of each'): void {
   const w = Math.max(...rows.map((r) => r.call.length), 4);
   const s = Math.max(...rows.map((r) => r.step.length), 4);
   const lines = [
     title,
     `${'#'.padStart(3)}  ${'call'.padEnd(w)}  ${'step'.padEnd(s)}  killed run  re-run     ms  outcome`,
-    ...rows.map((r) => `${String(r.k).padStart(3)}  ${r.call.padEnd(w)}  ${r.step.padEnd(s)}  ${r.killed.padEnd(10)}  ${r.rerun.padEnd(9)} ${String(r.ms).padStart(5)}  ${r.problems.length ? `FAIL ${r.problems.join('; ')}` : 'ok: one of each'}`),
+    ...rows.map((r) => `${String(r.k).padStart(3)}  ${r.call.padEnd(w)}  ${r.step.padEnd(s)}  ${r.killed.padEnd(10)}  ${r.rerun.padEnd(9)} ${String(r.ms).padStart(5)}  ${r.problems.length ? `FAIL ${r.problems.join('; ')}` : ok}`),
   ];
   console.log(lines.join('\n'));
 }
@@ -123,10 +124,77 @@ describe('fault injection: killed after each mutating AWS call, then run again',
     expect(rows.filter((r) => r.problems.length > 0).map((r) => `${r.call}: ${r.problems.join('; ')}`)).toEqual([]);
   }, 900_000);
 
-  // COORDINATOR (after the teardown workflow lands): the same matrix for `offboard-workload`.
-  // Onboard cleanly, record its mutating calls (the deletions) with mutatingCallRecorder, then for
-  // each one: onboard in a fresh sandbox, start the teardown with killAfter(call), release its lock
-  // (or let the end-of-execution hook), run the teardown again to SUCCEEDED and assert
-  // `inventory()` holds nothing of ours (only the seeded VPC, EKS cluster and its security group).
-  it.skip('teardown: killed after each deletion and run again, nothing of ours is left (TODO after offboard-workload merges)', () => undefined);
+  it('teardown: killed after each deletion and run again, nothing of ours is left', async () => {
+    const started = Date.now();
+    const WORKLOAD = 'bookinfo/ratings';
+    const teardownOf = (executionName: string): Promise<ExecutionOutcome> => runWorkflow({ workload: WORKLOAD }, { ...FAST, machine: 'offboard-workload', executionName });
+    /** A fresh account with the workload onboarded cleanly (no fault hook while it onboards). */
+    const onboarded = async (name: string) => {
+      const o = await runWorkflow(bookinfoInput(), { ...FAST, executionName: `${name}-onboard` });
+      expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+    };
+    const leftoversOf = (sb: Sandbox) => leftovers(sb.moto.endpoint, { registryTable: sb.registryTable });
+
+    // 1. A clean teardown of a clean onboarding: its mutating calls (the deletions) in order.
+    const clean = await withSandbox(async (sb) => {
+      const before = await inventoryOf(sb);
+      await onboarded('td-clean');
+      const rec = mutatingCallRecorder();
+      setFaultInjector(rec);
+      const o = await teardownOf('td-clean');
+      setFaultInjector(undefined);
+      expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+      expect(await leftoversOf(sb)).toEqual([]);
+      return { calls: rec.calls, before, after: await inventoryOf(sb) };
+    });
+    // What the inventory counts after a teardown is what the account held before the onboarding (nothing of ours).
+    expect(clean.after).toEqual(clean.before);
+    expect(clean.calls.length).toBeGreaterThan(10);
+
+    // 2. Each kill point: onboard in a fresh account, kill the teardown right after that call, tear down again.
+    const only = process.env.TEARDOWN_KILL_POINTS ? new Set(process.env.TEARDOWN_KILL_POINTS.split(',')) : undefined;
+    const rows: Row[] = [];
+    for (const [i, target] of clean.calls.entries()) {
+      if (only && !only.has(target)) continue;
+      const t0 = Date.now();
+      rows.push(
+        await withSandbox(async (sb) => {
+          await onboarded(`td-kill-${i + 1}`);
+          const killing: { run?: RunningExecution } = {};
+          let step = '?';
+          setFaultInjector(
+            killAfter(target, () => {
+              step = currentStep() ?? '(outside a step)';
+              killing.run?.abort();
+            }),
+          );
+          const run = await startWorkflow({ workload: WORKLOAD }, { ...FAST, machine: 'offboard-workload', executionName: `td-kill-${i + 1}` });
+          killing.run = run;
+          const killed = await run.done;
+          setFaultInjector(undefined);
+          await settled();
+          // Killed after its last deletion (the registry record's), the teardown is done: the re-run must say so and touch nothing.
+          const recordGone = (await getWorkload(WORKLOAD)) === undefined;
+          // As for onboarding: the end-of-execution hook freed the killed teardown's lock.
+          const again = await teardownOf(`td-kill-${i + 1}-r2`);
+          const left = await leftoversOf(sb);
+          const inv = await inventoryOf(sb);
+          const answeredNotFound = again.status === 'FAILED' && again.error === 'WorkloadNotFoundError' && again.history.every((h) => h.state === 'Start teardown' || !/^(Scale|Delete|Deregister|Revoke)/.test(h.state));
+          const problems = [
+            ...(killed.status === 'ABORTED' ? [] : [`the kill point was not reached (first run ${killed.status})`]),
+            ...(recordGone ? (answeredNotFound ? [] : [`re-run after the record went: ${again.status} ${again.error ?? ''} (want FAILED WorkloadNotFoundError, nothing touched)`]) : again.status === 'SUCCEEDED' ? [] : [`re-run ${again.status}: ${again.error}: ${again.cause}`]),
+            ...left.map((x) => `left ${x}`),
+            ...diff(clean.before, inv),
+          ];
+          return { k: i + 1, call: target, step, killed: killed.status, rerun: recordGone && answeredNotFound ? 'NOT FOUND' : again.status, ms: Date.now() - t0, problems };
+        }),
+      );
+    }
+    printMatrix(
+      `Teardown kill points: ${rows.length} mutating calls of a clean teardown (${clean.calls.length}), each killed and torn down again; ${Math.round((Date.now() - started) / 1000)} s in all (NOT FOUND: the record was already gone, the re-run ended WorkloadNotFoundError touching nothing)`,
+      rows,
+      'ok: nothing left',
+    );
+    expect(rows.filter((r) => r.problems.length > 0).map((r) => `${r.call}: ${r.problems.join('; ')}`)).toEqual([]);
+  }, 900_000);
 });

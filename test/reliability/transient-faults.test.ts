@@ -3,8 +3,10 @@
  * a throttling or 5xx error in the service's own protocol (before they reach the emulator), and
  * 30% of Kubernetes API requests get a 429 with Retry-After, a 500, or no answer until the
  * connection drops (local/fault-proxy.ts in front of the stand-in). Five distinct workloads
- * onboard (the first alone, which makes the shared network, then four at once): every one
- * succeeds, nothing is duplicated, and the retries show in the logs and the metrics.
+ * onboard all at once into one VPC, racing for the shared network they all need (made under the
+ * per-VPC lease of functions/lib/network-lease.ts): every one succeeds, nothing is duplicated,
+ * and the retries show in the logs and the metrics. FAULT_ONE_FIRST=1 onboards the first alone
+ * (it makes the shared network) and then the other four at once.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resetClients, setFaultInjector } from '../../functions/lib/clients.ts';
@@ -59,8 +61,7 @@ describe(`transient faults: ${RATE * 100}% of AWS and Kubernetes requests fail`,
     let outcomes: ExecutionOutcome[] = [];
     const { lines } = await captureLogs(async () => {
       const run = (w: string) => runWorkflow(requestFor(w), { ...FAST, onEvent, executionName: `faults-${w}` });
-      // COORDINATOR: once shared network creation is concurrency-safe, FAULT_ALL_AT_ONCE=1 (all five at once) can become the default.
-      const alone = process.env.FAULT_ALL_AT_ONCE === '1' ? [] : WORKLOADS.slice(0, 1);
+      const alone = process.env.FAULT_ONE_FIRST === '1' ? WORKLOADS.slice(0, 1) : [];
       for (const w of alone) outcomes.push(await run(w));
       outcomes = [...outcomes, ...(await Promise.all(WORKLOADS.slice(alone.length).map(run)))];
     });
@@ -74,16 +75,26 @@ describe(`transient faults: ${RATE * 100}% of AWS and Kubernetes requests fail`,
     const kubeRetryLogs = lines.filter((l) => l.message === 'Kubernetes API call retried');
     const retryableStepFailures = lines.filter((l) => l.message === 'step failed' && l.retryable === true);
     const count = (n: string) => metricNames.filter((m) => m === n).length;
+    const leaseWaits = retryableStepFailures.filter((l) => JSON.stringify(l).includes('network lease taken'));
+    const slowest = (o: ExecutionOutcome) =>
+      o.history
+        .filter((h) => h.stateType === 'Task')
+        .sort((a, b) => (b.durationMs ?? 0) - (a.durationMs ?? 0))
+        .slice(0, 3)
+        .map((h) => `${h.state} ${((h.durationMs ?? 0) / 1000).toFixed(1)} s${h.attempts > 1 ? ` (${h.attempts} attempts)` : ''}`)
+        .join(', ');
     const kubeFaults = proxy.stats.faults['429'] + proxy.stats.faults['500'] + proxy.stats.faults.timeout;
     const byCode = Object.entries(aws.injected.reduce<Record<string, number>>((acc, f) => ({ ...acc, [`${f.code} ${f.status}`]: (acc[`${f.code} ${f.status}`] ?? 0) + 1 }), {}))
       .map(([k, n]) => `${k} ×${n}`)
       .join(', ');
     console.log(
       [
-        `Transient faults at ${RATE * 100}% (seed ${SEED}): ${outcomes.filter((o) => o.status === 'SUCCEEDED').length}/${WORKLOADS.length} onboardings SUCCEEDED in ${Math.round(ms / 1000)} s`,
+        `Transient faults at ${RATE * 100}% (seed ${SEED}), ${process.env.FAULT_ONE_FIRST === '1' ? 'one first, then four at once' : 'all five at once'}: ${outcomes.filter((o) => o.status === 'SUCCEEDED').length}/${WORKLOADS.length} onboardings SUCCEEDED in ${Math.round(ms / 1000)} s`,
         `  AWS: ${aws.injected.length} faults injected (${byCode}); ${sdkRetryLogs.length} SDK retries logged and counted (AwsCallRetried)`,
         `  Kubernetes: ${proxy.stats.requests} requests, ${kubeFaults} faults (429 ×${proxy.stats.faults['429']}, 500 ×${proxy.stats.faults['500']}, dropped ×${proxy.stats.faults.timeout}); ${kubeRetryLogs.length} client retries logged and counted (KubernetesCallRetried)`,
         `  Steps: ${stepRetries.length} step-level retries by the state machine (${[...new Set(stepRetries.map((r) => `${r.state} (${r.error})`))].join(', ') || 'none'}); ${retryableStepFailures.length} retryable step failures logged and counted (StepFailedRetryable)`,
+        `  Network lease: ${leaseWaits.length} steps gave up waiting for another run's lease (ResourceNotReadyError, retried by the state machine)`,
+        ...outcomes.map((o) => `  ${o.executionName}: ${Math.round(o.durationMs / 1000)} s; slowest steps ${slowest(o)}`),
       ].join('\n'),
     );
 
