@@ -12,6 +12,8 @@ import { sfn } from '#lib/clients.ts';
 import { unwrapFailure } from '#lib/failure.ts';
 import { logger, wrap } from '#lib/middleware.ts';
 import { arnTemplate, type StepPermissions } from '#lib/permissions.ts';
+import { eksClusterNetwork, NETWORK_READS } from '#lib/aws/network.ts';
+import { NETWORK_LEASE_RELEASE_PERMISSIONS, releaseNetworkLeaseOf } from '#lib/network-lease.ts';
 import { recordExecutionEnded, registryTable, releaseWorkloadLock, REGISTRY_WRITE_PERMISSIONS, type EndedOutcome } from '#lib/registry.ts';
 
 export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
@@ -43,6 +45,8 @@ export type ExecutionStatusChangeEvent = EventBridgeEvent<typeof EXECUTION_STATU
 
 export interface ExecutionEndedResult extends EndedOutcome {
   workload?: string;
+  /** True when the ended execution still held its VPC's network lease and it was freed. */
+  leaseReleased?: boolean;
 }
 
 /** `namespace/name` from an execution input: the API's request, `{request}` or a console user's plain request. */
@@ -86,8 +90,34 @@ export async function executionEnded(event: Pick<ExecutionStatusChangeEvent, 'de
   if (!workload) return { released: false, markedFailed: false };
   const failure = d.status === 'SUCCEEDED' ? undefined : failureOfEnded(d);
   const outcome = failure ? await recordExecutionEnded(workload, { arn: d.executionArn, name: d.name }, failure) : { released: await releaseWorkloadLock(workload, d.name), markedFailed: false };
-  if (outcome.released || outcome.markedFailed) logger.info('execution ended without its last state: registry repaired', { workload, executionId: d.executionArn, status: d.status, ...outcome });
-  return { workload, ...outcome };
+  const leaseReleased = failure ? await releaseLeaseOf(input, d.executionArn) : false;
+  if (outcome.released || outcome.markedFailed || leaseReleased) logger.info('execution ended without its last state: registry repaired', { workload, executionId: d.executionArn, status: d.status, ...outcome, leaseReleased });
+  return { workload, ...outcome, ...(leaseReleased ? { leaseReleased } : {}) };
+}
+
+/**
+ * Frees the VPC's network lease (functions/lib/network-lease.ts) if the ended onboarding still
+ * holds it: killed inside Ensure NAT gateway or Ensure task subnet, it never released it, and every
+ * other run of the VPC would wait out its expiry. The VPC is the request's vpcId, else its EKS
+ * cluster's; a teardown (input `{workload}`) takes no lease. Best effort: the expiry remains.
+ */
+async function releaseLeaseOf(input: string | null | undefined, executionArn: string): Promise<boolean> {
+  type Net = { network?: { vpcId?: unknown; eksClusterName?: unknown } };
+  let v: (Net & { request?: Net }) | null;
+  try {
+    v = JSON.parse(input ?? 'null') as (Net & { request?: Net }) | null;
+  } catch {
+    return false;
+  }
+  const network = v?.network ?? v?.request?.network;
+  if (!network) return false;
+  try {
+    const vpcId = typeof network.vpcId === 'string' ? network.vpcId : typeof network.eksClusterName === 'string' ? (await eksClusterNetwork(network.eksClusterName)).vpcId : undefined;
+    return vpcId ? await releaseNetworkLeaseOf(vpcId, executionArn) : false;
+  } catch (err) {
+    logger.warn('could not free the network lease of an ended execution: it expires by itself', { executionId: executionArn, error: (err as Error).message });
+    return false;
+  }
 }
 
 /**
@@ -96,6 +126,9 @@ export async function executionEnded(event: Pick<ExecutionStatusChangeEvent, 'de
  */
 export const permissions: StepPermissions = [
   ...REGISTRY_WRITE_PERMISSIONS,
+  // The network lease an ended onboarding may still hold, found from its request's VPC (or its EKS cluster's).
+  ...NETWORK_LEASE_RELEASE_PERMISSIONS,
+  NETWORK_READS.eksClusterNetwork,
   // A teardown's input is a few bytes: EventBridge always includes it, so only onboarding executions are ever described.
   { sid: 'ReadEndedExecutionInput', actions: ['states:DescribeExecution'], resources: [arnTemplate('states', 'execution:${OnboardStateMachineName}:*')] },
 ];

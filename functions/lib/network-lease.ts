@@ -77,16 +77,33 @@ async function tryTake(table: string, key: string, holder: string, now: number):
   }
 }
 
-async function release(table: string, key: string, holder: string): Promise<void> {
+/** Deletes the lease if `holder` holds it; returns whether it did. */
+async function release(table: string, key: string, holder: string): Promise<boolean> {
   try {
     await documents().send(
       new DeleteCommand({ TableName: table, Key: { [REGISTRY_KEY]: key }, ConditionExpression: '#h = :me', ExpressionAttributeNames: { '#h': 'holder' }, ExpressionAttributeValues: { ':me': holder } }),
     );
+    return true;
   } catch (e) {
     // Expired and taken by another run meanwhile: it is theirs now.
     if (!isAwsError(e, 'ConditionalCheckFailedException')) throw e;
+    return false;
   }
 }
+
+/**
+ * Frees `vpcId`'s network lease if the execution `holder` (its ARN, as the steps pass it) still
+ * holds it: called when an execution ended without its last state. A step killed while holding
+ * the lease (a Lambda timed out or crashed, a local run aborted) never reaches its `finally`, and
+ * the next run would otherwise wait out the expiry. Returns whether it freed one.
+ */
+export async function releaseNetworkLeaseOf(vpcId: string, holder: string): Promise<boolean> {
+  const table = registryTable();
+  return table ? release(table, networkLeaseKey(vpcId), holder) : false;
+}
+
+/** What releaseNetworkLeaseOf needs: the conditional delete of the lease item. */
+export const NETWORK_LEASE_RELEASE_PERMISSIONS: StepPermissions = [{ sid: 'ReleaseNetworkLease', actions: ['dynamodb:DeleteItem'], resources: ['${RegistryTableArn}'] }];
 
 /**
  * Runs `existing` (read-only: the resources when they are all in place, else undefined); when

@@ -207,7 +207,7 @@ describe('the end of a locking run', () => {
     s.template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [functionId(EXECUTION_ENDED_FILE), 'Arn'] } });
   });
 
-  it('execution-ended may write the registry and describe onboarding executions, nothing more', () => {
+  it('execution-ended may write the registry, free a network lease, read the EKS cluster and describe onboarding executions, nothing more', () => {
     const role = (props(functionId(EXECUTION_ENDED_FILE)).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const statements = allStatements(s)
       .filter((x) => JSON.stringify(s.templateJson.Resources[x.where]!.Properties!.Roles).includes(role))
@@ -215,9 +215,11 @@ describe('the end of a locking run', () => {
       .filter((st) => !actionsOf(st).some((a) => a.startsWith('xray:') || a.startsWith('logs:')));
     expect(statements).toEqual([
       expect.objectContaining({ Sid: 'WriteWorkloadRegistry', Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [resourcesOf(s, 'AWS::DynamoDB::Table')[0]![0], 'Arn'] } }),
+      expect.objectContaining({ Sid: 'ReleaseNetworkLease', Action: 'dynamodb:DeleteItem', Resource: { 'Fn::GetAtt': [resourcesOf(s, 'AWS::DynamoDB::Table')[0]![0], 'Arn'] } }),
+      // eks:DescribeCluster (the VPC of a request that names only its EKS cluster) is granted per named cluster: this stack names none.
       expect.objectContaining({ Sid: 'ReadEndedExecutionInput', Action: 'states:DescribeExecution' }),
     ]);
-    expect(JSON.stringify(statements[1]!.Resource)).toContain(':execution:mesh-onboarding-onboard-workload:*');
+    expect(JSON.stringify(statements[2]!.Resource)).toContain(':execution:mesh-onboarding-onboard-workload:*');
   });
 });
 

@@ -7,7 +7,8 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { DeleteCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ENDED_WITHOUT_SUCCESS, executionEnded, failureOfEnded, permissions, workloadOfInput, type ExecutionStatusChangeDetail } from '../../functions/execution-ended.ts';
@@ -16,6 +17,7 @@ import { bookinfoInput } from '../support/requests.ts';
 
 const docMock = mockClient(DynamoDBDocumentClient);
 const sfnMock = mockClient(SFNClient);
+const eksMock = mockClient(EKSClient);
 const saved = process.env[ENV.registryTable];
 const ARN = 'arn:aws:states:us-east-1:123456789012:execution:mesh-onboarding-onboard-workload:onboard-bookinfo_ratings-0123456789abcdef';
 // DynamoDB's answer to a false ConditionExpression (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html#API_UpdateItem_Errors).
@@ -42,10 +44,14 @@ function detail(over: Partial<ExecutionStatusChangeDetail> = {}): ExecutionStatu
 beforeEach(() => {
   process.env[ENV.registryTable] = 'registry';
   docMock.on(UpdateCommand).resolves({ Attributes: { lock: { executionId: 'onboard-bookinfo_ratings-0123456789abcdef' } } });
+  // The lease is not this execution's unless a test says so (DeleteItem's answer to a false condition).
+  docMock.on(DeleteCommand).rejects(refused());
+  eksMock.on(DescribeClusterCommand).resolves({ cluster: { name: 'mesh-eks', resourcesVpcConfig: { vpcId: 'vpc-0123456789abcdef0' } } });
 });
 afterEach(() => {
   docMock.reset();
   sfnMock.reset();
+  eksMock.reset();
   if (saved === undefined) delete process.env[ENV.registryTable];
   else process.env[ENV.registryTable] = saved;
 });
@@ -63,6 +69,29 @@ describe('Execution ended', () => {
     expect(input).toMatchObject({ TableName: 'registry', Key: { workload: 'bookinfo/ratings' }, UpdateExpression: 'SET #status = :failed, #failure = :failure, #updatedAt = :now REMOVE #lock' });
     expect(input.ConditionExpression).toBe('#status = :onboarding AND #executionId = :arn AND (attribute_not_exists(#lock) OR #lock.#executionId = :name)');
     expect(input.ExpressionAttributeValues).toMatchObject({ ':arn': ARN, ':name': 'onboard-bookinfo_ratings-0123456789abcdef', ':failure': { step: `Execution ${status.toLowerCase().replace('_', ' ')}`, cause: expect.stringContaining(`ended ${status}`) as string } });
+  });
+
+  it('frees the VPC network lease an ended onboarding still holds (killed inside a step that held it), found from its EKS cluster or vpcId', async () => {
+    docMock.on(DeleteCommand).resolves({});
+
+    const r = await executionEnded({ detail: detail({ status: 'ABORTED' }) });
+
+    expect(r).toMatchObject({ workload: 'bookinfo/ratings', leaseReleased: true });
+    const del = docMock.commandCalls(DeleteCommand)[0]!.args[0].input;
+    expect(del).toMatchObject({ TableName: 'registry', Key: { workload: 'lease#network#vpc-0123456789abcdef0' }, ConditionExpression: '#h = :me', ExpressionAttributeValues: { ':me': ARN } });
+    // With network.vpcId the EKS cluster is not read.
+    docMock.resetHistory();
+    eksMock.resetHistory();
+    const byVpc = { ...bookinfoInput(), network: { vpcId: 'vpc-0fedcba9876543210' } };
+    await executionEnded({ detail: detail({ status: 'TIMED_OUT', input: JSON.stringify(byVpc) }) });
+    expect(eksMock.commandCalls(DescribeClusterCommand)).toHaveLength(0);
+    expect(docMock.commandCalls(DeleteCommand)[0]!.args[0].input.Key).toEqual({ workload: 'lease#network#vpc-0fedcba9876543210' });
+  });
+
+  it('a lease held by another run stays, and an unreadable EKS cluster leaves the lease to its expiry', async () => {
+    expect((await executionEnded({ detail: detail({ status: 'FAILED' }) })).leaseReleased).toBeUndefined();
+    eksMock.on(DescribeClusterCommand).rejects(new Error('AccessDeniedException'));
+    expect((await executionEnded({ detail: detail({ status: 'FAILED' }) })).leaseReleased).toBeUndefined();
   });
 
   it('names the default error of a run that ended without one, and unwraps a Lambda error\'s cause (never its stack)', () => {
@@ -113,8 +142,13 @@ describe('Execution ended', () => {
     expect(workloadOfInput(null)).toBeUndefined();
   });
 
-  it('may write the registry and describe onboarding executions, nothing else', () => {
-    expect(permissions.flatMap((p) => p.actions).sort()).toEqual(['dynamodb:UpdateItem', 'states:DescribeExecution']);
-    expect(permissions.flatMap((p) => p.resources)).toEqual(['${RegistryTableArn}', 'arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*']);
+  it('may write the registry, free the network lease, read the EKS cluster\'s VPC and describe onboarding executions, nothing else', () => {
+    expect(permissions.flatMap((p) => p.actions).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'eks:DescribeCluster', 'states:DescribeExecution']);
+    expect(permissions.flatMap((p) => p.resources)).toEqual([
+      '${RegistryTableArn}',
+      '${RegistryTableArn}',
+      'arn:${Partition}:eks:${Region}:${Account}:cluster/${EksClusterName}',
+      'arn:${Partition}:states:${Region}:${Account}:execution:${OnboardStateMachineName}:*',
+    ]);
   });
 });
