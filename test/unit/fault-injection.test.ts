@@ -137,6 +137,23 @@ describe('the Kubernetes fault proxy and the client\'s retries', () => {
     }
   });
 
+  it('gives up on a request the server never answers (per-request timeout), retries it, then reports KubernetesUnavailableError', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const client = new MeshKube({ clusterName: 'c', server: `http://127.0.0.1:${(silent.address() as { port: number }).port}` }, { namespace: 'bookinfo', token, requestTimeoutMs: 200 });
+      const started = Date.now();
+      const err = await client.getNamespace('bookinfo').then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(KubernetesUnavailableError);
+      expect((err as Error).message).toMatch(/did not answer get namespace bookinfo within 200 ms/);
+      // Three attempts of 200 ms and two short backoffs: far from the Task's 60 s.
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   it('forwards what it does not fault, and a 429 carries Retry-After and a Status', async () => {
     const proxy = await startFaultProxy({ target, rate: 0, seed: 1, faults: ['429'] });
     try {

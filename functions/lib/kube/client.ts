@@ -121,11 +121,21 @@ function kubeRetryDelayMs(cause: unknown, attempt: number): number {
   return Math.round(Math.random() * 100 * 2 ** (attempt - 1));
 }
 
+/**
+ * How long one Kubernetes request may take. The API server answers a read in milliseconds; one
+ * that holds the connection open (an overloaded server, a black-holed route) would otherwise hold
+ * the step until the Task's 60 s timeout, a `States.Timeout` no Retry lists. Three attempts of
+ * 10 s stay well inside it, and what still hangs goes to the state machine's Retry.
+ */
+export const KUBE_REQUEST_TIMEOUT_MS = 10_000;
+
 export interface MeshKubeOptions {
   /** The workload's namespace: used to print the RBAC the mesh operator must apply. */
   namespace: string;
   /** Overrides the EKS token (tests). */
   token?: () => Promise<string>;
+  /** Overrides KUBE_REQUEST_TIMEOUT_MS (tests). */
+  requestTimeoutMs?: number;
 }
 
 /** Typed, read-only helpers over the few Kubernetes resources the orchestrator reads. */
@@ -180,9 +190,20 @@ export class MeshKube {
 
   /** One API call, mapping HTTP failures to the project's typed errors; 404 -> undefined. */
   private async callOnce<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    const timeoutMs = this.opts.requestTimeoutMs ?? KUBE_REQUEST_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    // The late answer of a request given up on is ignored; the request itself is a read.
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new KubernetesUnavailableError(`Kubernetes API ${this.target.server} of EKS cluster "${this.target.clusterName}" did not answer ${what} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      timer.unref();
+    });
     try {
-      return await fn();
+      return await Promise.race([fn(), timedOut]);
     } catch (e) {
+      if (e instanceof KubernetesUnavailableError) throw e;
       if (e instanceof ApiException) {
         const code = e.code;
         const detail = statusMessage(e.body);
@@ -203,6 +224,8 @@ export class MeshKube {
         throw new KubernetesUnavailableError(`Kubernetes API ${this.target.server} of EKS cluster "${this.target.clusterName}" could not be reached for ${what}: ${(e as Error).message}`, { cause: e });
       }
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
