@@ -1,5 +1,5 @@
 import { vpcNatGateways } from '#lib/aws/network.ts';
-import { deleteRouteTable, deleteSubnet, DELETE_SUBNETS_PERMISSIONS, findOurEips, findSharedSubnets, foreignAssociations, releaseEip, RELEASE_NAT_EIP_PERMISSIONS } from '#lib/aws/teardown-network.ts';
+import { deleteSharedSubnets, DELETE_SUBNETS_PERMISSIONS, findOurEips, findSharedSubnets, releaseEip, RELEASE_NAT_EIP_PERMISSIONS } from '#lib/aws/teardown-network.ts';
 import { NAT_ROLES } from '#lib/aws/vpc-nat.ts';
 import { ResourceNotReadyError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
@@ -50,14 +50,7 @@ export async function deleteNatNetwork(state: Partial<TeardownState>): Promise<T
     if (a.AssociationId && !natAllocations.has(a.AllocationId!)) ledger.push(entry('elastic-ip', a.AllocationId!, 'kept', { reason: `it is associated (${a.AssociationId}) with something that is not this tool's NAT gateway`, shared: true }));
     else ledger.push(entry('elastic-ip', a.AllocationId!, await releaseEip(a.AllocationId!), { shared: true }));
   }
-  const subnetIds = found.subnets.map((s) => s.SubnetId!);
-  const foreign = foreignAssociations(found.routeTables, subnetIds);
-  for (const t of found.routeTables) {
-    const others = foreign.filter((f) => f.routeTableId === t.RouteTableId).map((f) => f.subnetId);
-    if (others.length > 0) ledger.push(entry('route-table', t.RouteTableId!, 'kept', { reason: `subnet(s) ${others.join(', ')}, not this tool's, are associated with it`, shared: true }));
-    else ledger.push(entry('route-table', t.RouteTableId!, await deleteRouteTable(t), { shared: true }));
-  }
-  for (const id of subnetIds) ledger.push(entry('vpc-subnet', id, await deleteSubnet(id), { shared: true }));
+  ledger.push(...(await deleteSharedSubnets(found)));
   return { ledger };
 }
 

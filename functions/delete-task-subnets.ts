@@ -1,9 +1,9 @@
-import { deleteRouteTable, deleteSubnet, DELETE_SUBNETS_PERMISSIONS, findSharedSubnets, foreignAssociations } from '#lib/aws/teardown-network.ts';
+import { deleteSharedSubnets, DELETE_SUBNETS_PERMISSIONS, findSharedSubnets } from '#lib/aws/teardown-network.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { REGISTRY_LIST_PERMISSIONS } from '#lib/registry.ts';
-import { clusterUsers, entry, otherWorkloads, recordedIds, teardownState, type TeardownEntry, type TeardownState, type TeardownStepResult } from '#lib/teardown.ts';
+import { clusterUsers, entry, otherWorkloads, recordedIds, teardownState, type TeardownState, type TeardownStepResult } from '#lib/teardown.ts';
 
 /** The roles Ensure task subnet tags the cluster's subnets and route tables with (functions/ensure-task-subnet.ts). */
 export const TASK_SUBNET_ROLES = { subnet: 'task-subnet', routeTable: 'task-route-table' } as const;
@@ -35,17 +35,7 @@ export async function deleteTaskSubnets(state: Partial<TeardownState>): Promise<
       ],
     };
   }
-  const ledger: TeardownEntry[] = [];
-  const subnetIds = found.subnets.map((s) => s.SubnetId!);
-  // Route tables first (disassociated from our subnets, then deleted), so a subnet still held by ENIs never blocks them.
-  const foreign = foreignAssociations(found.routeTables, subnetIds);
-  for (const t of found.routeTables) {
-    const others = foreign.filter((f) => f.routeTableId === t.RouteTableId).map((f) => f.subnetId);
-    if (others.length > 0) ledger.push(entry('route-table', t.RouteTableId!, 'kept', { reason: `subnet(s) ${others.join(', ')}, not this tool's, are associated with it`, shared: true }));
-    else ledger.push(entry('route-table', t.RouteTableId!, await deleteRouteTable(t), { shared: true }));
-  }
-  for (const id of subnetIds) ledger.push(entry('vpc-subnet', id, await deleteSubnet(id), { shared: true }));
-  return { ledger };
+  return { ledger: await deleteSharedSubnets(found) };
 }
 
 export const permissions: StepPermissions = composePermissions(DELETE_SUBNETS_PERMISSIONS, REGISTRY_LIST_PERMISSIONS);

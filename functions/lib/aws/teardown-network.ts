@@ -33,6 +33,7 @@ import { isAwsError, ResourceDrainingError, ResourceNotReadyError } from '../err
 import { composePermissions, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../settings.ts';
+import { entry, type TeardownEntry } from '../teardown.ts';
 import { isManagedByUs, ownershipOf, tagValue } from '../tags.ts';
 import { ec2Arn, ec2Describe, ourFilters, vpcNatGateways } from './network.ts';
 import { EKS_CLUSTER_SG_TAG, SG_ROLES } from './vpc-security-group.ts';
@@ -201,6 +202,24 @@ export async function findSharedSubnets(spec: {
     subnets: [...subnets.values()].filter((s) => ours(s, spec.subnet.role)),
     routeTables: [...tables.values()].filter((t) => ours(t, spec.routeTable.role)),
   };
+}
+
+/**
+ * Deletes shared subnets and their route tables, route tables first (disassociated from our
+ * subnets, then deleted) so a subnet still held by ENIs never blocks them; a route table another
+ * subnet, not this tool's, is associated with is kept. The ledger of what happened to each.
+ */
+export async function deleteSharedSubnets(found: SharedSubnets): Promise<TeardownEntry[]> {
+  const ledger: TeardownEntry[] = [];
+  const subnetIds = found.subnets.map((s) => s.SubnetId!);
+  const foreign = foreignAssociations(found.routeTables, subnetIds);
+  for (const t of found.routeTables) {
+    const others = foreign.filter((f) => f.routeTableId === t.RouteTableId).map((f) => f.subnetId);
+    if (others.length > 0) ledger.push(entry('route-table', t.RouteTableId!, 'kept', { reason: `subnet(s) ${others.join(', ')}, not this tool's, are associated with it`, shared: true }));
+    else ledger.push(entry('route-table', t.RouteTableId!, await deleteRouteTable(t), { shared: true }));
+  }
+  for (const id of subnetIds) ledger.push(entry('vpc-subnet', id, await deleteSubnet(id), { shared: true }));
+  return ledger;
 }
 
 /**
