@@ -9,6 +9,7 @@ import type { OnboardingRequest } from '../functions/lib/request.ts';
 import { workloadKey } from '../functions/lib/tags.ts';
 import type { TeardownInput } from '../functions/lib/teardown.ts';
 import type { WorkloadLock } from '../functions/lib/registry.ts';
+import type { MachineName } from '../statemachine/definition.ts';
 import { startWorkflow, type ExecutionOutcome, type RunningExecution, type RunOptions } from './engine/run-workflow.ts';
 
 interface Entry {
@@ -31,18 +32,7 @@ export class LocalExecutions implements ExecutionBackend {
    * The engine reports the run's end to functions/execution-ended.ts, as EventBridge does on AWS.
    */
   async start(name: string, request: OnboardingRequest): Promise<{ started: boolean }> {
-    if (this.entries.has(name)) return { started: false };
-    const starting = startWorkflow(request, { ...this.runOptions, executionName: name });
-    const entry: Entry = { starting, workload: workloadKey(request), startedAt: new Date().toISOString() };
-    this.entries.set(name, entry);
-    try {
-      entry.run = await starting;
-    } catch (err) {
-      this.entries.delete(name);
-      throw err;
-    }
-    void entry.run.done.then((o) => (entry.outcome = o));
-    return { started: true };
+    return this.launch(name, request, workloadKey(request), 'onboard-workload');
   }
 
   /** Stops a running execution (StopExecution): it ends ABORTED and its end is reported like any other, freeing its lock. Undefined for an unknown name. */
@@ -71,9 +61,14 @@ export class LocalExecutions implements ExecutionBackend {
 
   /** Runs the teardown machine for `input.workload`, kept and described like an onboarding (GET /onboardings/{id}). */
   async offboard(name: string, input: TeardownInput): Promise<{ started: boolean }> {
+    return this.launch(name, input, input.workload, 'offboard-workload');
+  }
+
+  /** Starts `machine` under `name` unless that name is taken; the name is claimed before the first await. */
+  private async launch(name: string, input: unknown, workload: string, machine: MachineName): Promise<{ started: boolean }> {
     if (this.entries.has(name)) return { started: false };
-    const starting = startWorkflow(input, { ...this.runOptions, machine: 'offboard-workload', executionName: name });
-    const entry: Entry = { starting, workload: input.workload, startedAt: new Date().toISOString() };
+    const starting = startWorkflow(input, { ...this.runOptions, machine, executionName: name });
+    const entry: Entry = { starting, workload, startedAt: new Date().toISOString() };
     this.entries.set(name, entry);
     try {
       entry.run = await starting;
