@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { wrap } from '#lib/middleware.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { executionNameOf, recordStarted, registryTable, REGISTRY_READ_PERMISSIONS, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
@@ -15,11 +16,19 @@ import type { WorkflowState } from '#lib/workflow.ts';
  * last `:` segment of the execution ARN): re-entrant when the API took it for this name, and
  * WorkloadBusyError (terminal) naming the holder when another execution has it, so a run started
  * from the console is locked out too and leaves the holder's record alone.
+ * A dry run (`dryRun: true`) writes nothing, takes no lock and keeps only the PEM's SHA-256:
+ * no later step of a plan can store the PEM, nor does any state hold it.
  * Throws InvalidRequestError naming every problem.
  */
 export async function validateRequest(input: unknown): Promise<WorkflowState> {
   const { raw, executionId } = fromStateMachine(input);
-  const { rootCaPem, rootCaSecret, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
+  const { rootCaPem, rootCaSecret, rootCaSha256, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
+  if (request.dryRun) {
+    const sha256 = rootCaSha256 ?? (rootCaPem !== undefined ? createHash('sha256').update(rootCaPem, 'utf8').digest('hex') : undefined);
+    // A plan of a request the API started with a stored secret compares against that version: none the API starts so.
+    const caBundle = sha256 ? { sha256 } : { secret: rootCaSecret };
+    return { request, caBundle, ...(executionId ? { execution: { id: executionId } } : {}) };
+  }
   // The registry keeps one record per workload from its first execution on; a manual invoke outside an execution has nothing to record.
   if (registryTable() && executionId) {
     const lock = { executionId: executionNameOf(executionId), machine: 'onboard-workload' as const, acquiredAt: new Date().toISOString() };

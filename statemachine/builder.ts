@@ -62,7 +62,21 @@ export interface ParallelStep {
   branches: Branch[];
 }
 
-export type Step = TaskStep | WaitLoop | ParallelStep;
+/**
+ * A side exit: a Choice that, when `when` holds, leaves the main sequence for `steps` and ends
+ * in a Succeed state (the dry run's "Plan only?" → Record plan → Planned); otherwise the
+ * sequence goes on. The exit's Tasks fail to the workflow's failure path like any other.
+ */
+export interface ExitStep {
+  kind: 'exit';
+  choice: string;
+  comment?: string;
+  when: ChoiceRule;
+  steps: TaskStep[];
+  succeed: { name: string; outputPath?: string; comment?: string };
+}
+
+export type Step = TaskStep | WaitLoop | ParallelStep | ExitStep;
 
 export interface WorkflowSpec {
   comment: string;
@@ -91,6 +105,7 @@ interface Known {
 
 export const task = <O extends Omit<TaskStep, 'kind' | 'name'>>(name: string, opts: O): TaskStep & O => ({ kind: 'task', name, ...opts });
 export const waitLoop = (opts: Omit<WaitLoop, 'kind'>): WaitLoop => ({ kind: 'loop', ...opts });
+export const exitWhen = (choice: string, opts: Omit<ExitStep, 'kind' | 'choice'>): ExitStep => ({ kind: 'exit', choice, ...opts });
 export const parallel = (name: string, opts: Omit<ParallelStep, 'kind' | 'name'>): ParallelStep => ({ kind: 'parallel', name, ...opts });
 
 const CAUGHT = '$.failure';
@@ -98,6 +113,7 @@ const CAUGHT = '$.failure';
 /** The name of the state a step starts at. */
 function entryOf(step: Step): string {
   if (step.kind === 'loop') return step.enter === 'choice' ? step.choice : step.check.name;
+  if (step.kind === 'exit') return step.choice;
   return step.name;
 }
 
@@ -171,6 +187,10 @@ class Renderer {
       } else if (step.kind === 'loop') {
         Object.assign(states, this.loop(step, next, failTo, known));
         known = after(known, step.check);
+      } else if (step.kind === 'exit') {
+        if (failTo === undefined) throw new Error(`exit "${step.choice}" cannot be nested in a branch`);
+        if (!('Next' in next)) throw new Error(`exit "${step.choice}" cannot end a sequence`);
+        Object.assign(states, this.exit(step, next, failTo, known));
       } else {
         if (failTo === undefined) throw new Error(`Parallel "${step.name}" cannot be nested in a branch`);
         const r = this.parallel(step, next, known);
@@ -179,6 +199,15 @@ class Renderer {
       }
     });
     return { states, known };
+  }
+
+  exit(x: ExitStep, next: { Next: string }, failTo: string, known: Known[]): Record<string, AslState> {
+    const first = x.steps[0];
+    if (!first) throw new Error(`exit "${x.choice}" has no steps`);
+    const choice: AslState = { Type: 'Choice', ...(x.comment ? { Comment: x.comment } : {}), Choices: [{ ...x.when, Next: first.name }], Default: next.Next };
+    const succeed: AslState = { Type: 'Succeed', ...(x.succeed.comment ? { Comment: x.succeed.comment } : {}), ...(x.succeed.outputPath ? { OutputPath: x.succeed.outputPath } : {}) };
+    const path = this.sequence(x.steps, { Next: x.succeed.name }, failTo, known);
+    return { [x.choice]: choice, ...path.states, [x.succeed.name]: succeed };
   }
 
   loop(l: WaitLoop, next: { Next: string } | { End: true }, failTo: string | undefined, known: Known[]): Record<string, AslState> {
@@ -329,6 +358,8 @@ function worstCaseSeconds(steps: Step[], taskBudget: number): number {
     if (s.kind === 'task') return total + taskBudget;
     // The loop's deadline bounds its checks and waits, but the check begun just before the deadline and the one that throws at it may each exhaust their retries.
     if (s.kind === 'loop') return total + s.maxWaitSeconds + 2 * taskBudget;
+    // The exit's path ends the run: it is shorter than the rest of the main path only when its steps are; count the longer.
+    if (s.kind === 'exit') return total + s.steps.length * taskBudget;
     return total + Math.max(...s.branches.map((b) => worstCaseSeconds(b.steps, taskBudget)));
   }, 0);
 }

@@ -5,7 +5,7 @@
  */
 import { RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.ts';
 import { MAX_WAIT_SECONDS } from '../functions/lib/settings.ts';
-import { buildWorkflow, parallel, task, waitLoop, type WorkflowSpec } from './builder.ts';
+import { buildWorkflow, exitWhen, parallel, task, waitLoop, type ChoiceRule, type WorkflowSpec } from './builder.ts';
 import type { AslMachine, Retrier } from './definition.ts';
 
 /**
@@ -26,6 +26,9 @@ export const RETRY_POLICY: Retrier[] = [
   // A same-named ECS service DRAINING → INACTIVE takes minutes: up to 20 × 30 s (about 5 min on average with full jitter, 10 at most).
   { ErrorEquals: ['ResourceDrainingError'], IntervalSeconds: 30, MaxAttempts: 20, BackoffRate: 1, JitterStrategy: 'FULL' },
 ];
+
+/** A dry run (`request.dryRun`, functions/lib/plan.ts): absent means apply. */
+export const DRY_RUN: ChoiceRule = { And: [{ Variable: '$.request.dryRun', IsPresent: true }, { Variable: '$.request.dryRun', BooleanEquals: true }] };
 
 export const ONBOARD_WORKLOAD: WorkflowSpec = {
   comment:
@@ -61,7 +64,8 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
             task('Ensure NAT gateway', { resultKey: 'natGateway', ledger: true }),
             waitLoop({
               choice: 'NAT gateway available?',
-              until: { Variable: '$.natGateway.state', StringEquals: 'available' },
+              // A dry run never waits: nothing was made to wait for.
+              until: { Or: [{ Variable: '$.natGateway.state', StringEquals: 'available' }, DRY_RUN] },
               wait: 'Wait for NAT gateway',
               check: task('Check NAT gateway', { resultKey: 'natGateway', ledger: true }),
               enter: 'choice',
@@ -75,6 +79,12 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
     }),
     task('Register task definition', { resultKey: 'taskDefinition', ledger: true }),
     task('Ensure service', { resultKey: 'service', ledger: true }),
+    exitWhen('Plan only?', {
+      comment: 'A dry run ends here: every provisioning step has planned, nothing was made, so there is nothing to wait for or verify.',
+      when: DRY_RUN,
+      steps: [task('Record plan', { resultKey: 'plan' })],
+      succeed: { name: 'Planned', outputPath: '$.plan', comment: 'The plan: each resource to create, update, reuse or in conflict, and every problem found.' },
+    }),
     waitLoop({
       check: task('Check service readiness', { resultKey: 'readiness' }),
       choice: 'Service ready?',

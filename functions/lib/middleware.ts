@@ -13,6 +13,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context } from 'aws-lambda';
 import { classifyError } from './errors.ts';
+import { isDryRun } from './plan.ts';
 import { TOOL_NAME } from './settings.ts';
 
 export const logger = new Logger({ serviceName: TOOL_NAME });
@@ -85,16 +86,27 @@ export function currentStep(): string | undefined {
   return stepScope.getStore();
 }
 
+export interface StepOptions<I, P> {
+  /**
+   * The step's dry run (functions/lib/plan.ts): its look-ups only, no mutating call. Called
+   * instead of the step when the state's `request.dryRun` is true. A step without one runs as
+   * usual in a dry run, so only read-only steps (or steps that read `request.dryRun` themselves)
+   * may leave it out.
+   */
+  plan?: StepFn<I, P>;
+}
+
 /**
  * Wraps a step function as a Lambda handler. The same wrapped handler is what Lambda
  * runs and what the local engine binds to each Task state.
  */
-export function wrap<I, O>(step: string, fn: StepFn<I, O>) {
-  return middy<I, O, Error, Context>()
+export function wrap<I, O, P = O>(step: string, fn: StepFn<I, O>, opts: StepOptions<I, P> = {}) {
+  const run = (event: I): Promise<O | P> => (opts.plan && isDryRun(event) ? opts.plan(event) : fn(event));
+  return middy<I, O | P, Error, Context>()
     // Never the event, even with POWERTOOLS_LOGGER_LOG_EVENT set: it may carry the CA bundle.
   .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { throwOnEmptyMetrics: false }))
-    .use(stepMiddleware(step) as middy.MiddlewareObj<I, O, Error, Context>)
-    .handler((event: I) => stepScope.run(step, () => fn(event)));
+    .use(stepMiddleware(step) as middy.MiddlewareObj<I, O | P, Error, Context>)
+    .handler((event: I) => stepScope.run(step, () => run(event)));
 }

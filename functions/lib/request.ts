@@ -175,6 +175,15 @@ export const OnboardingRequestSchema = z
     rootCaSecret: CaSecretRefSchema.optional().describe(
       'Set by the API, never by hand: the Secrets Manager secret (ARN and version id) where the API stored rootCaPem before starting the execution, so the execution input carries no PEM. Exactly one of rootCaPem and rootCaSecret.',
     ),
+    rootCaSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
+      .optional()
+      .describe('Set by the API for a dry run, never by hand: the SHA-256 of rootCaPem, so a plan can tell whether the stored CA would change without the PEM (nor a secret) ever being written. Only with dryRun.'),
+    dryRun: z
+      .boolean()
+      .optional()
+      .describe('True: plan only. The workflow runs every look-up and ends with a plan (each resource to create, update, reuse or in conflict, and every problem found) with no mutating AWS call. The API sets it for POST /onboardings?dryRun=true.'),
     agentImage: image.optional().describe("Onboarding agent image; default: derived from deployment/onboarding-plane (else deployment/onboarding-operator) in istio-system, same registry and tag."),
     ecs: z
       .strictObject({
@@ -311,11 +320,14 @@ export const OnboardingRequestSchema = z
           ctx.addIssue({ code: 'custom', path: ['network', 'natSubnetCidr'], message: `must differ from network.subnetCidrs[${sameAsTask}]` });
         }
       }
-      const ca = value as unknown as { rootCaPem?: unknown; rootCaSecret?: unknown; workloadGroup?: unknown };
-      if (ca.rootCaPem === undefined && ca.rootCaSecret === undefined) {
+      const ca = value as unknown as { rootCaPem?: unknown; rootCaSecret?: unknown; rootCaSha256?: unknown; dryRun?: unknown; workloadGroup?: unknown };
+      const given = [ca.rootCaPem, ca.rootCaSecret, ca.rootCaSha256].filter((v) => v !== undefined).length;
+      if (ca.rootCaSha256 !== undefined && ca.dryRun !== true) {
+        ctx.addIssue({ code: 'custom', path: ['rootCaSha256'], message: 'is only for a dry run (dryRun: true); send rootCaPem' });
+      } else if (given === 0) {
         ctx.addIssue({ code: 'custom', path: ['rootCaPem'], message: 'is required' });
-      } else if (ca.rootCaPem !== undefined && ca.rootCaSecret !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['rootCaSecret'], message: 'give rootCaPem or rootCaSecret (set by the API), not both' });
+      } else if (given > 1) {
+        ctx.addIssue({ code: 'custom', path: [ca.rootCaSecret !== undefined ? 'rootCaSecret' : 'rootCaSha256'], message: 'give rootCaPem or what the API sets in its place (rootCaSecret, rootCaSha256), not both' });
       } else if (isObject(ca.rootCaSecret) && typeof ca.rootCaSecret.arn === 'string' && isObject(ca.workloadGroup)) {
         // A reference to another workload's (or anyone's) secret is refused before anything runs.
         const wg = ca.workloadGroup as { namespace?: unknown; name?: unknown };
@@ -339,7 +351,7 @@ export const OnboardingRequestSchema = z
     { when: () => true },
   )
   // The published schema says what the rule above checks: the PEM, or the API's reference to it.
-  .meta({ oneOf: [{ required: ['rootCaPem'] }, { required: ['rootCaSecret'] }] });
+  .meta({ oneOf: [{ required: ['rootCaPem'] }, { required: ['rootCaSecret'] }, { required: ['rootCaSha256'] }] });
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -351,7 +363,7 @@ export type OnboardingRequestInput = z.input<typeof OnboardingRequestSchema>;
 export type OnboardingRequest = z.output<typeof OnboardingRequestSchema>;
 
 /** The validated request without the CA bundle or its reference: what the workflow's steps carry (see WorkflowState.caBundle). */
-export type WorkloadRequest = Omit<OnboardingRequest, 'rootCaPem' | 'rootCaSecret'>;
+export type WorkloadRequest = Omit<OnboardingRequest, 'rootCaPem' | 'rootCaSecret' | 'rootCaSha256'>;
 
 /** Resolved settings derived from the request (defaults filled). */
 export function effectiveTimeouts(r: WorkloadRequest): { natGatewaySeconds: number; serviceSeconds: number; meshSeconds: number } {

@@ -5,6 +5,7 @@
  * this object and returns only its own result.
  */
 import type { CaSecretRef, WorkloadRequest } from './request.ts';
+import type { OnboardingPlan, PlanEntry, PlanProblem } from './plan.ts';
 import type { Poll } from './poll.ts';
 
 /** Kinds of resources this tool makes; teardown deletes them in reverse order of this list. */
@@ -45,6 +46,10 @@ export interface LedgerEntry {
 
 export interface StepResult {
   ledger: LedgerEntry[];
+  /** Dry run only (functions/lib/plan.ts): what the apply would do with each resource; the ledger is then empty. */
+  plan?: PlanEntry[];
+  /** Dry run only: what would stop the apply at this step. */
+  problems?: PlanProblem[];
 }
 
 export interface AwsContext {
@@ -61,6 +66,8 @@ export interface PreflightResult extends AwsContext {
   warnings?: string[];
   /** Where `agentImage` came from: the request, or the deployment whose image it was derived from. */
   agentImageSource?: 'request' | 'deployment/onboarding-plane' | 'deployment/onboarding-operator';
+  /** Dry run only: what the mesh lacks (each with the YAML to add it); the apply would stop here with MeshPrerequisiteError. */
+  problems?: PlanProblem[];
 }
 
 export interface ClusterResult extends StepResult {
@@ -107,6 +114,8 @@ export interface NetworkResult {
    * Empty with network.subnetIds (the given subnets' zones are used).
    */
   zones: string[];
+  /** Dry run only: every feasibility problem (a taken block, a subnet without a NAT route); the apply would stop here. */
+  problems?: PlanProblem[];
 }
 
 export type NatGatewayState = 'pending' | 'available';
@@ -227,6 +236,8 @@ export interface TrafficEvidenceResult {
 export interface CaBundle {
   pem?: string;
   secret?: CaSecretRef;
+  /** Dry run only: the SHA-256 (hex) of the PEM, all a plan needs to tell whether the stored bundle would change; the PEM itself is not carried. */
+  sha256?: string;
 }
 
 /** The state object as it grows through the workflow. */
@@ -255,6 +266,8 @@ export interface WorkflowState {
   readiness?: ReadinessResult;
   mesh?: MeshVerificationResult;
   traffic?: TrafficEvidenceResult;
+  /** Dry run only: Record plan's output. */
+  plan?: OnboardingPlan;
 }
 
 /** A state in which the keys `K` are known to be present (what a step needs to run). */
