@@ -66,6 +66,16 @@ export function workloadOfInput(input: string | null | undefined): string | unde
   return typeof wg?.namespace === 'string' && typeof wg.name === 'string' ? `${wg.namespace}/${wg.name}` : undefined;
 }
 
+/** True for a dry run's input (`dryRun: true` in the request, plain or as `{request}`): it wrote nothing to repair. */
+export function isDryRunInput(input: string | null | undefined): boolean {
+  try {
+    const v = JSON.parse(input ?? 'null') as { dryRun?: unknown; request?: { dryRun?: unknown } } | null;
+    return v?.dryRun === true || v?.request?.dryRun === true;
+  } catch {
+    return false;
+  }
+}
+
 /** The failure the registry records for a run that ended without recording it. */
 export function failureOfEnded(d: ExecutionStatusChangeDetail): { step: string; error: string; cause: string } {
   const error = d.error || (d.status === 'TIMED_OUT' ? 'States.Timeout' : d.status === 'ABORTED' ? 'ExecutionAborted' : 'States.Runtime');
@@ -86,8 +96,8 @@ export async function executionEnded(event: Pick<ExecutionStatusChangeEvent, 'de
   let input = d.input;
   if (!input && d.inputDetails?.included === false) input = (await sfn().send(new DescribeExecutionCommand({ executionArn: d.executionArn }))).input;
   const workload = workloadOfInput(input);
-  // No workload: the input was no request, so Validate request failed before taking any lock.
-  if (!workload) return { released: false, markedFailed: false };
+  // No workload: the input was no request, so Validate request failed before taking any lock. A dry run takes no lock, lease nor record.
+  if (!workload || isDryRunInput(input)) return { released: false, markedFailed: false };
   const failure = d.status === 'SUCCEEDED' ? undefined : failureOfEnded(d);
   const outcome = failure ? await recordExecutionEnded(workload, { arn: d.executionArn, name: d.name }, failure) : { released: await releaseWorkloadLock(workload, d.name), markedFailed: false };
   const leaseReleased = failure ? await releaseLeaseOf(input, d.executionArn) : false;

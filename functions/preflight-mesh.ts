@@ -59,7 +59,8 @@ async function agentImage(request: WorkloadRequest, kube: MeshKube): Promise<Ima
  * workload (the agent would otherwise retry forever): that the cluster serves the onboarding
  * resource types (API discovery), namespace, WorkloadGroup, an OnboardingPolicy allowing this
  * account/region/cluster/task role, and the agent image.
- * Reads only; every missing piece is a MeshPrerequisiteError carrying YAML to create it.
+ * Reads only; every missing piece is a MeshPrerequisiteError carrying YAML to create it. In a
+ * dry run the missing pieces are the plan's problems instead, and the run goes on planning.
  */
 export async function preflightMesh(state: WorkflowState): Promise<PreflightResult> {
   const { request } = state;
@@ -77,11 +78,14 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
   // The resource types first: without them no other check means anything.
   await kube.discoverMeshResources();
 
+  const problems: string[] = [];
   if (!(await kube.getNamespace(namespace))) {
-    throw new MeshPrerequisiteError(`Namespace "${namespace}" does not exist in EKS cluster "${eksClusterName}". Create it (kubectl apply -f -):\n${namespaceYaml(namespace)}`);
+    const missing = `Namespace "${namespace}" does not exist in EKS cluster "${eksClusterName}". Create it (kubectl apply -f -):\n${namespaceYaml(namespace)}`;
+    if (!request.dryRun) throw new MeshPrerequisiteError(missing);
+    // A dry run lists every gap at once: the rest are looked up in the missing namespace too (and are missing).
+    problems.push(missing);
   }
 
-  const problems: string[] = [];
   const wg = await kube.getWorkloadGroup(namespace, name);
   if (!wg) problems.push(`WorkloadGroup ${namespace}/${name} does not exist. Create it:\n${workloadGroupYaml(namespace, name)}`);
 
@@ -103,6 +107,7 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
   const image = await agentImage(request, kube);
   if ('problem' in image) problems.push(image.problem);
 
+  if (request.dryRun && problems.length > 0) return dryRunFindings(ctx, request, problems, wg, found.policy?.metadata.name, image);
   if (problems.length > 0 || !wg || !found.policy || !('image' in image)) {
     throw new MeshPrerequisiteError(`The mesh is not ready for ${namespace}/${name} (EKS cluster "${eksClusterName}"):\n\n${problems.join('\n\n')}`);
   }
@@ -115,6 +120,29 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
     workloadGroup: { namespace, name, templateLabels: wg.spec.template?.labels ?? {}, serviceAccount: wg.spec.template?.serviceAccount },
     onboardingPolicy: found.policy.metadata.name,
     ...(warnings.length > 0 ? { warnings } : {}),
+  };
+}
+
+/**
+ * A dry run's pre-flight with gaps: what was found, and each gap as a plan problem (with the YAML
+ * to fix it). The agent image is absent when it could not be derived (Register task definition's
+ * plan says so); the apply would stop here with MeshPrerequisiteError.
+ */
+function dryRunFindings(
+  ctx: AwsContext,
+  request: WorkloadRequest,
+  problems: string[],
+  wg: Awaited<ReturnType<MeshKube['getWorkloadGroup']>>,
+  policy: string | undefined,
+  image: ImageFinding,
+): PreflightResult {
+  const { namespace, name } = request.workloadGroup;
+  return {
+    ...ctx,
+    ...('image' in image ? { agentImage: image.image, agentImageSource: image.source } : ({} as { agentImage: string })),
+    workloadGroup: { namespace, name, templateLabels: wg?.spec.template?.labels ?? {}, serviceAccount: wg?.spec.template?.serviceAccount },
+    onboardingPolicy: policy ?? '',
+    problems: problems.map((message) => ({ step: 'Pre-flight mesh', message })),
   };
 }
 

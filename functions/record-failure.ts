@@ -57,6 +57,7 @@ function ledgersOf(state: Partial<FailureState>): LedgerEntry[][] {
  * failure (step, error, cause and everything the run made or reused) once a request was
  * validated, only while this execution holds the workload's lock, freeing it in the same write:
  * a run that never had the lock (WorkloadBusyError) or lost it leaves the holder's record alone.
+ * A dry run (request.dryRun) records nothing.
  */
 export async function recordFailure(state: Partial<FailureState>): Promise<FailureRecord> {
   const f = state.failure ?? { step: 'unknown', error: 'UnexpectedError', cause: 'no failure was recorded' };
@@ -66,7 +67,8 @@ export async function recordFailure(state: Partial<FailureState>): Promise<Failu
   const cause = others.length > 0 ? `${unwrapped.cause} (also failed: ${others.map((o) => `${o.step}: ${o.error}: ${o.cause}`).join('; ')})` : unwrapped.cause;
   const ledger = mergeLedgers([...ledgersOf(state), ...unwrapped.branchLedgers]);
   // Without a validated request (Validate request itself failed) there is no workload to record.
-  if (registryTable() && state.request && state.execution) {
+  // A dry run writes nothing: it never took the lock, and the workload's record is the apply's.
+  if (registryTable() && state.request && state.execution && state.request.dryRun !== true) {
     try {
       await recordFailed(state.request, state.execution.id, { step, error, cause }, ledger, new Date(), { release: executionNameOf(state.execution.id) });
     } catch (err) {

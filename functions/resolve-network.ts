@@ -16,10 +16,13 @@ export function feasibilityError(problems: NetworkProblem[]): InvalidRequestErro
  * internet gateway, available NAT gateways and the EKS cluster security group; and, before
  * anything is made, every check of the request's network against the account
  * (functions/lib/feasibility.ts). It runs before the provisioning Parallel, so a request that
- * cannot succeed fails here with nothing created. Read-only.
+ * cannot succeed fails here with nothing created. Read-only. In a dry run the problems go into
+ * the result (`problems`) for the plan, unless the VPC itself cannot be found.
  */
 export async function resolveNetwork(state: WorkflowState): Promise<NetworkResult> {
   const { problems, network } = await assessNetwork(state.request);
+  // A dry run reports the problems in its plan and goes on planning, as far as the network is known at all.
+  if (state.request.dryRun && network) return problems.length > 0 ? { ...network, problems: problems.map(({ path, message }) => ({ step: 'Resolve network', path, message })) } : network;
   if (problems.length > 0 || !network) throw feasibilityError(problems);
   return network;
 }

@@ -303,6 +303,13 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'true: start a new run (`-rN`) of the request even when its last execution succeeded, to re-make what was deleted since; a running one is still answered as a duplicate.',
               schema: { type: 'string', enum: ['true', 'false'] },
             },
+            {
+              name: 'dryRun',
+              in: 'query',
+              required: false,
+              description: 'true: plan only (as `dryRun: true` in the body). A new `plan-...` execution of the same workflow runs every look-up and makes no mutating call; no lock is taken, no secret stored, and feasibility problems go into the plan instead of a 400. GET /onboardings/{id} then holds the plan as `result`.',
+              schema: { type: 'string', enum: ['true', 'false'] },
+            },
           ],
           requestBody: { required: true, content: { 'application/json': { schema: ref('OnboardingRequest') } } },
           responses: {
@@ -406,7 +413,7 @@ export function openApiDocument(): Record<string, unknown> {
         Accepted: {
           type: 'object',
           required: ['executionId', 'status', 'duplicate', 'location'],
-          properties: { executionId: { type: 'string' }, status: ref('ExecutionStatus'), duplicate: { type: 'boolean', description: 'True when this request\'s execution already existed.' }, location: { type: 'string' }, reconciles: str('With reconcile=true: the finished execution this run follows.') },
+          properties: { executionId: { type: 'string' }, status: ref('ExecutionStatus'), duplicate: { type: 'boolean', description: 'True when this request\'s execution already existed.' }, location: { type: 'string' }, reconciles: str('With reconcile=true: the finished execution this run follows.'), dryRun: { type: 'boolean', description: 'True for a dry run (plan).' } },
         },
         TeardownAccepted: {
           type: 'object',

@@ -4,7 +4,7 @@
  * with Step Functions behind it. Validation happens here, at the edge, with the one
  * request schema; a rejected request starts nothing and writes nothing.
  *
- * Routes: POST /onboardings (?reconcile=true), GET /onboardings (the registry, paginated), GET /onboardings/{id},
+ * Routes: POST /onboardings (?reconcile=true, ?dryRun=true), GET /onboardings (the registry, paginated), GET /onboardings/{id},
  * POST /onboardings/{id}/verify. The execution id on the API is the execution's name.
  *
  * De-duplication and re-convergence: a request's executions are named from its content
@@ -14,6 +14,10 @@
  * that execution (`duplicate: true`) even if a resource was deleted since; `?reconcile=true` asks
  * for a new run `-rN` instead, which re-finds or re-makes every resource (the steps are
  * idempotent), unless one of that request is still running, which is answered as a duplicate.
+ *
+ * Dry run: `POST /onboardings?dryRun=true` (or `dryRun: true` in the body) starts a new
+ * `plan-...` execution of the same workflow every time; it makes no mutating AWS call, takes no
+ * lock and stores no secret, and GET /onboardings/{id} then shows the plan as its result.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
@@ -239,16 +243,17 @@ export function errorResponse(err: unknown): ApiResponse {
   return json(500, { message: `internal error: ${String(e?.name ?? 'Error')}: ${String(e?.message ?? err)}` });
 }
 
-/** POST /onboardings: `?reconcile=true|false` (default false) read and checked before the body. */
+/** POST /onboardings: `?reconcile=true|false` and `?dryRun=true|false` (default false) read and checked before the body. */
 function submitWithQuery(req: ApiRequest, backend: ExecutionBackend, deps: ApiDeps): Promise<ApiResponse> {
-  const flag = req.query?.reconcile;
-  if (flag !== undefined && flag !== 'true' && flag !== 'false') {
-    return Promise.resolve(json(400, { message: 'The query is invalid: 1 problem(s). Nothing was started.', problems: [{ path: '?reconcile', message: 'must be true or false' }] }));
-  }
-  return submit(req.body, backend, deps, { reconcile: flag === 'true' });
+  const flags = { reconcile: req.query?.reconcile, dryRun: req.query?.dryRun };
+  const bad = Object.entries(flags)
+    .filter(([, v]) => v !== undefined && v !== 'true' && v !== 'false')
+    .map(([k]) => ({ path: `?${k}`, message: 'must be true or false' }));
+  if (bad.length > 0) return Promise.resolve(json(400, { message: `The query is invalid: ${bad.length} problem(s). Nothing was started.`, problems: bad }));
+  return submit(req.body, backend, deps, { reconcile: flags.reconcile === 'true', dryRun: flags.dryRun === 'true' });
 }
 
-async function submit(body: string | undefined, backend: ExecutionBackend, deps: ApiDeps, opts: { reconcile: boolean } = { reconcile: false }): Promise<ApiResponse> {
+async function submit(body: string | undefined, backend: ExecutionBackend, deps: ApiDeps, opts: { reconcile: boolean; dryRun?: boolean } = { reconcile: false }): Promise<ApiResponse> {
   // Checked before parsing, and again on what StartExecution would receive: AWS would refuse it only after the API answered 202.
   const bodyBytes = Buffer.byteLength(body ?? '', 'utf8');
   if (bodyBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the body', bodyBytes);
@@ -263,6 +268,7 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
   const request = OnboardingRequestSchema.parse(input);
   const pem = request.rootCaPem;
   if (pem === undefined) return invalid([{ path: '$.rootCaPem', message: 'is required' }]);
+  if (opts.dryRun || request.dryRun === true) return plan(request, pem, backend);
 
   const boundBytes = Buffer.byteLength(executionInputOf(withCaReference(request, longestCaReference(request))), 'utf8');
   if (boundBytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the execution input (the request with defaults applied, its CA bundle replaced by a reference to the secret the API stores it in)', boundBytes);
@@ -298,6 +304,30 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
   }
   const view = await backend.describe(name, { steps: false });
   return accepted(name, view?.status ?? 'RUNNING', !started.started, started.started && opts.reconcile ? previous : undefined);
+}
+
+/**
+ * A dry run: a new execution every time (a plan is cheap and reads only, and the account may
+ * have changed since the last one), with no lock, no feasibility refusal (the plan lists the
+ * problems) and no secret written: the input carries the PEM's SHA-256, which is all the plan
+ * needs to tell whether the stored CA would change.
+ */
+async function plan(request: OnboardingRequest, pem: string, backend: ExecutionBackend): Promise<ApiResponse> {
+  const { rootCaPem: _pem, ...rest } = request;
+  const input: OnboardingRequest = { ...rest, dryRun: true, rootCaSha256: createHash('sha256').update(pem, 'utf8').digest('hex') };
+  const bytes = Buffer.byteLength(executionInputOf(input), 'utf8');
+  if (bytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the execution input (the request with defaults applied, its CA bundle replaced by its SHA-256)', bytes);
+  const name = planNameFor(workloadKey(request), new Date());
+  await backend.start(name, input);
+  const view = await backend.describe(name, { steps: false });
+  const location = `/onboardings/${name}`;
+  return json(202, { executionId: name, status: view?.status ?? 'RUNNING', duplicate: false, dryRun: true, location }, { location });
+}
+
+/** The name of one dry run of `workload`: unique per call, sortable by time. */
+export function planNameFor(workload: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return fitName(`plan-${workload.replace('/', '_')}-${stamp}-${randomBytes(3).toString('hex')}`, 80);
 }
 
 /**
@@ -361,10 +391,8 @@ export function workloadBusy(message: string, executionId?: string, machine?: Wo
 
 /** Fields only the API may set: a caller cannot point an execution at a secret. */
 function apiOnlyProblems(input: unknown): Problem[] {
-  if (typeof input === 'object' && input !== null && 'rootCaSecret' in input) {
-    return [{ path: '$.rootCaSecret', message: 'is set by the API from rootCaPem: send rootCaPem instead' }];
-  }
-  return [];
+  if (typeof input !== 'object' || input === null) return [];
+  return (['rootCaSecret', 'rootCaSha256'] as const).filter((k) => k in input).map((k) => ({ path: `$.${k}`, message: 'is set by the API from rootCaPem: send rootCaPem instead' }));
 }
 
 /** 202; `reconciles` names the ended execution a reconcile run follows. */
