@@ -3,15 +3,16 @@
  * API or a deployed one (SigV4-signed). `run()` is the whole CLI and returns the exit code, so
  * tests drive it in-process; bin/mesh-onboard.mjs calls it with the process's streams.
  *
- * Exit codes: 0 success, 1 workflow failed (or refused: another run holds the workload),
+ * Exit codes: 0 success, 1 workflow failed (or refused: another run holds the workload; or a plan is blocked),
  * 2 invalid input (request file, CLI usage, 400/404/413/415), 3 API unreachable or unauthorised
  * (no answer, 401/403, 5xx, no credentials, no endpoint).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { ExecutionView } from '../functions/lib/onboarding-api.ts';
+import type { OnboardingPlan } from '../functions/lib/plan.ts';
 import { ApiClient, CliError, EXIT } from './api-client.ts';
-import { failureOf, machineOf, printFailure, printSuccess, StepPrinter, taskCount, type FailureReport, type Io } from './render.ts';
+import { failureOf, machineOf, PLAN_TASKS, printFailure, printPlan, printSuccess, StepPrinter, taskCount, type FailureReport, type Io } from './render.ts';
 import { runSandbox, SANDBOX_ENDPOINT_FILE } from './sandbox.ts';
 
 export const EXAMPLE_REQUEST = new URL('../examples/bookinfo-ratings.json', import.meta.url);
@@ -85,7 +86,7 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
     .showHelpAfterError('(mesh-onboard --help lists the commands)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 success; 1 the workflow failed (or another run holds the workload); 2 invalid input (request file, usage, 400/404/413/415);\n3 the API is unreachable or refused the caller (no answer, 401/403, 5xx, no credentials, no endpoint).',
+      '\nExit codes: 0 success (a plan: ready to apply); 1 the workflow failed (or another run holds the workload, or a plan found problems); 2 invalid input (request file, usage, 400/404/413/415);\n3 the API is unreachable or refused the caller (no answer, 401/403, 5xx, no credentials, no endpoint).',
     );
 
   const client = (cmd: Command) => {
@@ -95,6 +96,30 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
   const ui = () => (json ? quiet : io);
   const watchOptions = (c: Command) =>
     c.option('--interval <seconds>', 'seconds between polls', '2').option('--timeout <seconds>', 'give up watching after this many seconds (the execution goes on)', '1800');
+
+  program
+    .command('plan')
+    .description('show what apply would do, changing nothing (POST /onboardings?dryRun=true): each resource to create, update (with the fields), reuse or in conflict, and every problem found')
+    .argument('<request.json>', 'the onboarding request (mesh-onboard example prints one)')
+    .addOption(new Option('--interval <seconds>', 'seconds between polls').default('2'))
+    .addOption(new Option('--timeout <seconds>', 'give up waiting for the plan after this many seconds').default('600'))
+    .action(async (file: string, o: WatchOpts, cmd: Command) => {
+      const body = readRequestFile(file);
+      const settings = pollSettings(o);
+      const api = client(cmd);
+      const accepted = (await api.call('POST', '/onboardings?dryRun=true', body)).body;
+      const id = String(accepted.executionId);
+      ui().out(`Planning: execution ${id}.`);
+      const view = await follow(api, id, settings, ui(), PLAN_TASKS);
+      if (view.status !== 'SUCCEEDED') {
+        outcome = finished(view, { accepted }, ui(), 'Plan');
+        return;
+      }
+      const plan = view.result as OnboardingPlan;
+      printPlan(ui(), plan, view.executionId, file);
+      // Blocked: the apply would fail, as a failed workflow does.
+      outcome = { exitCode: plan.status === 'ready' ? EXIT.ok : EXIT.workflowFailed, json: { plan, execution: view } };
+    });
 
   program
     .command('apply')
@@ -313,8 +338,8 @@ async function until<T>(s: PollSettings, what: string, probe: () => Promise<T | 
 }
 
 /** GET /onboardings/{id} until the execution ends, printing each step once as it finishes. */
-async function follow(api: ApiClient, id: string, s: PollSettings, out: Io): Promise<ExecutionView> {
-  const printer = new StepPrinter(out, taskCount(machineOf(id)));
+async function follow(api: ApiClient, id: string, s: PollSettings, out: Io, total = taskCount(machineOf(id))): Promise<ExecutionView> {
+  const printer = new StepPrinter(out, total);
   const started = Date.now();
   let misses = 0;
   return until(s, `execution ${id}`, async () => {

@@ -2,6 +2,7 @@
  * What the CLI prints: one line per finished step (state, status, duration), a progress bar
  * under them on a terminal, and for a failure the failed step, its cause and the fix.
  */
+import { PLANNED_KEYS, type OnboardingPlan, type PlanAction } from '../functions/lib/plan.ts';
 import type { ExecutionView, StepView } from '../functions/lib/onboarding-api.ts';
 import { TROUBLESHOOTING } from '../functions/lib/errors.ts';
 import { allStates, loadDefinition, type MachineName } from '../statemachine/definition.ts';
@@ -154,4 +155,36 @@ export function printSuccess(io: Io, view: ExecutionView): void {
   const fives = (r.traffic?.outbound?.byStatusClass?.['5xx'] ?? 0) + (r.traffic?.inbound?.byStatusClass?.['5xx'] ?? 0);
   if (fives > 0) io.out(`  Note: the agent's access log shows ${fives} 5xx answer(s). If they are 503s from pods in the cluster, ${EKS_SG_FIX}, then run mesh-onboard apply again.`);
   if (r.traffic?.hint) io.out(`  Note: ${r.traffic.hint}`);
+}
+
+/** The Task states a dry run passes: Validate request, each planning step (record-plan.ts's list) and Record plan. */
+export const PLAN_TASKS = 1 + PLANNED_KEYS.length + 1;
+
+const MARK: Record<PlanAction, string> = { create: '+ create', update: '~ update', reuse: '= reuse', conflict: '! conflict' };
+
+/** A plan as a terraform-like list: one line per resource (changes indented under it), then the problems, then what to do next. */
+export function printPlan(io: Io, plan: OnboardingPlan, executionId: string, file: string): void {
+  const s = plan.summary;
+  io.out(`\nPlan for ${plan.workload} (execution ${executionId}): ${s.create} to create, ${s.update} to update, ${s.reuse} to reuse, ${s.conflict} in conflict.\n`);
+  const kindWidth = Math.max(...plan.resources.map((e) => e.kind.length), 4);
+  for (const e of plan.resources) {
+    const what = [e.name, e.id && e.id !== e.name && !e.id.startsWith('planned:') ? `(${e.id})` : '', e.shared ? '[shared]' : ''].filter(Boolean).join(' ');
+    io.out(`  ${MARK[e.action].padEnd(10)} ${e.kind.padEnd(kindWidth)}  ${what}${e.detail ? `: ${e.detail}` : ''}`);
+    for (const c of e.changes ?? []) io.out(`      ${c.field}: ${shown(c.current)} -> ${shown(c.wanted)}`);
+  }
+  if (plan.problems.length > 0) {
+    io.out(`\nProblems (${plan.problems.length}); the apply would stop at the first:`);
+    for (const p of plan.problems) io.out(`  - ${p.step}${p.path ? ` (${p.path})` : ''}: ${p.message.replace(/\n/g, '\n      ')}`);
+  }
+  io.out(
+    plan.status === 'ready'
+      ? `\nReady. Nothing was changed. To do this: mesh-onboard apply ${file} --watch`
+      : `\nBlocked: fix the problems${s.conflict > 0 ? ' and conflicts' : ''} above, then plan again (mesh-onboard plan ${file}). Nothing was changed.`,
+  );
+}
+
+function shown(v: unknown): string {
+  if (v === undefined) return '(none)';
+  if (typeof v === 'string') return v.startsWith('planned:') ? '(new)' : v;
+  return JSON.stringify(v);
 }

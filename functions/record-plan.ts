@@ -1,24 +1,8 @@
 import { wrap } from '#lib/middleware.ts';
-import type { OnboardingPlan, PlanAction, PlanEntry, PlanProblem } from '#lib/plan.ts';
+import { PLANNED_KEYS, type OnboardingPlan, type PlanAction, type PlanEntry, type PlanProblem } from '#lib/plan.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { workloadKey } from '#lib/tags.ts';
 import type { WorkflowState } from '#lib/workflow.ts';
-
-/** The state keys whose results carry a dry run's plan entries and problems, in workflow order, with the state that set each. */
-export const PLANNED_KEYS = [
-  ['preflight', 'Pre-flight mesh'],
-  ['network', 'Resolve network'],
-  ['cluster', 'Ensure cluster'],
-  ['taskRole', 'Ensure task role'],
-  ['executionRole', 'Ensure execution role'],
-  ['caSecret', 'Ensure CA secret'],
-  ['logGroup', 'Ensure log group'],
-  ['natGateway', 'Ensure NAT gateway'],
-  ['taskSubnet', 'Ensure task subnet'],
-  ['securityGroup', 'Ensure security group'],
-  ['taskDefinition', 'Register task definition'],
-  ['service', 'Ensure service'],
-] as const satisfies readonly (readonly [keyof WorkflowState, string])[];
 
 /**
  * Record plan: a dry run's output (functions/lib/plan.ts). Every resource each provisioning step

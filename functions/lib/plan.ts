@@ -13,7 +13,7 @@
  * the fields that differ), `reuse` for one it would leave as found; `conflict` where the apply
  * would fail on that resource (another owner's resource under our name, a taken block).
  */
-import type { ResourceKind } from './workflow.ts';
+import type { ResourceKind, WorkflowState } from './workflow.ts';
 
 export type PlanAction = 'create' | 'update' | 'reuse' | 'conflict';
 
@@ -85,3 +85,19 @@ export function isDryRun(event: unknown): boolean {
   const r = (event as { request?: { dryRun?: unknown } } | null | undefined)?.request;
   return r?.dryRun === true;
 }
+
+/** The state keys whose results carry a dry run's plan entries and problems, in workflow order, with the state that set each. */
+export const PLANNED_KEYS = [
+  ['preflight', 'Pre-flight mesh'],
+  ['network', 'Resolve network'],
+  ['cluster', 'Ensure cluster'],
+  ['taskRole', 'Ensure task role'],
+  ['executionRole', 'Ensure execution role'],
+  ['caSecret', 'Ensure CA secret'],
+  ['logGroup', 'Ensure log group'],
+  ['natGateway', 'Ensure NAT gateway'],
+  ['taskSubnet', 'Ensure task subnet'],
+  ['securityGroup', 'Ensure security group'],
+  ['taskDefinition', 'Register task definition'],
+  ['service', 'Ensure service'],
+] as const satisfies readonly (readonly [keyof WorkflowState, string])[];

@@ -51,6 +51,27 @@ const reviews = { ...bookinfoInput(), workloadGroup: { namespace: 'bookinfo', na
 describe('mesh-onboard: a workload from apply to offboard', () => {
   let executionId: string;
 
+  it('plan prints every resource it would create and exits 0 (ready), changing nothing; --json holds the plan', async () => {
+    const r = await cli('plan', requestFile('ratings-plan', bookinfoInput()), ...fast);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Plan for bookinfo\/ratings \(execution plan-[^)]+\): \d+ to create, 0 to update, 0 to reuse, 0 in conflict\./);
+    expect(r.stdout).toMatch(/\+ create\s+ecs-service\s+ratings/);
+    expect(r.stdout).toContain('Ready. Nothing was changed.');
+    expect(r.stdout).toContain('ok      Record plan');
+
+    const j = await cli('plan', requestFile('ratings-plan', bookinfoInput()), ...fast, '--json');
+    expect(j.code).toBe(0);
+    expect(j.json()).toMatchObject({ ok: true, exitCode: 0, plan: { workload: 'bookinfo/ratings', dryRun: true, status: 'ready', problems: [] } });
+  }, 120_000);
+
+  it('plan exits 1 (blocked) with each problem and its fix when the WorkloadGroup is missing', async () => {
+    const r = await cli('plan', requestFile('reviews-plan', reviews), ...fast);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/Problems \(\d+\); the apply would stop at the first:/);
+    expect(r.stdout).toContain('Pre-flight mesh: WorkloadGroup bookinfo/reviews does not exist');
+    expect(r.stdout).toContain('Blocked: fix the problems');
+  }, 120_000);
+
   it('apply --watch prints each step once as it finishes and exits 0 on SUCCEEDED', async () => {
     // Act
     const r = await cli('apply', requestFile('ratings', bookinfoInput()), '--watch', ...fast);
