@@ -54,7 +54,7 @@ describe('mesh-onboard: a workload from apply to offboard', () => {
   it('plan prints every resource it would create and exits 0 (ready), changing nothing; --json holds the plan', async () => {
     const r = await cli('plan', requestFile('ratings-plan', bookinfoInput()), ...fast);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Plan for bookinfo\/ratings \(execution plan-[^)]+\): \d+ to create, 0 to update, 0 to reuse, 0 in conflict\./);
+    expect(r.stdout).toMatch(/Plan for bookinfo\/ratings \(execution plan-[^)]+\): \d+ to create, 0 to update, \d+ to reuse, 0 in conflict\./);
     expect(r.stdout).toMatch(/\+ create\s+ecs-service\s+ratings/);
     expect(r.stdout).toContain('Ready. Nothing was changed.');
     expect(r.stdout).toContain('ok      Record plan');
