@@ -528,3 +528,47 @@ describe('onboarding API: routes and errors', () => {
     expect(JSON.stringify(res)).not.toMatch(/\s+at\s/);
   });
 });
+
+describe('onboarding API: dry run (?dryRun=true)', () => {
+  it('starts a new plan-... execution each time, with the PEM replaced by its SHA-256: no lock, no secret stored, no feasibility refusal', async () => {
+    // Prepare
+    const backend = recordingBackend();
+    const deps = fakeDeps(backend);
+    const body = JSON.stringify(bookinfoInput());
+
+    // Act
+    const one = await handleApiRequest({ method: 'POST', path: '/onboardings', query: { dryRun: 'true' }, body }, backend, deps);
+    const two = await handleApiRequest({ method: 'POST', path: '/onboardings', query: { dryRun: 'true' }, body }, backend, deps);
+
+    // Assess
+    expect(one.status).toBe(202);
+    expect(one.body).toMatchObject({ dryRun: true, duplicate: false });
+    expect((one.body as { executionId: string }).executionId).toMatch(/^plan-bookinfo_ratings-\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    expect((two.body as { executionId: string }).executionId).not.toBe((one.body as { executionId: string }).executionId);
+    expect(backend.calls.every((c) => c.startsWith('start plan-'))).toBe(true);
+    const input = backend.started[0]!.request;
+    expect(input).toMatchObject({ dryRun: true, rootCaSha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown });
+    expect(input).not.toHaveProperty('rootCaPem');
+    expect(JSON.stringify(input)).not.toContain('BEGIN CERTIFICATE');
+    // The execution input is a valid request: Validate request will accept it.
+    expect(() => parseRequest(JSON.parse(executionInputOf(input)))).not.toThrow();
+  });
+
+  it('takes dryRun: true in the body as the query does', async () => {
+    const backend = recordingBackend();
+    const res = await handleApiRequest({ method: 'POST', path: '/onboardings', body: JSON.stringify({ ...bookinfoInput(), dryRun: true }) }, backend, fakeDeps(backend));
+    expect(res.status).toBe(202);
+    expect(backend.calls).toEqual([expect.stringMatching(/^start plan-/)]);
+  });
+
+  it('refuses rootCaSha256 from a caller, and a dryRun flag that is not true or false, starting nothing', async () => {
+    const backend = recordingBackend();
+    const own = await handleApiRequest({ method: 'POST', path: '/onboardings', query: { dryRun: 'true' }, body: JSON.stringify({ ...bookinfoInput(), rootCaSha256: 'a'.repeat(64) }) }, backend, fakeDeps(backend));
+    expect(own.status).toBe(400);
+    expect(JSON.stringify(own.body)).toContain('$.rootCaSha256');
+    const flag = await handleApiRequest({ method: 'POST', path: '/onboardings', query: { dryRun: 'maybe' }, body: JSON.stringify(bookinfoInput()) }, backend, fakeDeps(backend));
+    expect(flag.status).toBe(400);
+    expect(flag.body).toMatchObject({ problems: [{ path: '?dryRun', message: 'must be true or false' }] });
+    expect(backend.calls).toEqual([]);
+  });
+});
