@@ -13,6 +13,7 @@
  * the fields that differ), `reuse` for one it would leave as found; `conflict` where the apply
  * would fail on that resource (another owner's resource under our name, a taken block).
  */
+import { ResourceConflictError } from './errors.ts';
 import type { ResourceKind, WorkflowState } from './workflow.ts';
 
 export type PlanAction = 'create' | 'update' | 'reuse' | 'conflict';
@@ -101,3 +102,32 @@ export const PLANNED_KEYS = [
   ['taskDefinition', 'Register task definition'],
   ['service', 'Ensure service'],
 ] as const satisfies readonly (readonly [keyof WorkflowState, string])[];
+
+/** What a step's look-up found of one resource, as the apply and the plan both decide from it. */
+export interface Found {
+  /** The resource's id as the ledger names it. */
+  id: string;
+  /** Why the apply would refuse it (the ResourceConflictError's message). */
+  conflict?: string;
+  /** The fields the apply would change. */
+  changes: FieldChange[];
+}
+
+/** The plan entry for one resource: not found → create; a conflict (detail: why) → conflict; fields to change → update; else reuse. `detail` is for a create or an update. */
+export function planEntry(kind: ResourceKind, name: string, found: Found | undefined, extra: Pick<PlanEntry, 'detail' | 'shared'> = {}): PlanEntry {
+  if (!found) return { kind, name, action: 'create', ...extra };
+  if (found.conflict !== undefined) return { kind, name, id: found.id, action: 'conflict', detail: found.conflict, ...(extra.shared ? { shared: true } : {}) };
+  if (found.changes.length > 0) return { kind, name, id: found.id, action: 'update', changes: found.changes, ...extra };
+  return { kind, name, id: found.id, action: 'reuse', ...(extra.shared ? { shared: true } : {}) };
+}
+
+/** The message of the ResourceConflictError `check` throws (an ownership check), or undefined when it passes; other errors propagate. */
+export function conflictOf(check: () => void): string | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (e) {
+    if (e instanceof ResourceConflictError) return e.message;
+    throw e;
+  }
+}

@@ -8,10 +8,12 @@ import {
   RestoreSecretCommand,
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
+import { createHash } from 'node:crypto';
 import { secrets } from '../clients.ts';
 import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { CA_SECRET_PREFIX, names } from '../naming.ts';
 import { arnTemplate, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
+import { conflictOf, plannedId, type FieldChange, type PlanEntry } from '../plan.ts';
 import type { CaSecretRef, OnboardingRequest } from '../request.ts';
 import { assertOwnedByWorkload, workloadKey, workloadTags, type Tag } from '../tags.ts';
 
@@ -95,15 +97,14 @@ export async function ensureCaSecret(spec: CaSecretSpec): Promise<EnsuredSecret>
     }
   }
   if (!found.ARN) throw new Error(`DescribeSecret returned no ARN for ${spec.name}`);
-  assertOwnedByWorkload(found.Tags, spec.owner, `Secrets Manager secret "${spec.name}"`, 'delete it or choose another workload name');
+  const conflict = secretConflict(found, spec);
+  if (conflict !== undefined) throw new ResourceConflictError(conflict);
   const arn = found.ARN;
   const restored = found.DeletedDate !== undefined;
   // A secret pending deletion cannot be read or written until it is restored.
   if (restored) await secrets().send(new RestoreSecretCommand({ SecretId: arn }));
-  const current = await currentVersion(arn);
-  // GetSecretValue's VersionId is the very version compared; DescribeSecret's AWSCURRENT is the fallback.
-  const currentId = current?.versionId ?? awsCurrentOf(found);
-  if (current?.value === spec.value && currentId) return { secretName: spec.name, secretArn: arn, versionId: currentId, created: false, updated: false, restored };
+  const current = await currentVersion(found);
+  if (current.versionId && valueChanges(current, sha256Of(spec.value)).length === 0) return { secretName: spec.name, secretArn: arn, versionId: current.versionId, created: false, updated: false, restored };
   const put = await secrets().send(new PutSecretValueCommand({ SecretId: arn, SecretString: spec.value }));
   if (!put.VersionId) throw new Error(`PutSecretValue returned no VersionId for ${spec.name}`);
   return { secretName: spec.name, secretArn: arn, versionId: put.VersionId, created: false, updated: true, restored };
@@ -114,15 +115,83 @@ function awsCurrentOf(d: DescribeSecretResponse): string | undefined {
   return Object.entries(d.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
 }
 
-async function currentVersion(arn: string): Promise<{ value: string | undefined; versionId: string | undefined } | undefined> {
+/** The stored value's SHA-256 (undefined when there is no string value) and the version holding it. */
+interface StoredValue {
+  sha256?: string;
+  versionId?: string;
+}
+
+/** GetSecretValue of the AWSCURRENT version: only on a secret found ours (the grant needs our tag), never pending deletion. */
+async function currentVersion(found: DescribeSecretResponse): Promise<StoredValue> {
   try {
-    const out = await secrets().send(new GetSecretValueCommand({ SecretId: arn }));
-    return { value: out.SecretString, versionId: out.VersionId };
+    const out = await secrets().send(new GetSecretValueCommand({ SecretId: found.ARN }));
+    // GetSecretValue's VersionId is the very version compared; DescribeSecret's AWSCURRENT is the fallback.
+    return { sha256: out.SecretString === undefined ? undefined : sha256Of(out.SecretString), versionId: out.VersionId ?? awsCurrentOf(found) };
   } catch (err) {
     // A secret made without a value (e.g. by a failed earlier create) has no AWSCURRENT version.
-    if (isAwsError(err, 'ResourceNotFoundException')) return undefined;
+    if (isAwsError(err, 'ResourceNotFoundException')) return {};
     throw err;
   }
+}
+
+/** The SHA-256 (hex) of a PEM as stored: its UTF-8 bytes, unaltered (what Validate request hands a dry run as caBundle.sha256). */
+export function sha256Of(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/** How a plan shows a CA bundle: a short fingerprint, never the PEM. */
+export function fingerprint(sha256: string): string {
+  return `sha256:${sha256.slice(0, 12)}`;
+}
+
+/** Why ensureCaSecret refuses the secret it found (not this workload's), or undefined. */
+function secretConflict(found: DescribeSecretResponse, spec: Pick<CaSecretSpec, 'name' | 'owner'>): string | undefined {
+  return conflictOf(() => assertOwnedByWorkload(found.Tags, spec.owner, `Secrets Manager secret "${spec.name}"`, 'delete it or choose another workload name'));
+}
+
+/**
+ * Whether ensureCaSecret writes a new value, for the apply and the plan alike: the stored value's
+ * SHA-256 against the wanted one (equal hashes: equal strings), shown as `value` fingerprints.
+ */
+function valueChanges(stored: StoredValue, wantedSha256: string): FieldChange[] {
+  if (stored.sha256 === wantedSha256) return [];
+  return [{ field: 'value', current: stored.sha256 === undefined ? null : fingerprint(stored.sha256), wanted: fingerprint(wantedSha256) }];
+}
+
+/** What a plan reports of the CA secret, and the result fields it stands in for. */
+export interface PlannedSecret {
+  entry: PlanEntry;
+  secretArn: string;
+  versionId?: string;
+  /** The stored value would be replaced (or, pending deletion, may be: it cannot be read until restored). */
+  updated: boolean;
+}
+
+/**
+ * The dry run of ensureCaSecret for a PEM whose SHA-256 is `wantedSha256`: create (ARN and
+ * version planned: their suffixes are random); conflict when the secret is not this workload's;
+ * update of `value` (fingerprints) when the stored bundle differs, and of `deletedDate` (to null)
+ * for a secret pending deletion, which the apply restores (its value is unreadable until then, so
+ * its version is planned too); else reuse of the current version. Reads the value only of a
+ * secret carrying our tag, as the apply does.
+ */
+export async function planCaSecretValue(spec: Pick<CaSecretSpec, 'name' | 'owner'>, wantedSha256: string): Promise<PlannedSecret> {
+  const planned = plannedId('secret', spec.name);
+  const newVersion = plannedId('secret', `${spec.name}:new-version`);
+  const found = await describe(spec.name);
+  if (!found?.ARN) return { entry: { kind: 'secret', name: spec.name, action: 'create', detail: `holding ${fingerprint(wantedSha256)}` }, secretArn: planned, versionId: newVersion, updated: false };
+  const id = spec.name;
+  const conflict = secretConflict(found, spec);
+  if (conflict !== undefined) return { entry: { kind: 'secret', name: spec.name, id, action: 'conflict', detail: conflict }, secretArn: found.ARN, updated: false };
+  if (found.DeletedDate !== undefined) {
+    const changes: FieldChange[] = [{ field: 'deletedDate', current: found.DeletedDate.toISOString(), wanted: null }];
+    const detail = 'scheduled for deletion: the apply restores it, then replaces its value if it differs (unreadable until restored)';
+    return { entry: { kind: 'secret', name: spec.name, id, action: 'update', changes, detail }, secretArn: found.ARN, versionId: newVersion, updated: true };
+  }
+  const current = await currentVersion(found);
+  const changes = current.versionId ? valueChanges(current, wantedSha256) : valueChanges({}, wantedSha256);
+  if (changes.length === 0) return { entry: { kind: 'secret', name: spec.name, id, action: 'reuse' }, secretArn: found.ARN, versionId: current.versionId, updated: false };
+  return { entry: { kind: 'secret', name: spec.name, id, action: 'update', changes }, secretArn: found.ARN, versionId: newVersion, updated: true };
 }
 
 /** The workload's CA secret holding `pem`: one spec for Ensure CA secret and for the API, which stores it before starting. */

@@ -2,6 +2,7 @@ import { CreateClusterCommand, DescribeClustersCommand, type ClusterSetting } fr
 import { ecs } from '../clients.ts';
 import { arnTemplate, requestTaggedByUs, type StepPermissions } from '../permissions.ts';
 import { sharedTags } from '../tags.ts';
+import type { AwsContext } from '../workflow.ts';
 
 /** Cluster names come from requests: any cluster of the account and region. */
 export const ECS_CLUSTERS_ARN = arnTemplate('ecs', 'cluster/*');
@@ -42,6 +43,20 @@ export function clusterTags(): { key: string; value: string }[] {
 }
 
 /**
+ * The ARN of the cluster `name` ensureEcsCluster would reuse (an ACTIVE or otherwise live one), or
+ * undefined when it would create it: the one look-up of the apply and the plan.
+ */
+export async function findEcsCluster(name: string): Promise<string | undefined> {
+  const found = await ecs().send(new DescribeClustersCommand({ clusters: [name] }));
+  return found.clusters?.find((c) => c.clusterName === name && c.status !== 'INACTIVE')?.clusterArn;
+}
+
+/** The ARN CreateCluster gives the cluster `name`: what a plan names the cluster it would create. */
+export function clusterArnOf(ctx: AwsContext, name: string): string {
+  return `arn:${ctx.partition}:ecs:${ctx.region}:${ctx.account}:cluster/${name}`;
+}
+
+/**
  * Finds the ECS cluster by name or creates it with the FARGATE capacity provider. An ACTIVE
  * cluster is reused whoever made it and whatever its tags and settings (clusters are shared);
  * an INACTIVE one is a deleted cluster, not a conflict: CreateCluster with its name makes a new
@@ -50,9 +65,8 @@ export function clusterTags(): { key: string; value: string }[] {
  */
 export async function ensureEcsCluster(spec: ClusterSpec): Promise<{ clusterName: string; clusterArn: string; created: boolean }> {
   const { name } = spec;
-  const found = await ecs().send(new DescribeClustersCommand({ clusters: [name] }));
-  const existing = found.clusters?.find((c) => c.clusterName === name && c.status !== 'INACTIVE');
-  if (existing?.clusterArn) return { clusterName: name, clusterArn: existing.clusterArn, created: false };
+  const existing = await findEcsCluster(name);
+  if (existing) return { clusterName: name, clusterArn: existing, created: false };
   // Only when asked: a cluster value overrides the account's containerInsights default
   // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ClusterSetting.html), so
   // leaving it out keeps whatever the account chose instead of switching the cost on.

@@ -16,6 +16,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { iam, sts } from '../clients.ts';
 import { IamPropagationError, isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { requestTaggedByUs, resourceTaggedByUs, type Permission, type StepPermissions } from '../permissions.ts';
+import { conflictOf, type FieldChange, type Found } from '../plan.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { ROLE_PATH } from '../settings.ts';
 import { assertOwnedByWorkload, type Tag } from '../tags.ts';
@@ -162,7 +163,8 @@ async function iamCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
-async function getRole(name: string): Promise<Role | undefined> {
+/** The role `name` as GetRole finds it, or undefined when there is none. */
+export async function getRole(name: string): Promise<Role | undefined> {
   try {
     return (await iam().send(new GetRoleCommand({ RoleName: name }))).Role;
   } catch (err) {
@@ -201,38 +203,76 @@ export async function ensureRole(spec: RoleSpec): Promise<EnsuredRole> {
     }
   }
   if (!role?.Arn) throw new IamPropagationError(`IAM role "${spec.name}" is not visible yet after CreateRole`);
-  if (!created) assertOwnedByWorkload(role.Tags, spec.owner, `IAM role "${spec.name}"`, 'delete or rename it, or choose another workload name');
-  // IAM cannot move a role to another path, and the orchestrator may change only roles under ours.
-  if (!created && role.Path !== undefined && role.Path !== ROLE_PATH) {
-    throw new ResourceConflictError(
-      `IAM role "${spec.name}" is this workload's but lives at path ${role.Path} (made by an earlier version), and this tool manages only roles under ${ROLE_PATH}: ` +
-        'delete it (its inline policies and attachments first) and run again; it is made again with the same name, so the mesh identity stays the same',
-    );
-  }
   let trustUpdated = false;
-  if (!created && !samePolicy(role.AssumeRolePolicyDocument, spec.trust)) {
-    await iamCall(`UpdateAssumeRolePolicy ${spec.name}`, () =>
-      iam().send(new UpdateAssumeRolePolicyCommand({ RoleName: spec.name, PolicyDocument: JSON.stringify(spec.trust) })),
-    );
-    trustUpdated = true;
+  if (!created) {
+    const found = diffRole(role, spec);
+    if (found.conflict !== undefined) throw new ResourceConflictError(found.conflict);
+    if (found.changes.length > 0) {
+      await iamCall(`UpdateAssumeRolePolicy ${spec.name}`, () =>
+        iam().send(new UpdateAssumeRolePolicyCommand({ RoleName: spec.name, PolicyDocument: JSON.stringify(spec.trust) })),
+      );
+      trustUpdated = true;
+    }
   }
   return { roleName: spec.name, roleArn: role.Arn, created, trustUpdated };
 }
 
+/**
+ * What ensureRole decides about an existing role, for the apply and the plan alike: a conflict
+ * when it is not this workload's or lives outside ROLE_PATH, else the trust policy to rewrite
+ * when it drifted (field `assumeRolePolicyDocument`).
+ */
+export function diffRole(role: Role, spec: RoleSpec): Found {
+  const id = spec.name;
+  const conflict =
+    conflictOf(() => assertOwnedByWorkload(role.Tags, spec.owner, `IAM role "${spec.name}"`, 'delete or rename it, or choose another workload name')) ??
+    // IAM cannot move a role to another path, and the orchestrator may change only roles under ours.
+    (role.Path !== undefined && role.Path !== ROLE_PATH
+      ? `IAM role "${spec.name}" is this workload's but lives at path ${role.Path} (made by an earlier version), and this tool manages only roles under ${ROLE_PATH}: ` +
+        'delete it (its inline policies and attachments first) and run again; it is made again with the same name, so the mesh identity stays the same'
+      : undefined);
+  if (conflict !== undefined) return { id, conflict, changes: [] };
+  if (samePolicy(role.AssumeRolePolicyDocument, spec.trust)) return { id, changes: [] };
+  const current = role.AssumeRolePolicyDocument === undefined ? null : parsePolicyDocument(role.AssumeRolePolicyDocument);
+  return { id, changes: [{ field: 'assumeRolePolicyDocument', current, wanted: spec.trust }] };
+}
+
+/** The ARN CreateRole gives the role `name` (under ROLE_PATH): what a plan names a role it would create. */
+export function roleArnOf(ctx: AwsContext, name: string): string {
+  return `arn:${ctx.partition}:iam::${ctx.account}:role${ROLE_PATH}${name}`;
+}
+
+/** The dry run of ensureRole: the role found (its ARN and what the apply would decide about it), or undefined when the apply would create it. */
+export async function inspectRole(spec: RoleSpec): Promise<(Found & { roleArn: string }) | undefined> {
+  const role = await getRole(spec.name);
+  if (!role?.Arn) return undefined;
+  return { ...diffRole(role, spec), roleArn: role.Arn };
+}
+
 /** Writes an inline policy only when missing or different. Returns what happened. */
 export async function putInlinePolicy(roleName: string, policyName: string, doc: PolicyDocument): Promise<'created' | 'updated' | 'unchanged'> {
-  let stored: string | undefined;
-  try {
-    stored = (await iam().send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }))).PolicyDocument;
-  } catch (err) {
-    if (!isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) throw err;
-  }
-  if (stored !== undefined && samePolicy(stored, doc)) return 'unchanged';
+  const stored = await readInlinePolicy(roleName, policyName);
+  if (stored !== undefined && diffInlinePolicy(stored, doc).length === 0) return 'unchanged';
   // GetRolePolicy's NoSuchEntity does not tell a missing policy from a role not visible yet: PutRolePolicy does.
   await iamCall(`PutRolePolicy ${roleName}/${policyName}`, () =>
     iam().send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(doc) })),
   );
   return stored === undefined ? 'created' : 'updated';
+}
+
+/** The inline policy document as stored (URL-encoded), or undefined when the role has none of that name. */
+export async function readInlinePolicy(roleName: string, policyName: string): Promise<string | undefined> {
+  try {
+    return (await iam().send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }))).PolicyDocument;
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity', 'NoSuchEntityException')) return undefined;
+    throw err;
+  }
+}
+
+/** What putInlinePolicy rewrites on a stored inline policy, for the apply and the plan: `policyDocument` when it differs. */
+export function diffInlinePolicy(stored: string, doc: PolicyDocument): FieldChange[] {
+  return samePolicy(stored, doc) ? [] : [{ field: 'policyDocument', current: parsePolicyDocument(stored), wanted: doc }];
 }
 
 /** Removes an inline policy if present. Returns true when it was there. */
@@ -246,14 +286,26 @@ export async function deleteInlinePolicy(roleName: string, policyName: string): 
   }
 }
 
-/** Attaches a managed policy unless already attached. Returns true when this call attached it. */
-export async function attachManagedPolicy(roleName: string, policyArn: string): Promise<boolean> {
+/** The ARNs of the managed policies attached to the role. */
+export async function attachedPolicies(roleName: string): Promise<string[]> {
+  const arns: string[] = [];
   let marker: string | undefined;
   do {
     const page = await iamCall(`ListAttachedRolePolicies ${roleName}`, () => iam().send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker })));
-    if (page.AttachedPolicies?.some((p) => p.PolicyArn === policyArn)) return false;
+    for (const p of page.AttachedPolicies ?? []) if (p.PolicyArn) arns.push(p.PolicyArn);
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
+  return arns;
+}
+
+/** What attachManagedPolicy changes, for the apply and the plan: `attachedPolicies` when `policyArn` is not among them. */
+export function diffAttachedPolicy(attached: string[], policyArn: string): FieldChange[] {
+  return attached.includes(policyArn) ? [] : [{ field: 'attachedPolicies', current: attached, wanted: [...attached, policyArn] }];
+}
+
+/** Attaches a managed policy unless already attached. Returns true when this call attached it. */
+export async function attachManagedPolicy(roleName: string, policyArn: string): Promise<boolean> {
+  if (diffAttachedPolicy(await attachedPolicies(roleName), policyArn).length === 0) return false;
   await iamCall(`AttachRolePolicy ${roleName} ${policyArn}`, () => iam().send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })));
   return true;
 }

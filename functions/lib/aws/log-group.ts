@@ -1,8 +1,9 @@
 import { CreateLogGroupCommand, DeleteLogGroupCommand, DescribeLogGroupsCommand, ListTagsForResourceCommand, PutRetentionPolicyCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import { logs } from '../clients.ts';
-import { isAwsError, ResourceNotReadyError } from '../errors.ts';
+import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { LOG_GROUP_PREFIX } from '../naming.ts';
 import { arnTemplate, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
+import { conflictOf, type FieldChange, type Found } from '../plan.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { assertOwnedByWorkload } from '../tags.ts';
 
@@ -80,14 +81,33 @@ export async function ensureLogGroup(spec: LogGroupSpec): Promise<EnsuredLogGrou
   }
   const arn = arnOf(group);
   if (!created) {
-    const { tags } = await logs().send(new ListTagsForResourceCommand({ resourceArn: arn }));
-    assertOwnedByWorkload(tags ?? {}, spec.owner, `CloudWatch Logs group "${spec.name}"`, 'delete it or choose another ecs.family');
+    const conflict = await logGroupConflict(group, spec);
+    if (conflict !== undefined) throw new ResourceConflictError(conflict);
   }
-  const retentionChanged = group.retentionInDays !== spec.retentionDays;
+  const retentionChanged = retentionChanges(group, spec).length > 0;
   if (retentionChanged) {
     await logs().send(new PutRetentionPolicyCommand({ logGroupName: spec.name, retentionInDays: spec.retentionDays }));
   }
   return { logGroupName: spec.name, logGroupArn: arn, retentionDays: spec.retentionDays, created, updated: !created && retentionChanged };
+}
+
+/** Why ensureLogGroup refuses an existing group (its tags say it is not this workload's), or undefined. */
+async function logGroupConflict(group: LogGroup, spec: LogGroupSpec): Promise<string | undefined> {
+  const { tags } = await logs().send(new ListTagsForResourceCommand({ resourceArn: arnOf(group) }));
+  return conflictOf(() => assertOwnedByWorkload(tags ?? {}, spec.owner, `CloudWatch Logs group "${spec.name}"`, 'delete it or choose another ecs.family'));
+}
+
+/** What ensureLogGroup changes on the group, for the apply and the plan: `retentionInDays` (null: never expires) when it differs. */
+function retentionChanges(group: LogGroup, spec: LogGroupSpec): FieldChange[] {
+  return group.retentionInDays === spec.retentionDays ? [] : [{ field: 'retentionInDays', current: group.retentionInDays ?? null, wanted: spec.retentionDays }];
+}
+
+/** The dry run of ensureLogGroup: the group found (a conflict, or the fields the apply would change), or undefined when the apply would create it. */
+export async function inspectLogGroup(spec: LogGroupSpec): Promise<Found | undefined> {
+  const group = await find(spec.name);
+  if (!group) return undefined;
+  const conflict = await logGroupConflict(group, spec);
+  return { id: spec.name, changes: conflict === undefined ? retentionChanges(group, spec) : [], ...(conflict !== undefined ? { conflict } : {}) };
 }
 
 /** deleteOurLogGroup. */
