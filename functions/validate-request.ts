@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { wrap } from '#lib/middleware.ts';
+import { sha256Of } from '#lib/plan.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { executionNameOf, recordStarted, registryTable, REGISTRY_READ_PERMISSIONS, REGISTRY_WRITE_PERMISSIONS } from '#lib/registry.ts';
 import { parseRequest } from '#lib/request.ts';
@@ -24,7 +24,7 @@ export async function validateRequest(input: unknown): Promise<WorkflowState> {
   const { raw, executionId } = fromStateMachine(input);
   const { rootCaPem, rootCaSecret, rootCaSha256, ...request } = parseRequest(isWrapped(raw) ? raw.request : raw);
   if (request.dryRun) {
-    const sha256 = rootCaSha256 ?? (rootCaPem !== undefined ? createHash('sha256').update(rootCaPem, 'utf8').digest('hex') : undefined);
+    const sha256 = rootCaSha256 ?? (rootCaPem !== undefined ? sha256Of(rootCaPem) : undefined);
     // A plan of a request the API started with a stored secret compares against that version: none the API starts so.
     const caBundle = sha256 ? { sha256 } : { secret: rootCaSecret };
     return { request, caBundle, ...(executionId ? { execution: { id: executionId } } : {}) };

@@ -24,6 +24,7 @@ import { caSecretSpec, ensureCaSecret } from './aws/ca-secret.ts';
 import { checkFeasibility } from './feasibility.ts';
 import { classifyError, InvalidRequestError, isAwsError, ResourceConflictError, WorkloadBusyError, type Problem } from './errors.ts';
 import { fitName, names } from './naming.ts';
+import { sha256Of } from './plan.ts';
 import { acquireWorkloadLock, executionNameOf, getWorkload, listWorkloads, releaseWorkloadLock, type WorkloadLock, type WorkloadRecord } from './registry.ts';
 import { offboard, offboardingTarget } from './offboarding-api.ts';
 import type { TeardownInput } from './teardown.ts';
@@ -314,7 +315,7 @@ async function submit(body: string | undefined, backend: ExecutionBackend, deps:
  */
 async function plan(request: OnboardingRequest, pem: string, backend: ExecutionBackend): Promise<ApiResponse> {
   const { rootCaPem: _pem, ...rest } = request;
-  const input: OnboardingRequest = { ...rest, dryRun: true, rootCaSha256: createHash('sha256').update(pem, 'utf8').digest('hex') };
+  const input: OnboardingRequest = { ...rest, dryRun: true, rootCaSha256: sha256Of(pem) };
   const bytes = Buffer.byteLength(executionInputOf(input), 'utf8');
   if (bytes > MAX_EXECUTION_INPUT_BYTES) return tooLarge('the execution input (the request with defaults applied, its CA bundle replaced by its SHA-256)', bytes);
   const name = planNameFor(workloadKey(request), new Date());

@@ -13,6 +13,7 @@
  * the fields that differ), `reuse` for one it would leave as found; `conflict` where the apply
  * would fail on that resource (another owner's resource under our name, a taken block).
  */
+import { createHash } from 'node:crypto';
 import { ResourceConflictError } from './errors.ts';
 import type { ResourceKind, WorkflowState } from './workflow.ts';
 
@@ -130,4 +131,9 @@ export function conflictOf(check: () => void): string | undefined {
     if (e instanceof ResourceConflictError) return e.message;
     throw e;
   }
+}
+
+/** The SHA-256 (hex) of a PEM as stored: its UTF-8 bytes, unaltered. What a dry run carries instead of the CA bundle (caBundle.sha256, the API's rootCaSha256). */
+export function sha256Of(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
 }

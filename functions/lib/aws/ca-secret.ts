@@ -1,3 +1,4 @@
+import { sha256Of } from '../plan.ts';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -8,7 +9,6 @@ import {
   RestoreSecretCommand,
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
-import { createHash } from 'node:crypto';
 import { secrets } from '../clients.ts';
 import { isAwsError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { CA_SECRET_PREFIX, names } from '../naming.ts';
@@ -134,10 +134,7 @@ async function currentVersion(found: DescribeSecretResponse): Promise<StoredValu
   }
 }
 
-/** The SHA-256 (hex) of a PEM as stored: its UTF-8 bytes, unaltered (what Validate request hands a dry run as caBundle.sha256). */
-export function sha256Of(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
-}
+export { sha256Of };
 
 /** How a plan shows a CA bundle: a short fingerprint, never the PEM. */
 export function fingerprint(sha256: string): string {
