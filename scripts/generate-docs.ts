@@ -447,7 +447,7 @@ export function openApiDocument(): Record<string, unknown> {
             durationMs: { type: 'number' },
             currentStep: { type: 'string' },
             steps: { type: 'array', items: ref('StepView') },
-            result: { description: 'The execution\'s output: what was created and reused (the ledger), each task\'s registration.' },
+            result: { description: 'The execution\'s output: for an onboarding, what was created, updated and reused (the ledger) and each task\'s registration; for a dry run (`plan-...`), the plan: `{ workload, dryRun: true, status: ready|blocked, summary: { create, update, reuse, conflict }, resources: [{ step, kind, name, id?, action, changes?: [{ field, current, wanted }], detail?, shared? }], problems: [{ step, path?, message }] }`.' },
             error: {
               type: 'object',
               required: ['error', 'cause'],
