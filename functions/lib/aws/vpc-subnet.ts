@@ -167,7 +167,8 @@ export async function findTaggedSubnet(vpcId: string, name: string): Promise<Sub
  * would leave it (0.0.0.0/0 to `spec.target`, associated with `spec.subnetId`), else undefined.
  */
 export async function routeTableInPlace(spec: RouteTableSpec): Promise<string | undefined> {
-  const { table, changes } = await inspectRouteTable(spec);
+  // Not associated per the table is enough to say "not in place": the apply's create path looks the subnet's association up.
+  const { table, changes } = await inspectRouteTable(spec, false);
   return table?.RouteTableId && changes.length === 0 ? table.RouteTableId : undefined;
 }
 
@@ -214,8 +215,10 @@ export interface RouteTableFinding {
  * Read-only, the decision of ensureRouteTable (its dry run calls it too): what differs on the
  * table from `spec`. The target and subnet may be a dry run's placeholders (functions/lib/plan.ts):
  * nothing is looked up by them, and a route to (or association with) one is always a change.
+ * `lookUpAssociation` false: a subnet the table does not list is a change without looking up
+ * which table it is associated with now.
  */
-async function routeTableChanges(table: RouteTable, spec: RouteTableSpec): Promise<Omit<RouteTableFinding, 'table'>> {
+async function routeTableChanges(table: RouteTable, spec: RouteTableSpec, lookUpAssociation = true): Promise<Omit<RouteTableFinding, 'table'>> {
   const changes: FieldChange[] = [];
   const route = defaultRoute(table);
   if (!route || !routeGoesTo(route, spec.target)) {
@@ -223,17 +226,17 @@ async function routeTableChanges(table: RouteTable, spec: RouteTableSpec): Promi
     changes.push({ field: ROUTE_FIELD, ...(current ? { current } : {}), wanted: targetId(spec.target) });
   }
   if (table.Associations?.some((a) => a.SubnetId === spec.subnetId)) return { changes };
-  const other = isPlanned(spec.subnetId) ? undefined : await subnetAssociation(spec.subnetId);
+  const other = isPlanned(spec.subnetId) || !lookUpAssociation ? undefined : await subnetAssociation(spec.subnetId);
   if (other?.RouteTableId === table.RouteTableId) return { changes };
   changes.push({ field: associationField(spec.subnetId), current: other?.RouteTableId ?? 'the VPC main route table', wanted: table.RouteTableId });
   return { changes, ...(other ? { otherAssociation: other } : {}) };
 }
 
 /** Read-only: our route table `spec.name` (ResourceConflictError when only someone else's carries the name) and what ensureRouteTable would change on it. */
-export async function inspectRouteTable(spec: RouteTableSpec): Promise<RouteTableFinding> {
+export async function inspectRouteTable(spec: RouteTableSpec, lookUpAssociation = true): Promise<RouteTableFinding> {
   const table = await findRouteTable(spec);
   if (!table) return { changes: [] };
-  return { table, ...(await routeTableChanges(table, spec)) };
+  return { table, ...(await routeTableChanges(table, spec, lookUpAssociation)) };
 }
 
 /** A dry run's plan entry for our route table `spec.name`: create, update (route, association), reuse, or conflict (another owner's table under the name). */
