@@ -188,7 +188,8 @@ async function makeNatGateway(request: WorkflowState['request'], vpcId: string, 
 
 /** A plan problem, unless Resolve network already reported the same one (it checks the request's network first). */
 function addProblem(problems: PlanProblem[], network: NetworkResult, problem: Omit<PlanProblem, 'step'>): void {
-  const known = (network.problems ?? []).some((p) => p.message === problem.message || (problem.path !== undefined && p.path === problem.path));
+  // By message, or by a field's own path: `$.network` alone names no field and many problems.
+  const known = (network.problems ?? []).some((p) => p.message === problem.message || (problem.path !== undefined && problem.path !== '$.network' && p.path === problem.path));
   if (!known) problems.push({ step: STEP, ...problem });
 }
 
@@ -233,8 +234,9 @@ async function planOneNatGateway(
   if (!internetGatewayId) addProblem(problems, network, { path: '$.network', message: noInternetGateway(vpcId).message });
   const cidrs = await vpcCidrs(vpcId);
   const subnet = await planTaggedSubnet(natSubnetSpec(request, vpcId, cidrs, zone, zonal), planned);
-  if (subnet.entry.action === 'conflict') {
-    addProblem(problems, network, { ...(request.network.natSubnetCidr && !zonal ? { path: '$.network.natSubnetCidr' } : {}), message: subnet.entry.detail! });
+  // A block the request gives that does not fit is also the request's problem; another owner's subnet under our name is the conflict entry alone.
+  if (subnet.entry.action === 'conflict' && request.network.natSubnetCidr && !zonal && subnet.entry.detail?.startsWith('network.natSubnetCidr')) {
+    addProblem(problems, network, { path: '$.network.natSubnetCidr', message: subnet.entry.detail });
   }
   if (subnet.subnet && subnet.entry.action === 'create') planned.push(subnet.subnet);
   const subnetId = subnet.subnet?.subnetId ?? plannedId('vpc-subnet', subnet.entry.name);
