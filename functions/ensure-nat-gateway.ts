@@ -10,10 +10,20 @@ import {
   NAT_ELASTIC_IP_PERMISSIONS,
   NAT_ROLES,
   natGatewayFailed,
+  planNatElasticIp,
   usableNatGateway,
   USABLE_NAT_GATEWAY_PERMISSIONS,
 } from '#lib/aws/vpc-nat.ts';
-import { ensureRouteTable, ensureTaggedSubnet, ROUTE_TABLE_PERMISSIONS, TAGGED_SUBNET_PERMISSIONS } from '#lib/aws/vpc-subnet.ts';
+import {
+  ensureRouteTable,
+  ensureTaggedSubnet,
+  planRouteTable,
+  planTaggedSubnet,
+  ROUTE_TABLE_PERMISSIONS,
+  TAGGED_SUBNET_PERMISSIONS,
+  type RouteTableSpec,
+  type TaggedSubnetSpec,
+} from '#lib/aws/vpc-subnet.ts';
 import { checkSubnetBlock, firstFreeSubnet } from '#lib/cidr.ts';
 import { NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
@@ -21,8 +31,10 @@ import { names } from '#lib/naming.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { DEFAULTS } from '#lib/settings.ts';
 import { NETWORK_LEASE_PERMISSIONS, withNetworkLease } from '#lib/network-lease.ts';
+import { plannedId, type PlanEntry, type PlanProblem } from '#lib/plan.ts';
 import { need } from '#lib/state.ts';
-import type { LedgerEntry, NatGatewayResult, WorkflowState } from '#lib/workflow.ts';
+import { tagValue } from '#lib/tags.ts';
+import type { LedgerEntry, NatGatewayResult, NetworkResult, SubnetInfo, WorkflowState } from '#lib/workflow.ts';
 
 /** Every resource this step finds or makes serves every workload of the VPC: the ledger says so (teardown of one workload keeps them). */
 function result(nat: NatGateway, ledger: Omit<LedgerEntry, 'shared'>[]): NatGatewayResult {
@@ -87,45 +99,45 @@ const ourNatGateways = (vpcId: string, zone?: string) =>
   vpcNatGateways(vpcId, ['pending', ...DEAD_NAT_STATES], ourFilters({ role: NAT_ROLES.natGateway, ...(zone ? { name: names.natGateway(vpcId, zone) } : {}) }));
 
 /**
- * A usable NAT gateway, or ours still coming up; throws when ours failed (it needs a person);
- * undefined when one must be made. With `zone`, only that zone's own NAT gateway counts.
+ * Read-only, the decision of both the apply and the dry run: a usable NAT gateway, or ours
+ * still coming up (`nat`); ours that failed (`failed`: it needs a person); neither when one must
+ * be made. With `zone`, only that zone's own NAT gateway counts.
  */
-async function existingNatGateway(vpcId: string, zone?: string): Promise<NatGatewayResult | undefined> {
+async function foundNatGateway(vpcId: string, zone?: string): Promise<{ nat?: NatGateway; failed?: NatGateway }> {
   if (zone) {
     const [own] = await vpcNatGateways(vpcId, ['available'], ourFilters({ role: NAT_ROLES.natGateway, name: names.natGateway(vpcId, zone) }));
-    if (own) return result(own, [{ kind: 'nat-gateway', id: own.NatGatewayId!, created: false }]);
+    if (own) return { nat: own };
   } else {
     const reuse = await usableNatGateway(vpcId);
-    if (reuse) return result(reuse, [{ kind: 'nat-gateway', id: reuse.NatGatewayId!, created: false }]);
+    if (reuse) return { nat: reuse };
   }
   // Never make a second one while ours is still coming up (or has failed and needs a person).
   const ours = await ourNatGateways(vpcId, zone);
   const pending = ours.find((n) => n.State === 'pending');
-  if (pending) return result(pending, [{ kind: 'nat-gateway', id: pending.NatGatewayId!, created: false }]);
+  if (pending) return { nat: pending };
   const failed = ours.find((n) => n.State === 'failed');
-  if (failed) throw natGatewayFailed(failed, failed.NatGatewayId!);
-  return undefined;
+  return failed ? { failed } : {};
 }
 
-/** The public subnet, its route table to the internet gateway, the Elastic IP and the NAT gateway, each found first. */
-async function makeNatGateway(request: WorkflowState['request'], vpcId: string, zone: string | undefined, zonal = false): Promise<NatGatewayResult> {
-  // The zone's own names (per-zone), or the VPC's (shared).
-  const own = zonal ? zone : undefined;
-  // Deleted ones (the user followed our failure message) give the new attempt a new ClientToken.
-  const deadIds = (await ourNatGateways(vpcId, own)).filter((n) => n.State !== 'pending').map((n) => n.NatGatewayId!);
+/** A usable NAT gateway, or ours still coming up; throws when ours failed; undefined when one must be made. */
+async function existingNatGateway(vpcId: string, zone?: string): Promise<NatGatewayResult | undefined> {
+  const { nat, failed } = await foundNatGateway(vpcId, zone);
+  if (failed) throw natGatewayFailed(failed, failed.NatGatewayId!);
+  return nat ? result(nat, [{ kind: 'nat-gateway', id: nat.NatGatewayId!, created: false }]) : undefined;
+}
 
-  const internetGatewayId = await attachedInternetGatewayId(vpcId);
-  if (!internetGatewayId) {
-    throw new NetworkConfigurationError(
-      `VPC ${vpcId} has no internet gateway, and a NAT gateway needs one to reach the internet. ` +
-        'Attach an internet gateway to the VPC, or give network.subnetIds of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
-    );
-  }
+function noInternetGateway(vpcId: string): NetworkConfigurationError {
+  return new NetworkConfigurationError(
+    `VPC ${vpcId} has no internet gateway, and a NAT gateway needs one to reach the internet. ` +
+      'Attach an internet gateway to the VPC, or give network.subnetIds of a private subnet that already routes 0.0.0.0/0 through a NAT gateway',
+  );
+}
 
-  const cidrs = await vpcCidrs(vpcId);
-  const { subnet, created: subnetCreated } = await ensureTaggedSubnet({
+/** The NAT subnet: the zone's own names (per-zone) or the VPC's (shared), its block from network.natSubnetCidr or the first free /24. */
+function natSubnetSpec(request: WorkflowState['request'], vpcId: string, cidrs: readonly string[], zone: string | undefined, zonal: boolean): TaggedSubnetSpec {
+  return {
     vpcId,
-    name: names.natSubnet(vpcId, own),
+    name: names.natSubnet(vpcId, zonal ? zone : undefined),
     role: NAT_ROLES.subnet,
     chooseCidr: (existing) => {
       if (request.network.natSubnetCidr && !zonal) {
@@ -138,22 +150,153 @@ async function makeNatGateway(request: WorkflowState['request'], vpcId: string, 
     },
     // Per zone: its own zone; shared: the first task zone (the other zones' traffic crosses to it); AWS picks when there is none.
     chooseAz: (existing) => zone ?? existing[0]?.availabilityZone,
-  });
-  const rt = await ensureRouteTable({
-    vpcId,
-    name: names.natRouteTable(vpcId, own),
-    role: NAT_ROLES.routeTable,
-    subnetId: subnet.subnetId,
-    target: { gatewayId: internetGatewayId },
-  });
+  };
+}
+
+const natRouteTableSpec = (vpcId: string, own: string | undefined, subnetId: string, internetGatewayId: string): RouteTableSpec => ({
+  vpcId,
+  name: names.natRouteTable(vpcId, own),
+  role: NAT_ROLES.routeTable,
+  subnetId,
+  target: { gatewayId: internetGatewayId },
+});
+
+/** The public subnet, its route table to the internet gateway, the Elastic IP and the NAT gateway, each found first. */
+async function makeNatGateway(request: WorkflowState['request'], vpcId: string, zone: string | undefined, zonal = false): Promise<NatGatewayResult> {
+  // The zone's own names (per-zone), or the VPC's (shared).
+  const own = zonal ? zone : undefined;
+  // Deleted ones (the user followed our failure message) give the new attempt a new ClientToken.
+  const deadIds = (await ourNatGateways(vpcId, own)).filter((n) => n.State !== 'pending').map((n) => n.NatGatewayId!);
+
+  const internetGatewayId = await attachedInternetGatewayId(vpcId);
+  if (!internetGatewayId) throw noInternetGateway(vpcId);
+
+  const cidrs = await vpcCidrs(vpcId);
+  const { subnet, created: subnetCreated } = await ensureTaggedSubnet(natSubnetSpec(request, vpcId, cidrs, zone, zonal));
+  const rt = await ensureRouteTable(natRouteTableSpec(vpcId, own, subnet.subnetId, internetGatewayId));
   const eip = await ensureNatElasticIp(vpcId, own);
   const { nat, created } = await createNatGateway(vpcId, subnet.subnetId, eip.allocationId, deadIds, own);
   return result(nat, [
     { kind: 'vpc-subnet', id: subnet.subnetId, created: subnetCreated },
-    { kind: 'route-table', id: rt.routeTableId, created: rt.created },
+    { kind: 'route-table', id: rt.routeTableId, created: rt.created, ...(rt.updated ? { updated: true } : {}) },
     { kind: 'elastic-ip', id: eip.allocationId, created: eip.created },
     { kind: 'nat-gateway', id: nat.NatGatewayId!, created },
   ]);
+}
+
+// ---- dry run ----------------------------------------------------------------
+
+/** A plan problem, unless Resolve network already reported the same one (it checks the request's network first). */
+function addProblem(problems: PlanProblem[], network: NetworkResult, problem: Omit<PlanProblem, 'step'>): void {
+  // By message, or by a field's own path: `$.network` alone names no field and many problems.
+  const known = (network.problems ?? []).some((p) => p.message === problem.message || (problem.path !== undefined && problem.path !== '$.network' && p.path === problem.path));
+  if (!known) problems.push({ step: STEP, ...problem });
+}
+
+interface PlannedNat {
+  natGatewayId: string;
+  subnetId: string;
+  state: NatGatewayResult['state'];
+  plan: PlanEntry[];
+}
+
+/**
+ * The dry run of one NAT gateway (the VPC's, or with `zonal` the zone's own): the same look-ups
+ * and decisions as existingNatGateway and makeNatGateway, no lease and no write. `planned`: the
+ * NAT subnets planned before this one (per-zone), which take their blocks.
+ */
+async function planOneNatGateway(
+  request: WorkflowState['request'],
+  network: NetworkResult,
+  zone: string | undefined,
+  zonal: boolean,
+  planned: SubnetInfo[],
+  problems: PlanProblem[],
+): Promise<PlannedNat> {
+  const vpcId = network.vpcId;
+  const own = zonal ? zone : undefined;
+  const natName = names.natGateway(vpcId, own);
+  const { nat, failed } = await foundNatGateway(vpcId, own);
+  if (nat) {
+    return {
+      natGatewayId: nat.NatGatewayId!,
+      subnetId: nat.SubnetId!,
+      state: nat.State === 'available' ? 'available' : 'pending',
+      plan: [{ kind: 'nat-gateway', name: tagValue(nat.Tags, 'Name') ?? nat.NatGatewayId!, id: nat.NatGatewayId!, action: 'reuse', shared: true }],
+    };
+  }
+  if (failed) {
+    const id = failed.NatGatewayId!;
+    return { natGatewayId: id, subnetId: failed.SubnetId ?? '', state: 'pending', plan: [{ kind: 'nat-gateway', name: natName, id, action: 'conflict', detail: natGatewayFailed(failed, id).message, shared: true }] };
+  }
+
+  const internetGatewayId = await attachedInternetGatewayId(vpcId);
+  if (!internetGatewayId) addProblem(problems, network, { path: '$.network', message: noInternetGateway(vpcId).message });
+  const cidrs = await vpcCidrs(vpcId);
+  const subnet = await planTaggedSubnet(natSubnetSpec(request, vpcId, cidrs, zone, zonal), planned);
+  // A block the request gives that does not fit is also the request's problem; another owner's subnet under our name is the conflict entry alone.
+  if (subnet.entry.action === 'conflict' && request.network.natSubnetCidr && !zonal && subnet.entry.detail?.startsWith('network.natSubnetCidr')) {
+    addProblem(problems, network, { path: '$.network.natSubnetCidr', message: subnet.entry.detail });
+  }
+  if (subnet.subnet && subnet.entry.action === 'create') planned.push(subnet.subnet);
+  const subnetId = subnet.subnet?.subnetId ?? plannedId('vpc-subnet', subnet.entry.name);
+  const routeTable = internetGatewayId
+    ? await planRouteTable(natRouteTableSpec(vpcId, own, subnetId, internetGatewayId))
+    : { kind: 'route-table' as const, name: names.natRouteTable(vpcId, own), action: 'conflict' as const, detail: `no internet gateway is attached to ${vpcId} for 0.0.0.0/0`, shared: true };
+  const eip = await planNatElasticIp(vpcId, own);
+  const natGatewayId = plannedId('nat-gateway', natName);
+  return {
+    natGatewayId,
+    subnetId,
+    state: 'pending',
+    plan: [subnet.entry, routeTable, eip.entry, { kind: 'nat-gateway', name: natName, action: 'create', detail: `public, in ${subnet.entry.name}${zone ? ` (${zone})` : ''}`, shared: true }],
+  };
+}
+
+/**
+ * Dry run of Ensure NAT gateway: what the apply would find, make or fail on (functions/lib/plan.ts),
+ * with no mutating call and without the network lease. A NAT gateway to make has a placeholder id
+ * and state `pending`.
+ */
+export async function planNatGateway(state: WorkflowState): Promise<NatGatewayResult> {
+  const { request, network } = need(state, 'network');
+  const vpcId = network.vpcId;
+  const problems: PlanProblem[] = [];
+  const done = (r: Omit<NatGatewayResult, 'ledger' | 'problems'>): NatGatewayResult => ({ ...r, ledger: [], ...(problems.length > 0 ? { problems } : {}) });
+
+  const firstGiven = request.network.subnetIds?.[0];
+  if (firstGiven) {
+    try {
+      const given = await checkGivenPrivateSubnet(vpcId, firstGiven, 'network.subnetIds[0]');
+      const nat = await describeNatGateway(given.natGatewayId);
+      const usable = nat && !DEAD_NAT_STATES.includes(nat.State as (typeof DEAD_NAT_STATES)[number]);
+      const entry: PlanEntry = usable
+        ? { kind: 'nat-gateway', name: tagValue(nat.Tags, 'Name') ?? given.natGatewayId, id: given.natGatewayId, action: 'reuse', shared: true }
+        : { kind: 'nat-gateway', name: given.natGatewayId, id: given.natGatewayId, action: 'conflict', detail: natGatewayFailed(nat, given.natGatewayId).message, shared: true };
+      return done({ natGatewayId: given.natGatewayId, state: nat?.State === 'available' ? 'available' : 'pending', subnetId: nat?.SubnetId ?? '', plan: [entry] });
+    } catch (e) {
+      if (!(e instanceof NetworkConfigurationError)) throw e;
+      addProblem(problems, network, { path: '$.network.subnetIds[0]', message: e.message });
+      return done({ natGatewayId: plannedId('nat-gateway', `behind ${firstGiven}`), state: 'pending', subnetId: '', plan: [] });
+    }
+  }
+
+  const perZone = request.network.natGateways === 'per-zone';
+  const planned: SubnetInfo[] = [];
+  const each: PlannedNat[] = [];
+  for (const zone of perZone ? network.zones : [network.zones[0]]) each.push(await planOneNatGateway(request, network, zone, perZone, planned, problems));
+  const [first] = each;
+  if (!first) {
+    addProblem(problems, network, { path: '$.network', message: `no zone was chosen for the task subnets of ${vpcId}, so no NAT gateway can be placed` });
+    return done({ natGatewayId: plannedId('nat-gateway', names.natGateway(vpcId)), state: 'pending', subnetId: '', plan: [] });
+  }
+  return done({
+    natGatewayId: first.natGatewayId,
+    subnetId: first.subnetId,
+    state: each.every((r) => r.state === 'available') ? 'available' : 'pending',
+    ...(perZone ? { zonal: each.map((r, i) => ({ zone: network.zones[i]!, natGatewayId: r.natGatewayId, subnetId: r.subnetId, state: r.state })) } : {}),
+    plan: each.flatMap((r) => r.plan),
+  });
 }
 
 export const permissions: StepPermissions = composePermissions(
@@ -169,4 +312,6 @@ export const permissions: StepPermissions = composePermissions(
   NETWORK_LEASE_PERMISSIONS,
 );
 
-export const handler = wrap('Ensure NAT gateway', ensureNatGateway);
+const STEP = 'Ensure NAT gateway';
+
+export const handler = wrap(STEP, ensureNatGateway, { plan: planNatGateway });

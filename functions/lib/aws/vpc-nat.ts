@@ -17,6 +17,7 @@ import { ec2 } from '../clients.ts';
 import { isAwsError, NatGatewayFailedError, ResourceNotReadyError } from '../errors.ts';
 import { names } from '../naming.ts';
 import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
+import { plannedId, type PlanEntry } from '../plan.ts';
 import { isManagedByUs, sharedTags } from '../tags.ts';
 import { clientToken, defaultRoute, ec2Arn, ec2Describe, effectiveRouteTable, NETWORK_READS, ourFilters, tagSpec, vpcNatGateways } from './network.ts';
 
@@ -67,21 +68,45 @@ async function releaseEip(allocationId: string): Promise<void> {
 }
 
 /**
+ * Read-only, the decision of ensureNatElasticIp (its dry run calls it too): our free Elastic IP
+ * for the VPC's (or zone's) NAT gateway to reuse, or ours still held by a NAT gateway being
+ * deleted (the apply waits for it), or neither (one is allocated).
+ */
+export async function inspectNatElasticIp(vpcId: string, zone?: string): Promise<{ name: string; free?: Address; held?: Address }> {
+  const name = names.natEip(vpcId, zone);
+  const found = await ourNatEips(name);
+  const free = found.find((a) => !a.AssociationId);
+  if (free) return { name, free };
+  const held = found[0];
+  return { name, ...(held ? { held } : {}) };
+}
+
+function heldMessage(vpcId: string, held: Address): string {
+  return `Elastic IP ${held.AllocationId} (${held.PublicIp ?? 'no public IP'}) for the NAT gateway of ${vpcId} is still associated (${held.AssociationId}), usually with our NAT gateway that is being deleted; run again once it is deleted`;
+}
+
+/** A dry run's plan entry for the NAT gateway's Elastic IP: reuse ours (also one still held, which the apply waits for), or allocate one. */
+export async function planNatElasticIp(vpcId: string, zone?: string): Promise<{ entry: PlanEntry; allocationId: string }> {
+  const { name, free, held } = await inspectNatElasticIp(vpcId, zone);
+  const base = { kind: 'elastic-ip' as const, name, shared: true };
+  const existing = free ?? held;
+  if (existing?.AllocationId) {
+    return { entry: { ...base, id: existing.AllocationId, action: 'reuse', ...(held ? { detail: `the apply waits: ${heldMessage(vpcId, held)}` } : {}) }, allocationId: existing.AllocationId };
+  }
+  return { entry: { ...base, action: 'create', detail: 'an Elastic IP (vpc) for the NAT gateway' }, allocationId: plannedId('elastic-ip', name) };
+}
+
+/**
  * Finds our free Elastic IP for the VPC's NAT gateway or allocates it; ResourceNotReadyError
  * while ours is still held by a NAT gateway being deleted. When a concurrent run allocated
  * one too, both keep the lowest allocation id and release the rest, so the race leaks none.
  */
 export async function ensureNatElasticIp(vpcId: string, zone?: string): Promise<{ allocationId: string; created: boolean }> {
-  const name = names.natEip(vpcId, zone);
-  const found = await ourNatEips(name);
-  const free = found.find((a) => !a.AssociationId);
+  const { name, free, held } = await inspectNatElasticIp(vpcId, zone);
   if (free) return { allocationId: free.AllocationId!, created: false };
-  const held = found[0];
   if (held) {
     // AWS frees a NAT gateway's address only once it is deleted; a second address would leak when it is.
-    throw new ResourceNotReadyError(
-      `Elastic IP ${held.AllocationId} (${held.PublicIp ?? 'no public IP'}) for the NAT gateway of ${vpcId} is still associated (${held.AssociationId}), usually with our NAT gateway that is being deleted; run again once it is deleted`,
-    );
+    throw new ResourceNotReadyError(heldMessage(vpcId, held));
   }
   const made = await ec2().send(new AllocateAddressCommand({ Domain: 'vpc', TagSpecifications: tagSpec('elastic-ip', sharedTags(NAT_ROLES.eip), name) }));
   const mine = made.AllocationId!;

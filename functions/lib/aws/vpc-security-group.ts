@@ -15,6 +15,7 @@ import {
 import { ec2 } from '../clients.ts';
 import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
 import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
+import { isPlanned } from '../plan.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { TAG_ROLE } from '../settings.ts';
 import { assertOwnedByWorkload, isManagedByUs, ownershipOf, tagValue, workloadKey, workloadTags } from '../tags.ts';
@@ -60,8 +61,8 @@ type Req = Pick<OnboardingRequest, 'workloadGroup'>;
 
 export const SG_ROLES = { group: 'task-security-group', appIngress: 'app-ingress', eksIngress: 'eks-cluster-ingress' } as const;
 
-/** The group named `name` in the VPC, after checking it is this workload's (ResourceConflictError naming its owner otherwise). */
-async function findGroup(request: Req, vpcId: string, name: string) {
+/** Read-only: the group named `name` in the VPC, after checking it is this workload's (ResourceConflictError naming its owner otherwise). */
+export async function findGroup(request: Req, vpcId: string, name: string) {
   const { SecurityGroups } = await ec2().send(
     new DescribeSecurityGroupsCommand({
       Filters: [
@@ -126,8 +127,8 @@ function permission(port: number, source: string, description: string): IpPermis
     : { ...base, IpRanges: [{ CidrIp: source, Description: description }] };
 }
 
-/** True when AWS does not know the security group `groupId` at all. */
-async function groupMissing(groupId: string): Promise<boolean> {
+/** Read-only: true when AWS does not know the security group `groupId` at all. */
+export async function groupMissing(groupId: string): Promise<boolean> {
   try {
     const { SecurityGroups } = await ec2().send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
     return !SecurityGroups?.some((g) => g.GroupId === groupId);
@@ -168,41 +169,58 @@ async function revoke(groupId: string, rules: readonly SecurityGroupRule[]): Pro
   await ec2().send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: rules.map((r) => r.SecurityGroupRuleId!) }));
 }
 
+/** A rule as the results and plans name it: `tcp:<port>:<source>`. */
+export const ruleLabel = (r: SecurityGroupRule) => `tcp:${r.FromPort}:${ruleSource(r) ?? r.SecurityGroupRuleId!}`;
+
+/**
+ * Read-only, the decision of convergeAppIngress (its dry run calls it too): the sources to allow
+ * on `port` and our stale rules to revoke (another source, or any source on an earlier app.port);
+ * rules we did not make stay. A group still to be made (a dry run's placeholder id) has no rules.
+ */
+export async function inspectAppIngress(request: Req, groupId: string, port: number, sources: readonly string[]): Promise<{ added: string[]; stale: SecurityGroupRule[] }> {
+  const rules = isPlanned(groupId) ? [] : await ingressRules(groupId);
+  const present = new Set(rules.filter((r) => onPort(r, port)).map(ruleSource));
+  const added = [...new Set(sources)].filter((s) => !present.has(s));
+  const ours = rules.filter((r) => ourRule(r, request, SG_ROLES.appIngress));
+  const stale = ours.filter((r) => !onPort(r, port) || !sources.includes(ruleSource(r) ?? ''));
+  return { added, stale };
+}
+
 /**
  * Makes the group's ingress exactly TCP `port` from `sources` (CIDRs or sg- ids) as far as
  * this workload's rules go: adds the missing ones, revokes our stale ones (another source, or
  * any source on an earlier app.port), keeps rules we did not make.
  */
 export async function convergeAppIngress(request: Req, groupId: string, port: number, sources: readonly string[]): Promise<{ added: string[]; revoked: string[] }> {
-  const rules = await ingressRules(groupId);
-  const present = new Set(rules.filter((r) => onPort(r, port)).map(ruleSource));
-  const added = [...new Set(sources)].filter((s) => !present.has(s));
+  const { added, stale } = await inspectAppIngress(request, groupId, port, sources);
   for (const source of added) await authorize(request, groupId, port, source, SG_ROLES.appIngress, `mesh-onboarding: ${workloadKey(request)} app port`, true);
-  const ours = rules.filter((r) => ourRule(r, request, SG_ROLES.appIngress));
-  const stale = ours.filter((r) => !onPort(r, port) || !sources.includes(ruleSource(r) ?? ''));
   await revoke(groupId, stale);
-  return { added, revoked: stale.map((r) => `tcp:${r.FromPort}:${ruleSource(r) ?? r.SecurityGroupRuleId!}`) };
+  return { added, revoked: stale.map(ruleLabel) };
 }
 
 /**
- * Makes the rules this workload added to the EKS cluster security group `eksGroupId` exactly
- * "TCP `port` from `taskGroupId`", or none when `port` is undefined (the option was turned
- * off). Ours are found by our tags (role eks-cluster-ingress, this workload) or, with our
- * managed-by and role tags, by referring to our task group; rules others added stay.
- * Returns whether a rule was added and what was revoked.
+ * Read-only, the decision of convergeEksIngress (its dry run calls it too): whether "TCP `port`
+ * from `taskGroupId`" must be added to the EKS cluster security group, and this workload's rules
+ * there to revoke. Ours are found by our tags (role eks-cluster-ingress, this workload) or, with
+ * our managed-by and role tags, by referring to our task group; rules others added stay.
  */
-export async function convergeEksIngress(request: Req, eksGroupId: string, port: number | undefined, taskGroupId: string): Promise<{ added: boolean; revoked: string[] }> {
+export async function inspectEksIngress(request: Req, eksGroupId: string, port: number | undefined, taskGroupId: string): Promise<{ add: boolean; stale: SecurityGroupRule[] }> {
   const rules = await ingressRules(eksGroupId);
   const ours = rules.filter(
     (r) => ourRule(r, request, SG_ROLES.eksIngress) || (isManagedByUs(r.Tags) && tagValue(r.Tags, TAG_ROLE) === SG_ROLES.eksIngress && r.ReferencedGroupInfo?.GroupId === taskGroupId),
   );
   const wanted = (r: SecurityGroupRule) => port !== undefined && onPort(r, port) && r.ReferencedGroupInfo?.GroupId === taskGroupId;
-  let added = false;
-  if (port !== undefined && !rules.some(wanted)) {
-    await authorize(request, eksGroupId, port, taskGroupId, SG_ROLES.eksIngress, `mesh-onboarding: ${workloadKey(request)} ECS tasks to app port`, false);
-    added = true;
-  }
-  const stale = ours.filter((r) => !wanted(r));
+  return { add: port !== undefined && !rules.some(wanted), stale: ours.filter((r) => !wanted(r)) };
+}
+
+/**
+ * Makes the rules this workload added to the EKS cluster security group `eksGroupId` exactly
+ * "TCP `port` from `taskGroupId`", or none when `port` is undefined (the option was turned
+ * off), as inspectEksIngress decides. Returns whether a rule was added and what was revoked.
+ */
+export async function convergeEksIngress(request: Req, eksGroupId: string, port: number | undefined, taskGroupId: string): Promise<{ added: boolean; revoked: string[] }> {
+  const { add, stale } = await inspectEksIngress(request, eksGroupId, port, taskGroupId);
+  if (add && port !== undefined) await authorize(request, eksGroupId, port, taskGroupId, SG_ROLES.eksIngress, `mesh-onboarding: ${workloadKey(request)} ECS tasks to app port`, false);
   await revoke(eksGroupId, stale);
-  return { added, revoked: stale.map((r) => `tcp:${r.FromPort}:${ruleSource(r) ?? r.SecurityGroupRuleId!}`) };
+  return { added: add, revoked: stale.map(ruleLabel) };
 }

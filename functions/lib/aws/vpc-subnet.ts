@@ -18,11 +18,12 @@ import {
   type Subnet,
 } from '@aws-sdk/client-ec2';
 import { ec2 } from '../clients.ts';
-import { isAwsError, NetworkConfigurationError, ResourceNotReadyError } from '../errors.ts';
+import { isAwsError, NetworkConfigurationError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
+import { isPlanned, plannedId, type FieldChange, type PlanEntry } from '../plan.ts';
 import { sharedTags } from '../tags.ts';
 import type { SubnetInfo } from '../workflow.ts';
-import { clientToken, defaultRoute, describeSubnets, ec2Arn, hasIpv4Block, NETWORK_READS, pickOurs, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
+import { clientToken, defaultRoute, describeSubnets, ec2Arn, hasIpv4Block, NETWORK_READS, pickOurs, routeTarget, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
 
 /**
  * ensureTaggedSubnet. A new subnet must carry our tag (aws:RequestTag on the `subnet`
@@ -67,20 +68,37 @@ export interface TaggedSubnetSpec {
   chooseAz?: (existing: SubnetInfo[]) => string | undefined;
 }
 
+/** What ensureTaggedSubnet finds, or the block and zone it would make the subnet with. */
+export type TaggedSubnetFinding = { found: SubnetInfo } | { cidr: string; az?: string };
+
+/**
+ * Read-only, the decision of ensureTaggedSubnet (its dry run calls it too): our subnet named
+ * `spec.name`, or the block and zone a new one would get, chosen from the VPC's subnets plus
+ * `planned` (subnets the same dry run plans to make before this one: they count as taken, as
+ * they will be when the apply lists the subnets). Throws what the apply would: ResourceConflictError
+ * (only someone else's subnet carries the name), NetworkConfigurationError (IPv6-only, a block
+ * that does not fit).
+ */
+export async function inspectTaggedSubnet(spec: TaggedSubnetSpec, planned: readonly SubnetInfo[] = []): Promise<TaggedSubnetFinding> {
+  const ours = await findTaggedSubnet(spec.vpcId, spec.name);
+  if (ours) {
+    if (!hasIpv4Block(ours)) throw new NetworkConfigurationError(`subnet "${spec.name}" (${ours.SubnetId}) in ${spec.vpcId} is IPv6-only; delete it so an IPv4 one is made`);
+    return { found: subnetInfo(ours) };
+  }
+  const existing = [...(await vpcSubnets(spec.vpcId)), ...planned];
+  const cidr = spec.chooseCidr(existing);
+  const az = spec.chooseAz?.(existing);
+  return { cidr, ...(az ? { az } : {}) };
+}
+
 /**
  * Finds our subnet named `spec.name` in the VPC or creates it. The block is chosen from the
  * subnets listed on each call, so a retry after a concurrent run took it chooses anew.
  */
 export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subnet: SubnetInfo; created: boolean }> {
-  const ours = await findTaggedSubnet(spec.vpcId, spec.name);
-  if (ours) {
-    if (!hasIpv4Block(ours)) throw new NetworkConfigurationError(`subnet "${spec.name}" (${ours.SubnetId}) in ${spec.vpcId} is IPv6-only; delete it so an IPv4 one is made`);
-    return { subnet: subnetInfo(ours), created: false };
-  }
-
-  const existing = await vpcSubnets(spec.vpcId);
-  const cidr = spec.chooseCidr(existing);
-  const az = spec.chooseAz?.(existing);
+  const finding = await inspectTaggedSubnet(spec);
+  if ('found' in finding) return { subnet: finding.found, created: false };
+  const { cidr, az } = finding;
   try {
     const made = await ec2().send(
       new CreateSubnetCommand({
@@ -103,6 +121,38 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
   }
 }
 
+/**
+ * A dry run's view of a tagged subnet: its plan entry (create with its block and zone, reuse),
+ * the subnet the later plan works with (a placeholder id for one to make), or, where the apply
+ * would fail (a name another owner uses, a block that does not fit), a conflict entry and no subnet.
+ */
+export async function planTaggedSubnet(spec: TaggedSubnetSpec, planned: readonly SubnetInfo[] = []): Promise<{ entry: PlanEntry; subnet?: SubnetInfo }> {
+  const base = { kind: 'vpc-subnet' as const, name: spec.name, shared: true };
+  let finding: TaggedSubnetFinding;
+  try {
+    finding = await inspectTaggedSubnet(spec, planned);
+  } catch (e) {
+    if (!(e instanceof ResourceConflictError || e instanceof NetworkConfigurationError)) throw e;
+    return { entry: { ...base, action: 'conflict', detail: e.message } };
+  }
+  if ('found' in finding) return { entry: { ...base, id: finding.found.subnetId, action: 'reuse' }, subnet: finding.found };
+  const subnet: SubnetInfo = { subnetId: plannedId('vpc-subnet', spec.name), cidr: finding.cidr, availabilityZone: finding.az ?? '', name: spec.name };
+  return { entry: { ...base, action: 'create', detail: `${finding.cidr} in ${finding.az ?? 'a zone AWS picks'}` }, subnet };
+}
+
+const PLANNED_SUBNET_DETAIL = /^(\S+\/\d+) in (\S+)/;
+
+/**
+ * The subnets a dry run's plan entries (of planTaggedSubnet) would make, as the next step's plan
+ * counts them: taken blocks, as the apply will find them made when it lists the subnets.
+ */
+export function plannedSubnets(entries: readonly PlanEntry[] = []): SubnetInfo[] {
+  return entries.flatMap((e) => {
+    const m = e.kind === 'vpc-subnet' && e.action === 'create' ? PLANNED_SUBNET_DETAIL.exec(e.detail ?? '') : null;
+    return m ? [{ subnetId: plannedId('vpc-subnet', e.name), cidr: m[1]!, availabilityZone: m[2]!, name: e.name }] : [];
+  });
+}
+
 /** Our subnet named `name` in the VPC (ResourceConflictError when only someone else's carries the name). */
 export async function findTaggedSubnet(vpcId: string, name: string): Promise<Subnet | undefined> {
   const named = await describeSubnets([
@@ -117,10 +167,9 @@ export async function findTaggedSubnet(vpcId: string, name: string): Promise<Sub
  * would leave it (0.0.0.0/0 to `spec.target`, associated with `spec.subnetId`), else undefined.
  */
 export async function routeTableInPlace(spec: RouteTableSpec): Promise<string | undefined> {
-  const table = await findRouteTable(spec);
-  const route = defaultRoute(table);
-  if (!table?.RouteTableId || !route || !routeGoesTo(route, spec.target)) return undefined;
-  return table.Associations?.some((a) => a.SubnetId === spec.subnetId) ? table.RouteTableId : undefined;
+  // Not associated per the table is enough to say "not in place": the apply's create path looks the subnet's association up.
+  const { table, changes } = await inspectRouteTable(spec, false);
+  return table?.RouteTableId && changes.length === 0 ? table.RouteTableId : undefined;
 }
 
 export type RouteTarget = { natGatewayId: string } | { gatewayId: string };
@@ -145,6 +194,64 @@ async function findRouteTable(spec: RouteTableSpec): Promise<RouteTable | undefi
     }),
   );
   return pickOurs(RouteTables ?? [], (t) => `Route table "${spec.name}" (${t.RouteTableId}) in ${spec.vpcId}`);
+}
+
+/** The FieldChange names of a route table: its default route and its association with the subnet. */
+export const ROUTE_FIELD = 'routes[0.0.0.0/0]';
+const associationField = (subnetId: string) => `associations[${subnetId}]`;
+
+const targetId = (t: RouteTarget) => ('natGatewayId' in t ? t.natGatewayId : t.gatewayId);
+
+/** What ensureRouteTable finds: our table (absent: to be made) and what it would change on it. */
+export interface RouteTableFinding {
+  table?: RouteTable;
+  /** The default route to point at the target, the subnet to associate; empty when the table is as wanted. */
+  changes: FieldChange[];
+  /** The subnet's explicit association with another table, which ensureRouteTable moves to ours. */
+  otherAssociation?: { RouteTableId?: string; RouteTableAssociationId?: string };
+}
+
+/**
+ * Read-only, the decision of ensureRouteTable (its dry run calls it too): what differs on the
+ * table from `spec`. The target and subnet may be a dry run's placeholders (functions/lib/plan.ts):
+ * nothing is looked up by them, and a route to (or association with) one is always a change.
+ * `lookUpAssociation` false: a subnet the table does not list is a change without looking up
+ * which table it is associated with now.
+ */
+async function routeTableChanges(table: RouteTable, spec: RouteTableSpec, lookUpAssociation = true): Promise<Omit<RouteTableFinding, 'table'>> {
+  const changes: FieldChange[] = [];
+  const route = defaultRoute(table);
+  if (!route || !routeGoesTo(route, spec.target)) {
+    const current = route ? `${route.NatGatewayId ?? route.GatewayId ?? routeTarget(route)}${route.State === 'blackhole' ? ' (blackhole)' : ''}` : undefined;
+    changes.push({ field: ROUTE_FIELD, ...(current ? { current } : {}), wanted: targetId(spec.target) });
+  }
+  if (table.Associations?.some((a) => a.SubnetId === spec.subnetId)) return { changes };
+  const other = isPlanned(spec.subnetId) || !lookUpAssociation ? undefined : await subnetAssociation(spec.subnetId);
+  if (other?.RouteTableId === table.RouteTableId) return { changes };
+  changes.push({ field: associationField(spec.subnetId), current: other?.RouteTableId ?? 'the VPC main route table', wanted: table.RouteTableId });
+  return { changes, ...(other ? { otherAssociation: other } : {}) };
+}
+
+/** Read-only: our route table `spec.name` (ResourceConflictError when only someone else's carries the name) and what ensureRouteTable would change on it. */
+export async function inspectRouteTable(spec: RouteTableSpec, lookUpAssociation = true): Promise<RouteTableFinding> {
+  const table = await findRouteTable(spec);
+  if (!table) return { changes: [] };
+  return { table, ...(await routeTableChanges(table, spec, lookUpAssociation)) };
+}
+
+/** A dry run's plan entry for our route table `spec.name`: create, update (route, association), reuse, or conflict (another owner's table under the name). */
+export async function planRouteTable(spec: RouteTableSpec): Promise<PlanEntry> {
+  const base = { kind: 'route-table' as const, name: spec.name, shared: true };
+  let finding: RouteTableFinding;
+  try {
+    finding = await inspectRouteTable(spec);
+  } catch (e) {
+    if (!(e instanceof ResourceConflictError)) throw e;
+    return { ...base, action: 'conflict', detail: e.message };
+  }
+  const { table, changes } = finding;
+  if (!table?.RouteTableId) return { ...base, action: 'create', detail: `0.0.0.0/0 to ${targetId(spec.target)}, associated with ${spec.subnetId}` };
+  return changes.length > 0 ? { ...base, id: table.RouteTableId, action: 'update', changes } : { ...base, id: table.RouteTableId, action: 'reuse' };
 }
 
 /**
@@ -178,15 +285,19 @@ async function createRouteTable(spec: RouteTableSpec): Promise<{ table: RouteTab
 
 /**
  * Finds or makes our route table `spec.name`, makes its 0.0.0.0/0 route point at
- * `spec.target` (replacing a different target) and associates it with the subnet.
+ * `spec.target` (replacing a different target) and associates it with the subnet: what
+ * inspectRouteTable found different. `updated`: an existing table was changed.
  */
-export async function ensureRouteTable(spec: RouteTableSpec): Promise<{ routeTableId: string; created: boolean }> {
-  const found = await findRouteTable(spec);
-  const { table, created } = found ? { table: found, created: false } : await createRouteTable(spec);
+export async function ensureRouteTable(spec: RouteTableSpec): Promise<{ routeTableId: string; created: boolean; updated: boolean }> {
+  const found = await inspectRouteTable(spec);
+  const made = found.table ? undefined : await createRouteTable(spec);
+  const table = found.table ?? made!.table;
+  const { changes, otherAssociation } = made ? await routeTableChanges(table, spec) : found;
   const routeTableId = table.RouteTableId!;
-  await ensureDefaultRoute(table, spec.target);
-  await ensureAssociation(table, spec.subnetId);
-  return { routeTableId, created };
+  if (changes.some((c) => c.field === ROUTE_FIELD)) await ensureDefaultRoute(table, spec.target);
+  if (changes.some((c) => c.field === associationField(spec.subnetId))) await ensureAssociation(table, spec.subnetId, otherAssociation);
+  const created = made?.created ?? false;
+  return { routeTableId, created, updated: !created && changes.length > 0 };
 }
 
 function routeGoesTo(r: Route, target: RouteTarget): boolean {
@@ -226,11 +337,9 @@ async function subnetAssociation(subnetId: string) {
   return RouteTables?.flatMap((t) => (t.Associations ?? []).map((a) => ({ ...a, RouteTableId: a.RouteTableId ?? t.RouteTableId }))).find((a) => a.SubnetId === subnetId);
 }
 
-async function ensureAssociation(table: RouteTable, subnetId: string): Promise<void> {
-  if (table.Associations?.some((a) => a.SubnetId === subnetId)) return;
+/** Associates the subnet with our table; `other`: its association with another table (routeTableChanges looked it up), which is moved. */
+async function ensureAssociation(table: RouteTable, subnetId: string, other: RouteTableFinding['otherAssociation']): Promise<void> {
   // The subnet is ours: if an earlier run (or a person) tied it to another table, move it.
-  const other = await subnetAssociation(subnetId);
-  if (other?.RouteTableId === table.RouteTableId) return;
   if (other?.RouteTableAssociationId) {
     await moveAssociation(other.RouteTableAssociationId, table.RouteTableId!, subnetId);
     return;
