@@ -115,11 +115,6 @@ export function serviceUpdate(existing: Service, wanted: WantedService): Service
   return { update, changes };
 }
 
-/** The UpdateService fields of serviceUpdate alone (empty when nothing differs). */
-export function serviceChanges(existing: Service, wanted: WantedService): Partial<UpdateServiceCommandInput> {
-  return serviceUpdate(existing, wanted).update;
-}
-
 function networkConfiguration(w: WantedService): NonNullable<CreateServiceCommandInput['networkConfiguration']> {
   return { awsvpcConfiguration: { subnets: w.subnets, securityGroups: w.securityGroups, assignPublicIp: 'DISABLED' } };
 }
