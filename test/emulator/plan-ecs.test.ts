@@ -175,6 +175,18 @@ describe('Register task definition and Ensure service: plan, then apply', () => 
     expect(only(svc.plan).changes?.[1]?.wanted).toEqual([subnet]);
   });
 
+  it('a CA secret to be created again (someone deleted it): a new revision referencing the placeholder, the service updated onto it', async () => {
+    const caSecret = real.caSecret as NonNullable<WorkflowState['caSecret']>;
+    const placeholder = plannedId('secret', caSecret.secretName);
+    const planState: WorkflowState = { ...real, caSecret: { ...caSecret, secretArn: placeholder, versionId: undefined } };
+    const applyState: WorkflowState = { ...real, caSecret: { ...caSecret, secretArn: `${SECRET_ARN.slice(0, -6)}XyZ987`, versionId: 'v-1' } };
+
+    const { td, svc } = await planThenApply(planState, applyState);
+
+    expect(only(td.plan).changes).toEqual([{ field: 'containerDefinitions[onboarding-agent].secrets.ONBOARDING_AGENT_ROOT_CERTS', current: `${SECRET_ARN}:::v-2`, wanted: placeholder }]);
+    expect(only(svc.plan).changes?.map((c) => c.field)).toEqual(['taskDefinition']);
+  });
+
   it('an unknown agent image (the pre-flight found problems): a new revision, planned on the rest', async () => {
     const preflight = { ...bookinfoPreflight(), agentImage: undefined } as unknown as WorkflowState['preflight'];
     const td = await planOnly(() => planTaskDefinition({ ...real, preflight }));
