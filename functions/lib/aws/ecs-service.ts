@@ -12,7 +12,8 @@ import {
   type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
 import { ecs } from '../clients.ts';
-import { isAwsError, ResourceDrainingError } from '../errors.ts';
+import { isAwsError, ResourceConflictError, ResourceDrainingError } from '../errors.ts';
+import type { FieldChange } from '../plan.ts';
 import { arnTemplate, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import type { OnboardingRequest } from '../request.ts';
 import { assertOwnedByWorkload } from '../tags.ts';
@@ -66,27 +67,52 @@ export async function describeService(cluster: string, serviceName: string): Pro
 const sorted = (xs: string[] | undefined) => [...(xs ?? [])].sort();
 const sameList = (a: string[] | undefined, b: string[] | undefined) => JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
 
+/** What Ensure service would change on an existing service: the UpdateService input, and the same as readable field changes. */
+export interface ServiceUpdate {
+  /** The UpdateService fields (empty when nothing differs). */
+  update: Partial<UpdateServiceCommandInput>;
+  /** One entry per differing field, for a dry run's plan. */
+  changes: FieldChange[];
+}
+
 /**
  * The fields of `existing` that differ from `wanted`, as an UpdateService input (empty when
- * nothing differs), plus `forceNewDeployment` when the primary deployment FAILED.
+ * nothing differs), plus `forceNewDeployment` when the primary deployment FAILED; and each as a
+ * FieldChange. The one comparison Ensure service decides by, on apply and in a dry run.
  */
-export function serviceChanges(existing: Service, wanted: WantedService): Partial<UpdateServiceCommandInput> {
-  const changes: Partial<UpdateServiceCommandInput> = {};
-  if (existing.taskDefinition !== wanted.taskDefinitionArn) changes.taskDefinition = wanted.taskDefinitionArn;
-  if (existing.desiredCount !== wanted.desiredCount) changes.desiredCount = wanted.desiredCount;
+export function serviceUpdate(existing: Service, wanted: WantedService): ServiceUpdate {
+  const update: Partial<UpdateServiceCommandInput> = {};
+  const changes: FieldChange[] = [];
+  if (existing.taskDefinition !== wanted.taskDefinitionArn) {
+    update.taskDefinition = wanted.taskDefinitionArn;
+    changes.push({ field: 'taskDefinition', current: existing.taskDefinition, wanted: wanted.taskDefinitionArn });
+  }
+  if (existing.desiredCount !== wanted.desiredCount) {
+    update.desiredCount = wanted.desiredCount;
+    changes.push({ field: 'desiredCount', current: existing.desiredCount, wanted: wanted.desiredCount });
+  }
   const net = existing.networkConfiguration?.awsvpcConfiguration;
-  if (!sameList(net?.subnets, wanted.subnets) || !sameList(net?.securityGroups, wanted.securityGroups) || (net?.assignPublicIp ?? 'DISABLED') !== 'DISABLED') {
-    changes.networkConfiguration = networkConfiguration(wanted);
+  const netChanges: FieldChange[] = [];
+  if (!sameList(net?.subnets, wanted.subnets)) netChanges.push({ field: 'networkConfiguration.subnets', current: sorted(net?.subnets), wanted: sorted(wanted.subnets) });
+  if (!sameList(net?.securityGroups, wanted.securityGroups)) netChanges.push({ field: 'networkConfiguration.securityGroups', current: sorted(net?.securityGroups), wanted: sorted(wanted.securityGroups) });
+  if ((net?.assignPublicIp ?? 'DISABLED') !== 'DISABLED') netChanges.push({ field: 'networkConfiguration.assignPublicIp', current: net?.assignPublicIp, wanted: 'DISABLED' });
+  if (netChanges.length > 0) {
+    update.networkConfiguration = networkConfiguration(wanted);
+    changes.push(...netChanges);
   }
   // null/undefined means ECS (or moto) did not say: not a reason to update on its own.
   if (existing.enableExecuteCommand != null && existing.enableExecuteCommand !== wanted.enableExecuteCommand) {
-    changes.enableExecuteCommand = wanted.enableExecuteCommand;
+    update.enableExecuteCommand = wanted.enableExecuteCommand;
+    changes.push({ field: 'enableExecuteCommand', current: existing.enableExecuteCommand, wanted: wanted.enableExecuteCommand });
     // Running tasks keep the old setting until replaced.
-    if (changes.taskDefinition === undefined && changes.networkConfiguration === undefined) changes.forceNewDeployment = true;
+    if (update.taskDefinition === undefined && update.networkConfiguration === undefined) update.forceNewDeployment = true;
   }
   // A first deployment the circuit breaker FAILED has nothing to roll back to: only a forced one retries it after a fix elsewhere.
-  if (existing.deployments?.find((d) => d.status === 'PRIMARY')?.rolloutState === 'FAILED') changes.forceNewDeployment = true;
-  return changes;
+  if (existing.deployments?.find((d) => d.status === 'PRIMARY')?.rolloutState === 'FAILED') {
+    update.forceNewDeployment = true;
+    changes.push({ field: 'forceNewDeployment', current: 'primary deployment FAILED', wanted: true });
+  }
+  return { update, changes };
 }
 
 function networkConfiguration(w: WantedService): NonNullable<CreateServiceCommandInput['networkConfiguration']> {
@@ -176,24 +202,62 @@ async function createService(w: WantedService, previous: ServiceGeneration | und
 }
 
 /**
+ * What Ensure service does with the name: `create` it (missing, or INACTIVE: `previous` is that
+ * earlier incarnation), `wait` for a DRAINING one to finish deleting (the apply throws `error`,
+ * retried on a slow schedule, and creates it once INACTIVE), `conflict` (a live service of the
+ * name that is not this workload's: the apply throws `error`), `reuse` or `update` (with the
+ * fields that differ). Only DescribeServices: the apply and the dry run both decide by it.
+ */
+export type ServiceDecision =
+  | { action: 'create'; previous?: ServiceGeneration }
+  | { action: 'wait'; serviceArn?: string; error: ResourceDrainingError }
+  | { action: 'conflict'; serviceArn?: string; error: ResourceConflictError }
+  | { action: 'reuse'; serviceArn: string }
+  | ({ action: 'update'; serviceArn: string } & ServiceUpdate);
+
+/** Decides for `w` by the service of its name. A cluster ECS does not know holds no service: create (a dry run plans the cluster too). */
+export async function decideService(w: WantedService): Promise<ServiceDecision> {
+  let existing: Service | undefined;
+  try {
+    existing = await describeService(w.cluster, w.serviceName);
+  } catch (e) {
+    if (!isAwsError(e, 'ClusterNotFoundException')) throw e;
+  }
+  if (existing?.status === 'DRAINING') return { action: 'wait', serviceArn: existing.serviceArn, error: draining(w, `DescribeServices reports it DRAINING: ${UNTIL_INACTIVE}`) };
+  if (!existing || existing.status === 'INACTIVE') return { action: 'create', ...(existing ? { previous: existing } : {}) };
+  try {
+    assertOwnedByWorkload(existing.tags, w.owner, `ECS service "${w.serviceName}" in cluster "${w.cluster}"`, 'delete it or choose another ecs.service');
+  } catch (e) {
+    if (e instanceof ResourceConflictError) return { action: 'conflict', serviceArn: existing.serviceArn, error: e };
+    throw e;
+  }
+  if (!existing.serviceArn) throw new Error(`DescribeServices returned no ARN for ${w.serviceName}`);
+  const diff = serviceUpdate(existing, w);
+  return diff.changes.length === 0 ? { action: 'reuse', serviceArn: existing.serviceArn } : { action: 'update', serviceArn: existing.serviceArn, ...diff };
+}
+
+/**
  * Creates the service when missing (or INACTIVE), updates it only when something we set
  * differs (or its primary deployment FAILED), and never makes a second one. A live service
  * with the name must be this workload's (ResourceConflictError naming the owner otherwise); a
  * DRAINING one must finish deleting first (ResourceDrainingError, retried on a slow schedule).
  */
 export async function ensureEcsService(w: WantedService): Promise<{ serviceArn: string; created: boolean; updated: boolean }> {
-  const existing = await describeService(w.cluster, w.serviceName);
-  if (existing?.status === 'DRAINING') throw draining(w, `DescribeServices reports it DRAINING: ${UNTIL_INACTIVE}`);
-  if (existing && existing.status !== 'INACTIVE') {
-    assertOwnedByWorkload(existing.tags, w.owner, `ECS service "${w.serviceName}" in cluster "${w.cluster}"`, 'delete it or choose another ecs.service');
-    if (!existing.serviceArn) throw new Error(`DescribeServices returned no ARN for ${w.serviceName}`);
-    const changes = serviceChanges(existing, w);
-    if (Object.keys(changes).length === 0) return { serviceArn: existing.serviceArn, created: false, updated: false };
-    await ecs().send(new UpdateServiceCommand({ cluster: w.cluster, service: w.serviceName, ...changes }));
-    return { serviceArn: existing.serviceArn, created: false, updated: true };
+  const decision = await decideService(w);
+  switch (decision.action) {
+    case 'wait':
+    case 'conflict':
+      throw decision.error;
+    case 'reuse':
+      return { serviceArn: decision.serviceArn, created: false, updated: false };
+    case 'update':
+      await ecs().send(new UpdateServiceCommand({ cluster: w.cluster, service: w.serviceName, ...decision.update }));
+      return { serviceArn: decision.serviceArn, created: false, updated: true };
+    case 'create': {
+      const made = await createService(w, decision.previous);
+      return { serviceArn: made.serviceArn, created: true, updated: false };
+    }
   }
-  const made = await createService(w, existing);
-  return { serviceArn: made.serviceArn, created: true, updated: false };
 }
 
 /**
