@@ -107,7 +107,7 @@ export const defaultApiDeps: ApiDeps = {
   getWorkload,
   storeCaBundle: async (request, pem) => {
     const s = await ensureCaSecret(caSecretSpec(request, pem));
-    return { arn: s.secretArn, versionId: s.versionId };
+    return { arn: s.secretArn, versionId: s.versionId, stored: s.created ? 'created' : s.updated || s.restored ? 'updated' : 'unchanged' };
   },
   acquireWorkloadLock,
   releaseWorkloadLock,
@@ -179,7 +179,7 @@ export function withCaReference(request: OnboardingRequest, ref: CaSecretRef): O
  * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
  */
 export function longestCaReference(request: OnboardingRequest): CaSecretRef {
-  return { arn: `arn:${'p'.repeat(16)}:secretsmanager:${'r'.repeat(20)}:123456789012:secret:${names.caSecret(request)}-XXXXXX`, versionId: 'v'.repeat(64) };
+  return { arn: `arn:${'p'.repeat(16)}:secretsmanager:${'r'.repeat(20)}:123456789012:secret:${names.caSecret(request)}-XXXXXX`, versionId: 'v'.repeat(64), stored: 'unchanged' };
 }
 
 /** The 413 answer for a body or execution input over Step Functions' input limit: nothing is started. */

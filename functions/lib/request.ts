@@ -146,6 +146,8 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)
 export const CaSecretRefSchema = z.strictObject({
   arn: z.string().max(2048).regex(SECRET_ARN, 'must be a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)'),
   versionId: z.string().regex(/^[A-Za-z0-9-]{32,64}$/, 'must be a Secrets Manager version id (32-64 letters, digits or "-")'),
+  /** What the API's write did to the secret, so the run's ledger reports it as created, updated or reused (absent: reused). */
+  stored: z.enum(['created', 'updated', 'unchanged']).optional(),
 });
 export type CaSecretRef = z.infer<typeof CaSecretRefSchema>;
 

@@ -221,7 +221,8 @@ export async function checkCaSecretVersion(ref: CaSecretRef, request: Pick<Onboa
   if (!(await hasVersion(found, ref.versionId))) {
     throw new ResourceConflictError(`Secrets Manager secret "${name}" no longer has version ${ref.versionId}, where the API stored the CA bundle: submit the request again`);
   }
-  return { secretName: name, secretArn: found.ARN, versionId: ref.versionId, created: false, updated: false, restored: false };
+  // What the API's write did, as it reported it in the reference: the run's ledger says the secret was made or changed by this apply.
+  return { secretName: name, secretArn: found.ARN, versionId: ref.versionId, created: ref.stored === 'created', updated: ref.stored === 'updated', restored: false };
 }
 
 /** DescribeSecret lists only versions with a staging label; a version that lost its label is found with IncludeDeprecated. */
