@@ -190,6 +190,17 @@ describe('least privilege of the onboarding steps', () => {
     }
   });
 
+  /** A dry run: its look-ups are recorded like every call, and must be allowed by each step's permissions too. */
+  async function planned(input: OnboardingRequestInput): Promise<{ status: string; summary: Record<string, number> }> {
+    const o = await runWorkflow({ ...input, dryRun: true }, FAST);
+    expect(o.status, `${o.error}: ${o.cause}`).toBe('SUCCEEDED');
+    return o.output as { status: string; summary: Record<string, number> };
+  }
+
+  it('a dry run of a fresh onboarding', async () => {
+    expect((await planned(request())).summary.create).toBeGreaterThan(10);
+  });
+
   it('a fresh onboarding', async () => {
     const r = await succeeded(request());
     expect(r.created.map((e) => e.kind)).toEqual(expect.arrayContaining(['ecs-cluster', 'iam-role', 'secret', 'log-group', 'nat-gateway', 'vpc-subnet', 'security-group', 'ecs-service']));
@@ -230,6 +241,8 @@ describe('least privilege of the onboarding steps', () => {
       logRetentionDays: 14 as never,
     });
     changed.rootCaPem = readFileSync(new URL('../fixtures/second-root-ca.pem', import.meta.url), 'utf8');
+    // Planned first (every update it will make, read only), then applied.
+    expect((await planned(changed)).summary.update).toBeGreaterThan(3);
     const r = await succeeded(changed);
     expect(r.created.map((e) => e.kind)).toEqual(['task-definition']);
   });
