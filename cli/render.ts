@@ -141,6 +141,7 @@ interface ResultShape {
   workload?: string;
   tasks?: unknown[];
   created?: unknown[];
+  updated?: unknown[];
   reused?: unknown[];
   traffic?: { hint?: string; outbound?: { byStatusClass?: Record<string, number> }; inbound?: { byStatusClass?: Record<string, number> } };
 }
@@ -151,7 +152,7 @@ export function printSuccess(io: Io, view: ExecutionView): void {
   const seconds = view.durationMs === undefined ? '' : ` in ${(view.durationMs / 1000).toFixed(1)} s`;
   io.out(`\n${offboarding ? 'Offboarded' : 'Onboarded'} ${view.workload}${seconds} (execution ${view.executionId}).`);
   const r = (view.result ?? {}) as ResultShape;
-  if (!offboarding && Array.isArray(r.tasks)) io.out(`  ${r.tasks.length} task(s); ${r.created?.length ?? 0} resource(s) created, ${r.reused?.length ?? 0} reused.`);
+  if (!offboarding && Array.isArray(r.tasks)) io.out(`  ${r.tasks.length} task(s); ${r.created?.length ?? 0} resource(s) created, ${r.updated?.length ?? 0} updated, ${r.reused?.length ?? 0} reused.`);
   const fives = (r.traffic?.outbound?.byStatusClass?.['5xx'] ?? 0) + (r.traffic?.inbound?.byStatusClass?.['5xx'] ?? 0);
   if (fives > 0) io.out(`  Note: the agent's access log shows ${fives} 5xx answer(s). If they are 503s from pods in the cluster, ${EKS_SG_FIX}, then run mesh-onboard apply again.`);
   if (r.traffic?.hint) io.out(`  Note: ${r.traffic.hint}`);
