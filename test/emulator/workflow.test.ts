@@ -247,7 +247,8 @@ describe('onboarding workflow in the local engine', () => {
     };
     // Check NAT gateway only runs while the NAT gateway is pending.
     if (step === 'Check NAT gateway') overrides['Ensure NAT gateway'] = async (s) => ({ ...(await ensureNatGateway(s as unknown as WorkflowState)), state: 'pending' }) as never;
-    const o = await runWorkflow(bookinfoInput(), { ...FAST, handlerOverrides: overrides });
+    // Record plan runs only in a dry run.
+    const o = await runWorkflow(step === 'Record plan' ? { ...bookinfoInput(), dryRun: true } : bookinfoInput(), { ...FAST, handlerOverrides: overrides });
     expect(o.status).toBe('FAILED');
     expect(o.error).toBe('ResourceConflictError');
     expect(o.cause).toBe(`${step}: injected in ${step}`);
