@@ -651,7 +651,12 @@ function lambdaContext(functionName: string) {
 // ---------------------------------------------------------------------------------------------
 // The figures
 
-/** Records a fresh onboarding once, then computes the figures under `opts.model` (DEFAULT_LATENCY_MODEL's figures for what it leaves out). */
+/**
+ * Records a fresh onboarding once per process (a sandbox of its own, started and stopped here:
+ * call it while no other sandbox runs in the process, as stopping one resets the clients and the
+ * emulator environment), then computes the figures under `opts.model` (DEFAULT_LATENCY_MODEL's
+ * figures for what it leaves out). Later calls reuse the recording.
+ */
 export async function runLatencyModel(opts: { model?: Partial<LatencyModel> } = {}): Promise<LatencyFigures> {
   const model = { ...DEFAULT_LATENCY_MODEL, ...opts.model };
   const recording = await recordFreshOnboarding();
