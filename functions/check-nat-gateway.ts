@@ -3,6 +3,7 @@ import { ResourceNotReadyError, WaitDeadlineExceededError } from '#lib/errors.ts
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
+import { READINESS } from '#lib/settings.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
 import { need } from '#lib/state.ts';
 import type { NatGatewayResult, WorkflowState, ZonalNatGateway } from '#lib/workflow.ts';
@@ -37,7 +38,7 @@ export async function checkNatGateway(state: WorkflowState): Promise<NatGatewayR
         'look at it in the VPC console, or raise timeouts.natGatewaySeconds and run again',
     );
   }
-  return { ...natGateway, state: 'pending', poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds) };
+  return { ...natGateway, state: 'pending', poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds, new Date(), READINESS.natGateway) };
 }
 
 /** Per-zone NAT gateways: `available` once every one is; a failed one fails the run; the same deadline for all. */
@@ -58,7 +59,7 @@ async function checkZonal(request: WorkflowState['request'], natGateway: NatGate
       `NAT gateway(s) ${waiting.join(', ')} still pending after ${effectiveTimeouts(request).natGatewaySeconds} s (deadline ${natGateway.poll.deadline}); look at them in the VPC console, or raise timeouts.natGatewaySeconds and run again`,
     );
   }
-  return { ...natGateway, state: 'pending', zonal: now, poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds) };
+  return { ...natGateway, state: 'pending', zonal: now, poll: nextPoll(natGateway.poll, effectiveTimeouts(request).natGatewaySeconds, new Date(), READINESS.natGateway) };
 }
 
 export const permissions: StepPermissions = DESCRIBE_NAT_GATEWAY_PERMISSIONS;

@@ -6,6 +6,7 @@ import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
+import { READINESS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { ReadinessResult, RunningTask, WorkflowState } from '#lib/workflow.ts';
 
@@ -68,7 +69,7 @@ const latestFirst = (a: Task, b: Task) => (b.stoppedAt?.getTime() ?? 0) - (a.sto
  */
 export async function checkServiceReadiness(state: WorkflowState): Promise<ReadinessResult> {
   const { request, service, taskDefinition, taskSubnet, readiness } = need(state, 'service', 'taskDefinition', 'taskSubnet');
-  const poll = nextPoll(readiness?.poll, effectiveTimeouts(request).serviceSeconds);
+  const poll = nextPoll(readiness?.poll, effectiveTimeouts(request).serviceSeconds, new Date(), READINESS.service);
   const { clusterName, serviceName } = service;
   const svc = await describeService(clusterName, serviceName);
   // Right after CreateService, DescribeServices may not list the service yet (eventual consistency).

@@ -5,6 +5,7 @@ import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { effectiveTimeouts } from '#lib/request.ts';
+import { READINESS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { MeshVerificationResult, TaskRegistration, WorkflowState } from '#lib/workflow.ts';
 
@@ -18,7 +19,7 @@ export { registrationOf } from '#lib/registration.ts';
 export async function verifyWorkload(state: WorkflowState): Promise<MeshVerificationResult> {
   const { request, readiness } = need(state, 'readiness');
   const { namespace } = request.workloadGroup;
-  const poll = nextPoll(state.mesh?.poll, effectiveTimeouts(request).meshSeconds);
+  const poll = nextPoll(state.mesh?.poll, effectiveTimeouts(request).meshSeconds, new Date(), READINESS.mesh);
   const tasks = readiness.tasks;
 
   const connected: TaskRegistration[] = [];

@@ -121,8 +121,8 @@ export const ADDITIONS: Addition[] = [
   },
   {
     what: 'Bounded waits',
-    detail: 'Wait and check loops with growing intervals and a deadline (configurable per wait) for the NAT gateway, the service and the mesh registration.',
-    states: on('Wait for NAT gateway', 'Wait for service', 'Wait for mesh registration'),
+    detail: 'Wait and check loops for the NAT gateway, the service and the mesh registration, shaped by when each is typically ready (a first wait, short polls, then growing intervals) and bounded by a deadline (configurable per wait); what needs no NAT gateway is made during its wait.',
+    states: on('First wait for NAT gateway', 'Wait for NAT gateway', 'First wait for service', 'Wait for service', 'First wait for mesh registration', 'Wait for mesh registration'),
   },
   {
     what: 'A record of every run',

@@ -41,6 +41,15 @@ export interface WaitLoop {
   enter: 'choice' | 'check';
   /** The longest deadline a request may set for this wait. */
   maxWaitSeconds: number;
+  /**
+   * A fixed Wait before the first check (about when the resource is typically ready), so no check
+   * runs that cannot succeed yet; only with `enter: 'choice'`. Taken when no check ran yet and
+   * `when` holds (absent: always); otherwise the first check runs at once (a re-run finding the
+   * resource ready).
+   */
+  firstWait?: { name: string; seconds: number; when?: ChoiceRule };
+  /** The Succeed state the loop leaves to when it ends a Parallel branch (a Choice cannot end one). */
+  endName?: string;
 }
 
 export interface Branch {
@@ -211,19 +220,28 @@ class Renderer {
   }
 
   loop(l: WaitLoop, next: { Next: string } | { End: true }, failTo: string | undefined, known: Known[]): Record<string, AslState> {
-    if (!('Next' in next)) throw new Error(`wait loop "${l.choice}" cannot end a sequence`);
+    if (!('Next' in next) && !l.endName) throw new Error(`wait loop "${l.choice}" ends a sequence: give it an endName`);
     const poll = `$.${l.check.resultKey}.poll`;
-    const choices: ChoiceRule[] = [{ ...l.until, Next: next.Next }];
-    // Entered before any check: no poll yet means "check now", a poll means "wait, then check".
+    const leave = 'Next' in next ? next.Next : l.endName!;
+    const ending: Record<string, AslState> = 'Next' in next ? {} : { [leave]: { Type: 'Succeed', Comment: 'The branch ends once the resource is ready.' } };
+    const choices: ChoiceRule[] = [{ ...l.until, Next: leave }];
+    const first = l.firstWait;
+    if (first && l.enter !== 'choice') throw new Error(`wait loop "${l.choice}": a first wait needs enter: 'choice'`);
+    // Entered before any check: no poll yet means "check now" (or the first wait), a poll means "wait, then check".
     if (l.enter === 'choice') choices.push({ Variable: poll, IsPresent: true, Next: l.wait });
-    const choice: AslState = { Type: 'Choice', Choices: choices, Default: l.enter === 'choice' ? l.check.name : l.wait };
-    const wait: AslState = { Type: 'Wait', Comment: `Growing interval computed by ${l.check.name}; its deadline bounds the loop.`, SecondsPath: `${poll}.nextWaitSeconds`, Next: l.check.name };
+    if (first?.when) choices.push({ ...first.when, Next: first.name });
+    const entryDefault = first && !first.when ? first.name : l.check.name;
+    const choice: AslState = { Type: 'Choice', Choices: choices, Default: l.enter === 'choice' ? entryDefault : l.wait };
+    const wait: AslState = { Type: 'Wait', Comment: `Interval computed by ${l.check.name} (functions/lib/poll.ts); its deadline bounds the loop.`, SecondsPath: `${poll}.nextWaitSeconds`, Next: l.check.name };
     const failed = `${l.check.name} failed`;
     const check = this.taskState(l.check, { Next: l.choice }, failed);
     const checkFailed = this.failedPass(l.check.name, known, failTo);
+    const firstState: Record<string, AslState> = first
+      ? { [first.name]: { Type: 'Wait', Comment: `About when the resource is typically ready (functions/lib/settings.ts READINESS): no check that cannot succeed yet.`, Seconds: first.seconds, Next: l.check.name } }
+      : {};
     return l.enter === 'choice'
-      ? { [l.choice]: choice, [l.wait]: wait, [l.check.name]: check, [failed]: checkFailed }
-      : { [l.check.name]: check, [failed]: checkFailed, [l.choice]: choice, [l.wait]: wait };
+      ? { [l.choice]: choice, ...firstState, [l.wait]: wait, [l.check.name]: check, [failed]: checkFailed, ...ending }
+      : { [l.check.name]: check, [failed]: checkFailed, [l.choice]: choice, [l.wait]: wait, ...ending };
   }
 
   /**
@@ -357,7 +375,7 @@ function worstCaseSeconds(steps: Step[], taskBudget: number): number {
   return steps.reduce((total, s) => {
     if (s.kind === 'task') return total + taskBudget;
     // The loop's deadline bounds its checks and waits, but the check begun just before the deadline and the one that throws at it may each exhaust their retries.
-    if (s.kind === 'loop') return total + s.maxWaitSeconds + 2 * taskBudget;
+    if (s.kind === 'loop') return total + (s.firstWait?.seconds ?? 0) + s.maxWaitSeconds + 2 * taskBudget;
     // The exit's path ends the run: it is shorter than the rest of the main path only when its steps are; count the longer.
     if (s.kind === 'exit') return total + s.steps.length * taskBudget;
     return total + Math.max(...s.branches.map((b) => worstCaseSeconds(b.steps, taskBudget)));

@@ -4,7 +4,7 @@
  * engine runs; a test fails when the committed file differs from this description.
  */
 import { RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.ts';
-import { MAX_WAIT_SECONDS } from '../functions/lib/settings.ts';
+import { MAX_WAIT_SECONDS, READINESS } from '../functions/lib/settings.ts';
 import { buildWorkflow, exitWhen, parallel, task, waitLoop, type ChoiceRule, type WorkflowSpec } from './builder.ts';
 import type { AslMachine, Retrier } from './definition.ts';
 
@@ -30,6 +30,16 @@ export const RETRY_POLICY: Retrier[] = [
 /** A dry run (`request.dryRun`, functions/lib/plan.ts): absent means apply. */
 export const DRY_RUN: ChoiceRule = { And: [{ Variable: '$.request.dryRun', IsPresent: true }, { Variable: '$.request.dryRun', BooleanEquals: true }] };
 
+/** `path` is present and true (a Choice on a missing path fails the execution with States.Runtime). */
+const isTrue = (path: string): ChoiceRule => ({ And: [{ Variable: path, IsPresent: true }, { Variable: path, BooleanEquals: true }] });
+
+/**
+ * Ensure service started new tasks (it made the service, or changed it so ECS deploys again): they
+ * need about a minute to run and their agents about 15 s more, so the loops wait before the first
+ * check. Otherwise (a re-run finding everything in place) they check at once.
+ */
+const NEW_TASKS: ChoiceRule = { Or: [isTrue('$.service.updated'), isTrue('$.service.ledger[0].created')] };
+
 export const ONBOARD_WORKLOAD: WorkflowSpec = {
   comment:
     'Onboards one AWS ECS Fargate workload into an Istio / TSB mesh. Generated from statemachine/onboard-workload.ts by `npm run workflow`: edit that file, not this one. CDK deploys it with the ${...FunctionArn} placeholders filled, and the local engine runs the same file in-process.',
@@ -43,7 +53,8 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
     // Every check of the network against the account, before the first mutating call: a request that cannot succeed fails with nothing made.
     task('Resolve network', { resultKey: 'network' }),
     parallel('Provision identity and network', {
-      comment: 'Identity and logging beside the network: neither needs the other.',
+      comment:
+        'Everything that does not need an available NAT gateway overlaps its wait: identity, logging and the task definition in one branch; the NAT gateway, the task subnet (its default route may name a pending NAT gateway), the security group and the NAT wait in the other. Only the service, whose tasks pull images through the NAT gateway, waits for it.',
       failedName: 'Provisioning failed',
       checkName: 'Provisioning succeeded?',
       doneName: 'Provisioned',
@@ -56,28 +67,50 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
             task('Ensure execution role', { resultKey: 'executionRole', ledger: true }),
             task('Ensure CA secret', { resultKey: 'caSecret', ledger: true }),
             task('Ensure log group', { resultKey: 'logGroup', ledger: true }),
+            // Needs only the pre-flight (agent image), the roles' ARNs, the CA secret and the log group; ECS stores the role ARNs without assuming them.
+            // Given just those keys: the branch still carries the CA bundle, which no step after Ensure CA secret may see.
+            task('Register task definition', {
+              resultKey: 'taskDefinition',
+              ledger: true,
+              parameters: {
+                'request.$': '$.request',
+                'execution.$': '$.execution',
+                'preflight.$': '$.preflight',
+                'taskRole.$': '$.taskRole',
+                'executionRole.$': '$.executionRole',
+                'caSecret.$': '$.caSecret',
+                'logGroup.$': '$.logGroup',
+              },
+            }),
           ],
         },
         {
           name: 'Network',
           steps: [
+            // First: the longest wait of the run starts as early as it can.
             task('Ensure NAT gateway', { resultKey: 'natGateway', ledger: true }),
+            // EC2 CreateRoute accepts a NAT gateway that is still pending (only a just-made one may be
+            // InvalidNatGatewayID.NotFound for a moment, a retried ResourceNotReadyError): boto/boto3#779
+            // (https://github.com/boto/boto3/issues/779) shows the route to a pending NAT gateway created on retry, and
+            // kops retries exactly that error instead of waiting for `available` (kubernetes/kops#9637,
+            // https://github.com/kubernetes/kops/pull/9637). The route carries traffic once the NAT gateway is available.
+            task('Ensure task subnet', { resultKey: 'taskSubnet', ledger: true }),
+            task('Ensure security group', { resultKey: 'securityGroup', ledger: true }),
             waitLoop({
               choice: 'NAT gateway available?',
               // A dry run never waits: nothing was made to wait for.
               until: { Or: [{ Variable: '$.natGateway.state', StringEquals: 'available' }, DRY_RUN] },
               wait: 'Wait for NAT gateway',
+              firstWait: { name: 'First wait for NAT gateway', seconds: READINESS.natGateway.firstWaitSeconds },
+              endName: 'NAT gateway ready',
               check: task('Check NAT gateway', { resultKey: 'natGateway', ledger: true }),
               enter: 'choice',
               maxWaitSeconds: MAX_WAIT_SECONDS,
             }),
-            task('Ensure task subnet', { resultKey: 'taskSubnet', ledger: true }),
-            task('Ensure security group', { resultKey: 'securityGroup', ledger: true }),
           ],
         },
       ],
     }),
-    task('Register task definition', { resultKey: 'taskDefinition', ledger: true }),
     task('Ensure service', { resultKey: 'service', ledger: true }),
     exitWhen('Plan only?', {
       comment: 'A dry run ends here: every provisioning step has planned, nothing was made, so there is nothing to wait for or verify.',
@@ -88,17 +121,19 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
     waitLoop({
       check: task('Check service readiness', { resultKey: 'readiness' }),
       choice: 'Service ready?',
-      until: { Variable: '$.readiness.ready', BooleanEquals: true },
+      until: isTrue('$.readiness.ready'),
       wait: 'Wait for service',
-      enter: 'check',
+      firstWait: { name: 'First wait for service', seconds: READINESS.service.firstWaitSeconds, when: NEW_TASKS },
+      enter: 'choice',
       maxWaitSeconds: MAX_WAIT_SECONDS,
     }),
     waitLoop({
       check: task('Verify workload', { resultKey: 'mesh' }),
       choice: 'Workload connected?',
-      until: { Variable: '$.mesh.allConnected', BooleanEquals: true },
+      until: isTrue('$.mesh.allConnected'),
       wait: 'Wait for mesh registration',
-      enter: 'check',
+      firstWait: { name: 'First wait for mesh registration', seconds: READINESS.mesh.firstWaitSeconds, when: NEW_TASKS },
+      enter: 'choice',
       maxWaitSeconds: MAX_WAIT_SECONDS,
     }),
     task('Traffic evidence', { resultKey: 'traffic' }),

@@ -28,13 +28,39 @@ export const DEFAULTS = {
     serviceSeconds: 900,
     meshSeconds: 600,
   },
-  /** First and largest wait between polls of a slow resource (the state machine's Wait states). */
+  /** First and largest wait between polls of a slow resource (the state machine's Wait states) when it has no READINESS shape. */
   pollFirstWaitSeconds: 5,
   pollMaxWaitSeconds: 60,
   /** Subnet size chosen automatically when the request gives no CIDR. */
   autoSubnetPrefixLength: 24,
   /** Zones that get a task subnet by default: the service survives the loss of one. */
   zones: 2,
+} as const;
+
+/**
+ * How the onboarding's wait loops poll each resource, shaped by when it is typically ready: a
+ * first Wait of about that time (a fixed `Seconds` in the ASL, so no check runs that cannot
+ * succeed yet), then checks every `pollSeconds` for `shortForSeconds`, then the growing interval
+ * (×1.5 up to pollMaxWaitSeconds) so a slow one does not cost three transitions every few
+ * seconds until its deadline (a longer short phase notices a late resource sooner but costs
+ * transitions: with a 150 s NAT gateway and 90 s tasks, 60 s phases took 90 transitions). The deadline (request `timeouts.*Seconds`) counts from the first
+ * check. bench/latency-model.ts measures the effect; the sandbox scales every Wait (`waitMs`).
+ */
+export const READINESS = {
+  /**
+   * A new NAT gateway is `pending` for one to a few minutes: the SDKs' NatGatewayAvailable waiter
+   * polls every 15 s up to 40 times (aws/aws-sdk-ruby#1039), kops waits up to 5-10 min
+   * (kubernetes/kops#944), and issue 11 measured 90 s. The loop is entered after the task subnet and
+   * the security group (a few seconds after CreateNatGateway), so 80 s first.
+   */
+  natGateway: { firstWaitSeconds: 80, pollSeconds: 5, shortForSeconds: 30 },
+  /**
+   * A new Fargate task runs about a minute after CreateService (provisioning, image pulls through
+   * the NAT gateway, container start): issue 11 measured 60 s. First check at 55 s.
+   */
+  service: { firstWaitSeconds: 55, pollSeconds: 5, shortForSeconds: 30 },
+  /** The onboarding agent connects about 15 s after its task runs (issue 11); a check right after the service is ready cannot succeed. */
+  mesh: { firstWaitSeconds: 12, pollSeconds: 3, shortForSeconds: 15 },
 } as const;
 
 /** Longest deadline a request may give any one wait (`timeouts.*Seconds`); the state machine's execution timeout is derived from it. */

@@ -338,7 +338,7 @@ describe('onboarding workflow in the local engine', () => {
       expect(ids).toEqual({ 'Ensure security group': executionArnOf(name), 'Record result': executionArnOf(name) });
       // In the logs and the Lambda context of every top-level step (the two branches share one logger locally, so their lines may swap keys).
       const finished = lines.filter((l) => l.message === 'step finished' && top.includes(String(l.step)));
-      expect(finished.map((l) => l.step)).toEqual(expect.arrayContaining(['Validate request', 'Pre-flight mesh', 'Register task definition', 'Verify workload', 'Record result']));
+      expect(finished.map((l) => l.step)).toEqual(expect.arrayContaining(['Validate request', 'Pre-flight mesh', 'Ensure service', 'Verify workload', 'Record result']));
       for (const l of finished) {
         expect(l.executionId, String(l.step)).toBe(executionArnOf(name));
         expect(String(l.function_request_id), String(l.step)).toMatch(new RegExp(`^${name}-`));

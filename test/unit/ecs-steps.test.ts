@@ -14,6 +14,7 @@ import {
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { READINESS } from '../../functions/lib/settings.ts';
 import { checkServiceReadiness, handler as readinessHandler } from '../../functions/check-service-readiness.ts';
 import { ensureCluster, handler as ensureClusterHandler } from '../../functions/ensure-cluster.ts';
 import { ensureService, handler as ensureServiceHandler } from '../../functions/ensure-service.ts';
@@ -162,7 +163,7 @@ describe('Check service readiness: failure and wait paths', () => {
     expect(result).toMatchObject({ ready: false, tasks: [], status: 'running 0/1, deployment IN_PROGRESS' });
   });
 
-  it('returns ready=false with a growing poll while the deployment is in progress', async () => {
+  it('returns ready=false with the next poll (short polls around the typical start time) while the deployment is in progress', async () => {
     // Prepare
     given(service(), [task({ lastStatus: 'PROVISIONING' })]);
 
@@ -175,7 +176,7 @@ describe('Check service readiness: failure and wait paths', () => {
     expect(first.poll.attempt).toBe(1);
     expect(Date.parse(first.poll.deadline) - Date.parse(first.poll.startedAt)).toBe(900_000);
     expect(second.poll).toMatchObject({ attempt: 2, startedAt: first.poll.startedAt, deadline: first.poll.deadline });
-    expect(second.poll.nextWaitSeconds).toBeGreaterThan(first.poll.nextWaitSeconds);
+    expect([first.poll.nextWaitSeconds, second.poll.nextWaitSeconds]).toEqual([READINESS.service.pollSeconds, READINESS.service.pollSeconds]);
   });
 
   it('fails with WaitDeadlineExceededError naming the service and what is missing', async () => {

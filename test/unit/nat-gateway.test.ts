@@ -24,7 +24,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkNatGateway, handler as checkNatGatewayHandler, NOT_FOUND_GRACE_SECONDS } from '../../functions/check-nat-gateway.ts';
 import { ensureNatGateway, handler as ensureNatGatewayHandler } from '../../functions/ensure-nat-gateway.ts';
 import { AwsThrottledError, NatGatewayFailedError, ResourceConflictError, ResourceNotReadyError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
-import { TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../../functions/lib/settings.ts';
+import { READINESS, TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../../functions/lib/settings.ts';
 import type { NatGatewayResult, NetworkResult, WorkflowState } from '../../functions/lib/workflow.ts';
 import { bookinfoRequest } from '../support/requests.ts';
 
@@ -66,7 +66,7 @@ function interruptedRun() {
 const tokens = () => ec2Mock.commandCalls(CreateNatGatewayCommand).map((c) => c.args[0].input.ClientToken);
 
 describe('Check NAT gateway (wait loop)', () => {
-  it('stays pending with a growing poll for N checks, then reports available with the ledger kept', async () => {
+  it('stays pending with short polls around the typical readiness, then growing ones, then reports available with the ledger kept', async () => {
     ec2Mock
       .on(DescribeNatGatewaysCommand, { NatGatewayIds: [NAT] })
       .resolvesOnce({ NatGateways: [nat('pending')] })
@@ -83,16 +83,22 @@ describe('Check NAT gateway (wait loop)', () => {
     }
     const done = await checkNatGateway(state);
 
+    const short = READINESS.natGateway.pollSeconds;
     expect(polls.map((p) => [p?.attempt, p?.nextWaitSeconds])).toEqual([
-      [1, 5],
-      [2, 8],
-      [3, 12],
+      [1, short],
+      [2, short],
+      [3, short],
     ]);
     // Deadline = first check + timeouts.natGatewaySeconds (default 600 s), fixed across checks.
     expect(Date.parse(polls[0]!.deadline) - Date.parse(polls[0]!.startedAt)).toBe(600_000);
     expect(new Set(polls.map((p) => p?.deadline)).size).toBe(1);
+    // Past the short phase the interval grows again, so a slow NAT gateway costs few transitions.
+    ec2Mock.on(DescribeNatGatewaysCommand, { NatGatewayIds: [NAT] }).resolves({ NatGateways: [nat('pending')] });
+    const startedLongAgo = { ...polls[2]!, startedAt: new Date(Date.now() - (READINESS.natGateway.shortForSeconds + 1) * 1000).toISOString() };
+    const grown = await checkNatGateway({ ...state, natGateway: { ...natGateway, state: 'pending', poll: startedLongAgo } });
+    expect(grown.poll?.nextWaitSeconds).toBe(Math.ceil(short * 1.5));
     expect(done).toMatchObject({ natGatewayId: NAT, state: 'available', subnetId: natGateway.subnetId, ledger: natGateway.ledger });
-    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeNatGatewaysCommand, 4);
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeNatGatewaysCommand, 5);
   });
 
   it('throws NatGatewayFailedError with AWS failure code and message when it failed', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { RETRYABLE_ERROR_NAMES, TERMINAL_ERROR_NAMES } from '../../functions/lib/errors.ts';
+import { READINESS } from '../../functions/lib/settings.ts';
 import { allStates, ASL_PATH, FUNCTIONS_DIR, loadDefinition, placeholderOf, substitute, taskSteps, type AslMachine, type AslState, type Retrier } from '../../statemachine/definition.ts';
 import { renderWorkflow } from '../../statemachine/onboard-workload.ts';
 import { onboardingRequestJsonSchema } from '../../scripts/generate-schema.ts';
@@ -74,19 +75,36 @@ describe('statemachine/onboard-workload.asl.json', () => {
     }
   });
 
-  it('bounds every wait: Wait states read the interval the check step computed', () => {
-    const waits = states.filter(([, s]) => s.Type === 'Wait');
+  it('bounds every wait: Wait states read the interval the check step computed, after a first wait shaped by when the resource is typically ready', () => {
+    const waits = states.filter(([, s]) => s.Type === 'Wait' && s.SecondsPath !== undefined);
     expect(waits.map(([n]) => n).sort()).toEqual(['Wait for NAT gateway', 'Wait for mesh registration', 'Wait for service']);
     for (const [, w] of waits) expect(w.SecondsPath).toMatch(/\.poll\.nextWaitSeconds$/);
+    const first = Object.fromEntries(states.filter(([, s]) => s.Type === 'Wait' && s.SecondsPath === undefined).map(([n, s]) => [n, [s.Seconds, s.Next]]));
+    expect(first).toEqual({
+      'First wait for NAT gateway': [READINESS.natGateway.firstWaitSeconds, 'Check NAT gateway'],
+      'First wait for service': [READINESS.service.firstWaitSeconds, 'Check service readiness'],
+      'First wait for mesh registration': [READINESS.mesh.firstWaitSeconds, 'Verify workload'],
+    });
+  });
+
+  it('waits first only for what this run started (a re-run finding the service in place checks at once)', () => {
+    const choice = machine.States['Service ready?']!;
+    expect(choice.Default).toBe('Check service readiness');
+    const rules = choice.Choices as { Next: string }[];
+    expect(rules.map((r) => r.Next)).toEqual(['Workload connected?', 'Wait for service', 'First wait for service']);
+    expect(JSON.stringify(rules[2])).toMatch(/\$\.service\.ledger\[0\]\.created/);
+    expect(machine.States['Workload connected?']!.Default).toBe('Verify workload');
   });
 
   it('checks the network against the account before anything is made, then runs identity and network provisioning side by side', () => {
     const parallel = states.find(([, s]) => s.Type === 'Parallel')?.[1];
     const branchTasks = parallel?.Branches?.map((b) => Object.entries(b.States).filter(([, s]) => s.Type === 'Task').map(([n]) => n));
     expect(branchTasks).toEqual([
-      ['Ensure cluster', 'Ensure task role', 'Ensure execution role', 'Ensure CA secret', 'Ensure log group'],
-      ['Ensure NAT gateway', 'Check NAT gateway', 'Ensure task subnet', 'Ensure security group'],
+      ['Ensure cluster', 'Ensure task role', 'Ensure execution role', 'Ensure CA secret', 'Ensure log group', 'Register task definition'],
+      // Everything that does not need an available NAT gateway overlaps its wait; only Ensure service (after the Parallel) waits for it.
+      ['Ensure NAT gateway', 'Ensure task subnet', 'Ensure security group', 'Check NAT gateway'],
     ]);
+    expect(machine.States.Provisioned?.Next).toBe('Ensure service');
     expect(machine.StartAt).toBe('Validate request');
     expect(machine.States['Validate request']?.Next).toBe('Pre-flight mesh');
     // Resolve network holds every feasibility check: a request that cannot succeed fails there, before the first mutating call.
@@ -184,7 +202,7 @@ describe('statemachine/onboard-workload.asl.json', () => {
         { ...present(0), Next: 'Identity branch failed' },
         { ...present(1), Next: 'Network branch failed' },
       ]);
-      expect(machine.States.Provisioned).toMatchObject({ Type: 'Pass', Next: 'Register task definition' });
+      expect(machine.States.Provisioned).toMatchObject({ Type: 'Pass', Next: 'Ensure service' });
       expect(Object.values(machine.States.Provisioned!.Parameters as Record<string, string>).every((v) => /^\$\[[01]\]\.[A-Za-z]+$/.test(v))).toBe(true);
       expect(JSON.stringify(machine.States.Provisioned)).not.toMatch(/caBundle/);
     });
