@@ -179,6 +179,20 @@ export function figure(section: string, label: string, value: number | null, dis
   return { section, label, value, display: display ?? (value === null ? 'not measured' : String(value)), ...(target ? { target } : {}), met };
 }
 
+/** One row standing for several figures: met when all are, missed when one is; value and target read as theirs joined. */
+export function allOf(section: string, label: string, parts: readonly Figure[]): Figure {
+  const met = parts.some((p) => p.met === false) ? false : parts.length > 0 && parts.every((p) => p.met === true) ? true : null;
+  const withTarget = parts.filter((p) => p.target);
+  return {
+    section,
+    label,
+    value: null,
+    display: parts.map((p) => p.display).join(', '),
+    ...(withTarget.length ? { target: { text: withTarget.map((p) => p.target!.text).join(', ') } } : {}),
+    met,
+  };
+}
+
 const mark = (met: boolean | null) => (met === null ? '–' : met ? 'yes' : '**no**');
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  allOf,
   atMost,
   countTransitions,
   exactly,
@@ -119,6 +120,15 @@ describe('figures and targets', () => {
       '| Invocations | 19 | – | – |',
     ]);
     expect(summarize(fs)).toEqual({ met: 1, missed: 1, unchecked: 1, missedLabels: ['AWS calls'] });
+  });
+
+  it('one row for several figures: met when all are, missed when one is, not measured otherwise', () => {
+    const ok = figure('c', '50 at once: succeeded', 50, '50/50', exactly(50, 'all succeed'));
+    const slow = figure('c', '50 at once: wall time', 62.3, '62.3 s', atMost(60, '≤ 60 s'));
+    const unmeasured = figure('c', 'x', null, undefined, atMost(1));
+    expect(allOf('c', '50 at once', [ok, figure('c', 'w', 48.4, '48.4 s', atMost(60, '≤ 60 s'))])).toMatchObject({ display: '50/50, 48.4 s', target: { text: 'all succeed, ≤ 60 s' }, met: true });
+    expect(allOf('c', '50 at once', [ok, slow]).met).toBe(false);
+    expect(allOf('c', '50 at once', [ok, unmeasured]).met).toBeNull();
   });
 
   it('the figures survive a JSON round trip as results.json holds them', () => {
