@@ -147,7 +147,7 @@ const ok = (s: ScenarioResult | undefined) => (s && s.status !== 'SUCCEEDED' ? `
   const rev = sc('reverify');
   const perWorkload = rev ? rev.counts.transitions / rev.workloads : null;
   figures.push(
-    figure(S, 'State transitions, fresh onboarding', fresh?.counts.transitions ?? null, fresh ? `${fresh.counts.transitions} (${usd(fresh.costUsd)})${ok(fresh)}` : undefined, atMost(45)),
+    figure(S, 'State transitions, fresh onboarding (sandbox)', fresh?.counts.transitions ?? null, fresh ? `${fresh.counts.transitions} (${usd(fresh.costUsd)})${ok(fresh)}` : undefined, atMost(45)),
     figure(S, 'Lambda invocations, fresh onboarding', fresh?.counts.lambdaInvocations ?? null),
     figure(S, 'State transitions per workload, re-verification', perWorkload, rev && perWorkload !== null ? `${perWorkload.toFixed(1)} (${rev.counts.transitions} for ${rev.workloads})${ok(rev)}` : undefined, atMost(12)),
     figure(S, 'AWS calls, fresh onboarding', fresh?.aws.resource.total ?? null, fresh ? `${fresh.aws.resource.total} (+${fresh.aws.registry.total} registry)` : undefined, atMost(40)),
@@ -165,6 +165,8 @@ const ok = (s: ScenarioResult | undefined) => (s && s.status !== 'SUCCEEDED' ? `
     figure(S, "Seed's manual procedure", l?.manualSeconds ?? null, s(l?.manualSeconds)),
     figure(S, 'Workflow ÷ critical path', l?.ratioToCriticalPath ?? null, l ? l.ratioToCriticalPath.toFixed(2) : undefined, atMost(1.1, '≤ 1.10')),
     figure(S, 'Workflow ÷ manual procedure', l?.ratioToManual ?? null, l ? l.ratioToManual.toFixed(2) : undefined, atMost(0.75, '≤ 0.75')),
+    // The sandbox's poll loops turn as its simulations allow; under the model they turn as AWS's latencies make them: both are held to the target.
+    figure(S, 'State transitions, fresh onboarding, under the model', l?.transitions ?? null, l ? `${l.transitions} (${usd(l.transitions * USD_PER_TRANSITION)}), ${l.lambdaInvocations} Lambda invocations` : undefined, atMost(45)),
   );
 }
 const bundleRatios = (bundles ?? []).map((b) => ({ ...b, sizeRatio: b.bytes / b.floorBytes, loadRatio: b.loadMs / b.floorLoadMs }));
@@ -246,7 +248,7 @@ const reproduce = '**Reproduce:** `npm ci && npm run bench` (needs `moto_server`
 const notes = [
   `*Transitions* are what Step Functions bills for a Standard workflow: each state entered (inside Map iterations and Parallel branches too) plus each retry, at ${usd(USD_PER_TRANSITION * 1000)} per 1,000 (us-east-1). *Lambda invocations*: Task states run, retries included (plus, for onboarding and teardown, one run of execution-ended from EventBridge, not counted here).`,
   '*AWS calls* are counted by the SDK middleware every handler client carries (`onCommand` in functions/lib/clients.ts), execution-ended included; the *registry* column is the workload registry\'s own DynamoDB bookkeeping (records, locks, network lease), kept apart. A *mutating call on a re-run* is any resource call whose operation is not a Describe/List/Get/... read: a create, put, tag, attach, update or delete; the registry\'s lock and status writes are not among them.',
-  `Scenarios run in one sandbox in order; Wait states last ${waitMs} ms, so poll loops turn as often as the sandbox's simulations need, not as AWS would (the latency model covers AWS timing). Concurrency: a fresh sandbox per level, every onboarding a distinct workload into one VPC and one ECS cluster through the local API.`,
+  `Scenarios run in one sandbox in order; Wait states last ${waitMs} ms, so poll loops turn as often as the sandbox's simulations need, not as AWS would: the latency model counts them again under AWS timing. Concurrency: a fresh sandbox per level, every onboarding a distinct workload into one VPC and one ECS cluster through the local API.`,
 ];
 
 const errorLines = Object.entries(errors).map(([k, v]) => `- **${k} failed**: ${v}`);
