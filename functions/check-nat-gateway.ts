@@ -3,7 +3,7 @@ import { ResourceNotReadyError, WaitDeadlineExceededError } from '#lib/errors.ts
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
-import { effectiveTimeouts } from '#lib/request.ts';
+import { effectiveTimeouts } from '#lib/request-defaults.ts';
 import { need } from '#lib/state.ts';
 import type { NatGatewayResult, WorkflowState, ZonalNatGateway } from '#lib/workflow.ts';
 

@@ -3,7 +3,7 @@ import { NetworkConfigurationError } from '#lib/errors.ts';
 import { logger, wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
-import { allowFromEksClusterSecurityGroup } from '#lib/request.ts';
+import { allowFromEksClusterSecurityGroup } from '#lib/request-defaults.ts';
 import { need } from '#lib/state.ts';
 import type { LedgerEntry, SecurityGroupResult, WorkflowState } from '#lib/workflow.ts';
 

@@ -6,7 +6,7 @@ import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { NETWORK_LEASE_PERMISSIONS, withNetworkLease } from '#lib/network-lease.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
-import { effectiveZones } from '#lib/request.ts';
+import { effectiveZones } from '#lib/request-defaults.ts';
 import { DEFAULTS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { LedgerEntry, TaskSubnet, TaskSubnetResult, WorkflowState } from '#lib/workflow.ts';
