@@ -6,9 +6,8 @@
  * there (by the record's ledger and by this tool's tags), so a run interrupted anywhere and
  * started again finishes the job: NotFound is "done".
  */
-import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { documents } from './clients.ts';
+import { documents, DeleteCommand, ScanCommand } from './clients/dynamodb.ts';
 import { InvalidRequestError, isAwsError, WorkloadBusyError, type Problem } from './errors.ts';
 import type { StepPermissions } from './permissions.ts';
 import { getWorkload, REGISTRY_KEY, type WorkloadRecord } from './registry.ts';

@@ -126,7 +126,8 @@ const cache = new Map<string, unknown>();
 /**
  * A client accessor: makes the client on first call, then returns the same one. Each call site is
  * marked `/* @__PURE__ *\/` so esbuild drops an accessor a handler never calls, and with it the SDK
- * package (esbuild ignores `@__NO_SIDE_EFFECTS__` on a function imported from another file).
+ * package (esbuild ignores `@__NO_SIDE_EFFECTS__` on a function imported from another file); this
+ * directory's package.json says `sideEffects: false` so an unused client module is left out whole.
  */
 export function lazy<T>(key: string, make: () => T): () => T {
   return () => {
