@@ -4,7 +4,7 @@ import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { READINESS } from '#lib/settings.ts';
-import { effectiveTimeouts } from '#lib/request.ts';
+import { effectiveTimeouts } from '#lib/request-defaults.ts';
 import { need } from '#lib/state.ts';
 import type { NatGatewayResult, WorkflowState, ZonalNatGateway } from '#lib/workflow.ts';
 

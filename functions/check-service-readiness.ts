@@ -5,7 +5,7 @@ import { ResourceFailedError, ResourceNotReadyError, TaskStoppedError, WaitDeadl
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
-import { effectiveTimeouts } from '#lib/request.ts';
+import { effectiveTimeouts } from '#lib/request-defaults.ts';
 import { READINESS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { ReadinessResult, RunningTask, WorkflowState } from '#lib/workflow.ts';

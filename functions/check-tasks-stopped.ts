@@ -3,7 +3,7 @@ import { WaitDeadlineExceededError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
-import { effectiveTimeouts } from '#lib/request.ts';
+import { effectiveTimeouts } from '#lib/request-defaults.ts';
 import { teardownState, type DrainResult, type TeardownState } from '#lib/teardown.ts';
 
 /**

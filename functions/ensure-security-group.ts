@@ -14,7 +14,7 @@ import { logger, wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
 import { plannedId, type FieldChange, type PlanEntry, type PlanProblem } from '#lib/plan.ts';
-import { allowFromEksClusterSecurityGroup } from '#lib/request.ts';
+import { allowFromEksClusterSecurityGroup } from '#lib/request-defaults.ts';
 import { need } from '#lib/state.ts';
 import type { LedgerEntry, SecurityGroupResult, WorkflowState } from '#lib/workflow.ts';
 

@@ -19,7 +19,7 @@ import { names } from '#lib/naming.ts';
 import { NETWORK_LEASE_PERMISSIONS, withNetworkLease } from '#lib/network-lease.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
 import { plannedId, type PlanEntry, type PlanProblem } from '#lib/plan.ts';
-import { effectiveZones } from '#lib/request.ts';
+import { effectiveZones } from '#lib/request-defaults.ts';
 import { DEFAULTS } from '#lib/settings.ts';
 import { need } from '#lib/state.ts';
 import type { LedgerEntry, SubnetInfo, TaskSubnet, TaskSubnetResult, WorkflowState } from '#lib/workflow.ts';

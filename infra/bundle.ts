@@ -46,8 +46,8 @@ export const BUNDLE_OPTIONS = {
   logLevel: 'warning',
 } as const satisfies BuildOptions;
 
-/** Files that change how imports resolve without being esbuild inputs themselves. */
-const RESOLUTION_FILES = ['package.json', 'package-lock.json', 'tsconfig.json'];
+/** Files that change how imports resolve (or what esbuild may drop) without being esbuild inputs themselves. */
+const RESOLUTION_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'functions/lib/clients/package.json'];
 
 export interface HandlerBundle {
   /** A directory holding `index.mjs` and `index.mjs.map`: the function's code asset. */

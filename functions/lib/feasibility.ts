@@ -31,7 +31,8 @@ import { firstFreeSubnet, overlaps, parseBlock, subnetBlockProblem } from './cid
 import { NetworkConfigurationError, type Problem } from './errors.ts';
 import { names } from './naming.ts';
 import { composePermissions, type StepPermissions } from './permissions.ts';
-import { effectiveZones, type WorkloadRequest } from './request.ts';
+import { effectiveZones } from './request-defaults.ts';
+import type { WorkloadRequest } from './request.ts';
 import { DEFAULTS } from './settings.ts';
 import type { NetworkResult } from './workflow.ts';
 

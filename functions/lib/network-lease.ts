@@ -17,8 +17,7 @@
  * steps run by hand) there is no lease.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documents } from './clients.ts';
+import { documents, DeleteCommand, GetCommand, PutCommand } from './clients/dynamodb.ts';
 import { isAwsError, ResourceNotReadyError } from './errors.ts';
 import type { StepPermissions } from './permissions.ts';
 import { REGISTRY_KEY, registryTable } from './registry.ts';

@@ -5,8 +5,7 @@
  * write it; the API lists onboardings from it. The same code runs on AWS and against the
  * emulator's DynamoDB in the local sandbox.
  */
-import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents } from './clients.ts';
+import { documents, GetCommand, PutCommand, ScanCommand, UpdateCommand } from './clients/dynamodb.ts';
 import { isAwsError, WorkloadBusyError } from './errors.ts';
 import type { WorkloadRequest } from './request.ts';
 import type { StepPermissions } from './permissions.ts';

@@ -5,7 +5,7 @@
  * field name is reported instead of silently ignored.
  */
 import { X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULTS } from './settings.ts';
 import { AGENT_CONTAINER_NAME, MAX_WAIT_SECONDS } from './settings.ts';
 import { InvalidRequestError, type Problem } from './errors.ts';
@@ -367,20 +367,8 @@ export type OnboardingRequest = z.output<typeof OnboardingRequestSchema>;
 /** The validated request without the CA bundle or its reference: what the workflow's steps carry (see WorkflowState.caBundle). */
 export type WorkloadRequest = Omit<OnboardingRequest, 'rootCaPem' | 'rootCaSecret' | 'rootCaSha256'>;
 
-/** Resolved settings derived from the request (defaults filled). */
-export function effectiveTimeouts(r: WorkloadRequest): { natGatewaySeconds: number; serviceSeconds: number; meshSeconds: number } {
-  return { ...DEFAULTS.timeouts, ...r.timeouts };
-}
-
-/** True when ingress from the EKS cluster security group should be opened (default on with eksClusterName). */
-/** How many zones get a task subnet when the request makes them (not with network.subnetIds). */
-export function effectiveZones(r: WorkloadRequest): number {
-  return r.network.zones ?? r.network.subnetCidrs?.length ?? DEFAULTS.zones;
-}
-
-export function allowFromEksClusterSecurityGroup(r: WorkloadRequest): boolean {
-  return r.network.allowFromEksClusterSecurityGroup ?? r.network.eksClusterName !== undefined;
-}
+// Kept importable from here; they live in a zod-free module so the steps that use them do not bundle zod.
+export { allowFromEksClusterSecurityGroup, effectiveTimeouts, effectiveZones } from './request-defaults.ts';
 
 function jsonPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : /^[A-Za-z_$][\w$]*$/.test(String(k)) ? `${acc}.${String(k)}` : `${acc}[${JSON.stringify(String(k))}]`), '$');

@@ -6,9 +6,8 @@
  * there (by the record's ledger and by this tool's tags), so a run interrupted anywhere and
  * started again finishes the job: NotFound is "done".
  */
-import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
-import { documents } from './clients.ts';
+import * as z from 'zod';
+import { documents, DeleteCommand, ScanCommand } from './clients/dynamodb.ts';
 import { InvalidRequestError, isAwsError, WorkloadBusyError, type Problem } from './errors.ts';
 import type { StepPermissions } from './permissions.ts';
 import { getWorkload, REGISTRY_KEY, type WorkloadRecord } from './registry.ts';
@@ -19,10 +18,13 @@ import type { LedgerEntry, ResourceKind } from './workflow.ts';
 const DNS1123_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
 const WORKLOAD = new RegExp(`^${DNS1123_LABEL}/${DNS1123_LABEL}$`);
 
-/** The teardown's input: which workload, and whether its log group stays. */
-export const TeardownInputSchema = z.strictObject({
-  workload: z.string().regex(WORKLOAD, 'must be "<namespace>/<name>", both DNS-1123 labels (the WorkloadGroup of the onboarding)'),
-  retainLogs: z.boolean().default(false),
+/**
+ * The teardown's input: which workload, and whether its log group stays. Marked pure so the
+ * teardown steps that never parse it (all but Start teardown) bundle no zod.
+ */
+export const TeardownInputSchema = /* @__PURE__ */ z.strictObject({
+  workload: /* @__PURE__ */ z.string().regex(WORKLOAD, 'must be "<namespace>/<name>", both DNS-1123 labels (the WorkloadGroup of the onboarding)'),
+  retainLogs: /* @__PURE__ */ z.boolean().default(false),
 });
 export type TeardownInput = z.infer<typeof TeardownInputSchema>;
 

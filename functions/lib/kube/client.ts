@@ -1,11 +1,16 @@
 /**
  * A read-only client for the mesh's Kubernetes API on EKS. The endpoint and CA come from
- * eks:DescribeCluster, the credentials from an EKS bearer token (eks-token.ts) refreshed
- * by a custom authenticator, so nothing is read from a kubeconfig file.
+ * eks:DescribeCluster, the credentials from an EKS bearer token (eks-token.ts) asked for on
+ * every request, so nothing is read from a kubeconfig file.
+ *
+ * It makes five kinds of GET (discovery of a group/version, a namespace, a deployment, one
+ * custom object, a page of custom objects) over node:https itself: @kubernetes/client-node
+ * added 1.2 MiB to each handler bundle that reads the mesh and most of its cold load (issue 11).
  */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Deployment, type V1Namespace } from '@kubernetes/client-node';
 import { eks, sts } from '../clients.ts';
 import { isAwsError, KubernetesAccessDeniedError, KubernetesUnavailableError, MeshPrerequisiteError, UnexpectedError } from '../errors.ts';
 import { arnTemplate, type StepPermissions } from '../permissions.ts';
@@ -15,7 +20,7 @@ import { eksTokenSource } from './eks-token.ts';
 import { logger, metrics } from '../middleware.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { accessInstructions } from './rbac.ts';
-import type { APIResourceList, KubeList, OnboardingPolicy, WorkloadAutoRegistration, WorkloadGroup } from './resources.ts';
+import type { APIResourceList, Deployment, KubeList, Namespace, OnboardingPolicy, WorkloadAutoRegistration, WorkloadGroup } from './resources.ts';
 
 /**
  * LOCAL SANDBOX / TESTS ONLY: replaces the API server URL from DescribeCluster (moto's is a
@@ -89,11 +94,23 @@ async function callerPrincipalArn(): Promise<string> {
   }
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 function isConnectionError(e: unknown): boolean {
   const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
   const code = (e as { code?: unknown } | null)?.code ?? cause?.code;
-  return (typeof code === 'string' && CONNECTION_CODES.has(code)) || (e instanceof TypeError && /fetch failed/i.test(e.message));
+  return typeof code === 'string' && CONNECTION_CODES.has(code);
+}
+
+/** A non-2xx answer of the API server: its status, body (a `Status` object, as text) and headers. */
+export class KubeHttpError extends Error {
+  override readonly name = 'KubeHttpError';
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    readonly headers: IncomingHttpHeaders,
+  ) {
+    super(`HTTP ${code}`);
+  }
 }
 
 function statusMessage(body: unknown): string {
@@ -115,8 +132,8 @@ const KUBE_RETRY_AFTER_CAP_MS = 2_000;
 
 /** `Retry-After` (seconds) of a 429/503 when given, capped; else full-jitter backoff from 100 ms. */
 function kubeRetryDelayMs(cause: unknown, attempt: number): number {
-  const headers = cause instanceof ApiException ? (cause.headers as Record<string, string | undefined>) : undefined;
-  const after = Number(headers?.['retry-after'] ?? headers?.['Retry-After']);
+  const header = cause instanceof KubeHttpError ? cause.headers['retry-after'] : undefined;
+  const after = header === undefined ? NaN : Number(header);
   if (Number.isFinite(after) && after >= 0) return Math.min(after * 1000, KUBE_RETRY_AFTER_CAP_MS);
   return Math.round(Math.random() * 100 * 2 ** (attempt - 1));
 }
@@ -140,33 +157,49 @@ export interface MeshKubeOptions {
 
 /** Typed, read-only helpers over the few Kubernetes resources the orchestrator reads. */
 export class MeshKube {
-  private readonly core: CoreV1Api;
-  private readonly apps: AppsV1Api;
-  private readonly custom: CustomObjectsApi;
+  private readonly token: () => Promise<string>;
+  private readonly ca: Buffer | undefined;
 
   constructor(
     readonly target: KubeTarget,
     private readonly opts: MeshKubeOptions,
   ) {
-    const token = opts.token ?? (() => eksTokenSource(runtimeSettings.region).token(target.clusterName));
-    const kc = new KubeConfig();
-    const plainHttp = target.server.startsWith('http://');
-    kc.loadFromOptions({
-      clusters: [{ name: target.clusterName, server: target.server, caData: target.caData, skipTLSVerify: plainHttp }],
-      users: [{ name: 'eks-token', authProvider: { name: 'eks-token', config: {} } }],
-      contexts: [{ name: 'mesh', cluster: target.clusterName, user: 'eks-token' }],
-      currentContext: 'mesh',
+    // Asked for on every request: the source hands out its cached token until it is 14 minutes old.
+    this.token = opts.token ?? (() => eksTokenSource(runtimeSettings.region).token(target.clusterName));
+    // The cluster's own CA only (DescribeCluster); without one (not on EKS), the system's.
+    this.ca = target.caData ? Buffer.from(target.caData, 'base64') : undefined;
+  }
+
+  /** One GET of `path` (with its query), the answer's JSON; a non-2xx answer throws KubeHttpError. */
+  private async get<T>(path: string, signal: AbortSignal): Promise<T> {
+    const url = new URL(path, this.target.server.endsWith('/') ? this.target.server : `${this.target.server}/`);
+    const headers = { Accept: 'application/json', Authorization: `Bearer ${await this.token()}` };
+    const plainHttp = url.protocol === 'http:';
+    return new Promise<T>((resolve, reject) => {
+      const req = (plainHttp ? httpRequest : httpsRequest)(url, { method: 'GET', headers, signal, ...(plainHttp ? {} : { ca: this.ca }) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode ?? 0;
+          if (code < 200 || code >= 300) return reject(new KubeHttpError(code, text, res.headers));
+          try {
+            resolve(JSON.parse(text) as T);
+          } catch (e) {
+            reject(new UnexpectedError(`Kubernetes API answered ${url.pathname} with ${code} but not JSON: ${text.slice(0, 200)}`, { cause: e }));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
     });
-    // A custom authenticator asks for the token on every request, so a cached one is refreshed in place.
-    kc.addAuthenticator({
-      isAuthProvider: (user) => (user.authProvider as { name?: string } | undefined)?.name === 'eks-token',
-      applyAuthentication: async (_user, o) => {
-        o.headers = { ...o.headers, Authorization: `Bearer ${await token()}` };
-      },
-    });
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  /** `path` (from the API root) with its query parameters, the empty ones left out. */
+  private static path(segments: readonly string[], query: Record<string, string | number | undefined> = {}): string {
+    const q = Object.entries(query).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`);
+    return segments.map(encodeURIComponent).join('/') + (q.length > 0 ? `?${q.join('&')}` : '');
   }
 
   /**
@@ -174,10 +207,10 @@ export class MeshKube {
    * a dropped connection, up to KUBE_ATTEMPTS in all (after `Retry-After`, else a short jittered
    * backoff); what still fails goes to the state machine's Retry as KubernetesUnavailableError.
    */
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  private async call<T>(what: string, path: string): Promise<T | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.callOnce(what, fn);
+        return await this.callOnce<T>(what, path);
       } catch (e) {
         if (!(e instanceof KubernetesUnavailableError) || attempt >= KUBE_ATTEMPTS) throw e;
         const delayMs = kubeRetryDelayMs(e.cause, attempt);
@@ -189,22 +222,23 @@ export class MeshKube {
   }
 
   /** One API call, mapping HTTP failures to the project's typed errors; 404 -> undefined. */
-  private async callOnce<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  private async callOnce<T>(what: string, path: string): Promise<T | undefined> {
     const timeoutMs = this.opts.requestTimeoutMs ?? KUBE_REQUEST_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
-    // The late answer of a request given up on is ignored; the request itself is a read.
+    // A request given up on is aborted (it is a read), so its socket does not outlive the attempt.
+    const abort = new AbortController();
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new KubernetesUnavailableError(`Kubernetes API ${this.target.server} of EKS cluster "${this.target.clusterName}" did not answer ${what} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => {
+        reject(new KubernetesUnavailableError(`Kubernetes API ${this.target.server} of EKS cluster "${this.target.clusterName}" did not answer ${what} within ${timeoutMs} ms`));
+        abort.abort();
+      }, timeoutMs);
       timer.unref();
     });
     try {
-      return await Promise.race([fn(), timedOut]);
+      return await Promise.race([this.get<T>(path, abort.signal), timedOut]);
     } catch (e) {
       if (e instanceof KubernetesUnavailableError) throw e;
-      if (e instanceof ApiException) {
+      if (e instanceof KubeHttpError) {
         const code = e.code;
         const detail = statusMessage(e.body);
         if (code === 404) return undefined;
@@ -229,12 +263,12 @@ export class MeshKube {
     }
   }
 
-  getNamespace(name: string): Promise<V1Namespace | undefined> {
-    return this.call(`get namespace ${name}`, () => this.core.readNamespace({ name }));
+  getNamespace(name: string): Promise<Namespace | undefined> {
+    return this.call(`get namespace ${name}`, MeshKube.path(['api', 'v1', 'namespaces', name]));
   }
 
-  getDeployment(namespace: string, name: string): Promise<V1Deployment | undefined> {
-    return this.call(`get deployment ${namespace}/${name}`, () => this.apps.readNamespacedDeployment({ namespace, name }));
+  getDeployment(namespace: string, name: string): Promise<Deployment | undefined> {
+    return this.call(`get deployment ${namespace}/${name}`, MeshKube.path(['apis', 'apps', 'v1', 'namespaces', namespace, 'deployments', name]));
   }
 
   /**
@@ -249,7 +283,7 @@ export class MeshKube {
     const key = `${this.target.server}|${gv}|${type.kind}`;
     const cached = discoveryCache.get(key);
     if (cached) return cached;
-    const list = (await this.call(`discover ${gv}`, () => this.custom.getAPIResources({ group: type.group, version: type.version }))) as APIResourceList | undefined;
+    const list = await this.call<APIResourceList>(`discover ${gv}`, MeshKube.path(['apis', type.group, type.version]));
     if (!list) {
       throw new MeshPrerequisiteError(`${gv} is not served by the Kubernetes API of EKS cluster "${this.target.clusterName}": ${type.notServedHint}`);
     }
@@ -277,7 +311,7 @@ export class MeshKube {
 
   async getWorkloadGroup(namespace: string, name: string): Promise<WorkloadGroup | undefined> {
     const { group, version, plural } = await this.resource(WORKLOAD_GROUP_TYPE);
-    return this.call(`get ${plural}.${group} ${namespace}/${name}`, async () => (await this.custom.getNamespacedCustomObject({ group, version, namespace, plural, name })) as WorkloadGroup);
+    return this.call<WorkloadGroup>(`get ${plural}.${group} ${namespace}/${name}`, MeshKube.path(['apis', group, version, 'namespaces', namespace, plural, name]));
   }
 
   listOnboardingPolicies(namespace: string): Promise<OnboardingPolicy[]> {
@@ -294,10 +328,7 @@ export class MeshKube {
     const items: T[] = [];
     let next: string | undefined;
     do {
-      const cont = next;
-      const page = (await this.call(`list ${plural}.${group} in namespace ${namespace}`, () =>
-        this.custom.listNamespacedCustomObject({ group, version, namespace, plural, limit, _continue: cont }),
-      )) as KubeList<T> | undefined;
+      const page = await this.call<KubeList<T>>(`list ${plural}.${group} in namespace ${namespace}`, MeshKube.path(['apis', group, version, 'namespaces', namespace, plural], { limit, continue: next }));
       items.push(...(page?.items ?? []));
       next = page?.metadata?.continue || undefined;
     } while (next);

@@ -119,3 +119,19 @@ export interface APIResourceList {
   groupVersion: string;
   resources: APIResource[];
 }
+
+/** A core/v1 Namespace, as far as the orchestrator reads it (that it exists). */
+export interface Namespace {
+  apiVersion?: string;
+  kind?: 'Namespace';
+  metadata?: Partial<ObjectMeta>;
+  status?: { phase?: string };
+}
+
+/** An apps/v1 Deployment, as far as the orchestrator reads it (its containers' images). */
+export interface Deployment {
+  apiVersion?: string;
+  kind?: 'Deployment';
+  metadata?: Partial<ObjectMeta>;
+  spec?: { template?: { spec?: { containers?: { name: string; image?: string }[] } } };
+}
