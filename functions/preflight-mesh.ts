@@ -107,7 +107,7 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
   const image = await agentImage(request, kube);
   if ('problem' in image) problems.push(image.problem);
 
-  if (request.dryRun && problems.length > 0) return dryRunFindings(ctx, request, problems, wg, found.policy?.metadata.name, image);
+  if (request.dryRun && problems.length > 0) return { ...dryRunFindings(ctx, request, problems, wg, found.policy?.metadata.name, image), kube: kube.target };
   if (problems.length > 0 || !wg || !found.policy || !('image' in image)) {
     throw new MeshPrerequisiteError(`The mesh is not ready for ${namespace}/${name} (EKS cluster "${eksClusterName}"):\n\n${problems.join('\n\n')}`);
   }
@@ -115,6 +115,7 @@ export async function preflightMesh(state: WorkflowState): Promise<PreflightResu
   for (const w of warnings) logger.warn('onboarding policy condition checked only when the task runs', { warning: w });
   return {
     ...ctx,
+    kube: kube.target,
     agentImage: image.image,
     agentImageSource: image.source,
     workloadGroup: { namespace, name, templateLabels: wg.spec.template?.labels ?? {}, serviceAccount: wg.spec.template?.serviceAccount },

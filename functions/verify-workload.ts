@@ -1,5 +1,5 @@
 import { MeshPrerequisiteError, WaitDeadlineExceededError } from '#lib/errors.ts';
-import { MESH_KUBE_PERMISSIONS, meshKube } from '#lib/kube/client.ts';
+import { meshKube } from '#lib/kube/client.ts';
 import { registrationOf, warsByTask } from '#lib/registration.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
@@ -27,7 +27,8 @@ export async function verifyWorkload(state: WorkflowState): Promise<MeshVerifica
   const missing: TaskRegistration[] = [];
   if (tasks.length > 0) {
     if (!request.network.eksClusterName) throw new MeshPrerequisiteError('network.eksClusterName is required to read the WorkloadAutoRegistrations of the tasks');
-    const kube = await meshKube(request.network.eksClusterName, { namespace });
+    // The target Pre-flight mesh resolved: no DescribeCluster on every poll.
+    const kube = await meshKube(request.network.eksClusterName, { namespace }, state.preflight?.kube);
     const wars = await kube.listWorkloadAutoRegistrations(namespace);
     const byTask = warsByTask(wars, request.ecs.cluster);
     for (const t of tasks) {
@@ -52,6 +53,12 @@ export async function verifyWorkload(state: WorkflowState): Promise<MeshVerifica
   return { allConnected, connected, disconnected, missing, poll };
 }
 
-export const permissions: StepPermissions = MESH_KUBE_PERMISSIONS;
+/**
+ * None in AWS: the Kubernetes API is reached with the target Pre-flight mesh resolved (the
+ * workflow state's `preflight.kube`) and an EKS token (a presigned sts:GetCallerIdentity, which
+ * needs no permission). The Kubernetes side (RBAC to list WorkloadAutoRegistrations) is the mesh
+ * operator's, see For the mesh operator.
+ */
+export const permissions: StepPermissions = [];
 
 export const handler = wrap('Verify workload', verifyWorkload);

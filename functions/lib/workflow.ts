@@ -5,6 +5,7 @@
  * this object and returns only its own result.
  */
 import type { CaSecretRef, WorkloadRequest } from './request.ts';
+import type { KubeTarget } from './kube/client.ts';
 import type { OnboardingPlan, PlanEntry, PlanProblem } from './plan.ts';
 import type { Poll } from './poll.ts';
 
@@ -66,6 +67,11 @@ export interface PreflightResult extends AwsContext {
   warnings?: string[];
   /** Where `agentImage` came from: the request, or the deployment whose image it was derived from. */
   agentImageSource?: 'request' | 'deployment/onboarding-plane' | 'deployment/onboarding-operator';
+  /**
+   * Where the mesh's Kubernetes API is (DescribeCluster's endpoint and CA, public data) and the EKS
+   * cluster's VPC: later steps and every poll reuse it instead of describing the cluster again.
+   */
+  kube?: KubeTarget;
   /** Dry run only: what the mesh lacks (each with the YAML to add it); the apply would stop here with MeshPrerequisiteError. */
   problems?: PlanProblem[];
 }

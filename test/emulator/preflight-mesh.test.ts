@@ -68,6 +68,8 @@ describe('Pre-flight mesh (emulator + Kubernetes stand-in)', () => {
       agentImageSource: 'deployment/onboarding-plane',
       workloadGroup: { namespace: 'bookinfo', name: 'ratings', templateLabels: { app: 'ratings', class: 'ecs', cloud: 'aws' }, serviceAccount: 'bookinfo-ratings' },
       onboardingPolicy: 'allow-ecs',
+      // Where the Kubernetes API is (the stand-in, plain HTTP: no CA), for the later steps to reuse.
+      kube: { clusterName: 'mesh-eks', server: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as unknown },
     });
     expect(second).toEqual(first);
     expect(await awsCounts()).toEqual(before);

@@ -59,6 +59,9 @@ export interface KubeTarget {
   server: string;
   /** Base64 PEM of the cluster CA; absent for the plain-HTTP local stand-in. */
   caData?: string;
+  /** The cluster's VPC and cluster security group (the same DescribeCluster): Resolve network reuses them. */
+  vpcId?: string;
+  clusterSecurityGroupId?: string;
 }
 
 /** Where the EKS cluster's API server is (DescribeCluster), or the local override. */
@@ -76,7 +79,14 @@ export async function resolveKubeTarget(clusterName: string): Promise<KubeTarget
   const server = override || cluster?.endpoint;
   if (!server) throw new MeshPrerequisiteError(`EKS cluster "${clusterName}" has no API endpoint yet (status ${cluster?.status ?? 'unknown'})`);
   const caData = cluster?.certificateAuthority?.data;
-  return { clusterName, server, caData: server.startsWith('http://') || !caData ? undefined : caData };
+  const vpc = cluster?.resourcesVpcConfig;
+  return {
+    clusterName,
+    server,
+    ...(server.startsWith('http://') || !caData ? {} : { caData }),
+    ...(vpc?.vpcId ? { vpcId: vpc.vpcId } : {}),
+    ...(vpc?.clusterSecurityGroupId ? { clusterSecurityGroupId: vpc.clusterSecurityGroupId } : {}),
+  };
 }
 
 /** The IAM role ARN an access entry needs, from the caller's STS identity (assumed-role ARN -> role ARN). */
@@ -336,7 +346,11 @@ export class MeshKube {
   }
 }
 
-/** A client for the mesh's EKS cluster; `namespace` is the workload's (used in access-denied help). */
-export async function meshKube(clusterName: string, opts: MeshKubeOptions): Promise<MeshKube> {
-  return new MeshKube(await resolveKubeTarget(clusterName), opts);
+/**
+ * A client for the mesh's EKS cluster; `namespace` is the workload's (used in access-denied help).
+ * `known`: the target an earlier step resolved for this cluster (Pre-flight mesh passes it on in
+ * the workflow state), so a later step, and every poll of a wait loop, skips DescribeCluster.
+ */
+export async function meshKube(clusterName: string, opts: MeshKubeOptions, known?: KubeTarget): Promise<MeshKube> {
+  return new MeshKube(known?.clusterName === clusterName ? known : await resolveKubeTarget(clusterName), opts);
 }
