@@ -127,7 +127,12 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
     availableNatGatewayIds: available.map((x) => x.NatGatewayId!),
     ...(eksClusterSecurityGroupId ? { eksClusterSecurityGroupId } : {}),
     zones,
-    seen: await view.snapshot(),
+    // Our route tables' names for this request: another owner's table under one of them must stay in the snapshot (a conflict).
+    seen: await view.snapshot([
+      names.natRouteTable(vpcId),
+      names.legacyTaskRouteTable(request),
+      ...zones.flatMap((z) => [names.natRouteTable(vpcId, z), names.taskRouteTable(request, z)]),
+    ]),
   };
 
   // ---- subnets the user gave: each in the VPC, IPv4, routed through a NAT gateway; nothing is made

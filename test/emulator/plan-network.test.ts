@@ -30,7 +30,6 @@ import { assessNetwork } from '../../functions/lib/feasibility.ts';
 import { isPlanned, type PlanEntry } from '../../functions/lib/plan.ts';
 import type { OnboardingRequest, OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { LedgerEntry, NatGatewayResult, NetworkResult, SecurityGroupResult, TaskSubnetResult, WorkflowState } from '../../functions/lib/workflow.ts';
-import { VpcView } from '../../functions/lib/aws/network.ts';
 import { resolveNetwork } from '../../functions/resolve-network.ts';
 import { createEksCluster, createMeshVpc } from '../../local/aws-fixtures.ts';
 import { isMutating } from '../support/aws-faults.ts';
@@ -82,14 +81,15 @@ interface NetworkPlan {
  * gateways as they are now (the steps decide their read-only path and dry run from that read),
  * so a test that changes the VPC between runs need not resolve the network again.
  */
-async function asNewRun(network: NetworkResult): Promise<NetworkResult> {
-  return { ...network, seen: await new VpcView(network.vpcId).snapshot() };
+async function asNewRun(request: OnboardingRequest, network: NetworkResult): Promise<NetworkResult> {
+  const seen = (await assessNetwork(request)).network?.seen;
+  return { ...network, ...(seen ? { seen } : {}) };
 }
 
 /** The three plans in workflow order, each seeing the previous one's result as the state machine passes it. */
 function planNetwork(request: OnboardingRequest, given: NetworkResult): Promise<NetworkPlan> {
   return readOnly(async () => {
-    const network = await asNewRun(given);
+    const network = await asNewRun(request, given);
     const state: WorkflowState = { request, network };
     const natGateway = await planNatGateway(state);
     const taskSubnet = await planTaskSubnet({ ...state, natGateway });
@@ -99,7 +99,7 @@ function planNetwork(request: OnboardingRequest, given: NetworkResult): Promise<
 }
 
 async function applyNetwork(request: OnboardingRequest, given: NetworkResult): Promise<NetworkPlan> {
-  const network = await asNewRun(given);
+  const network = await asNewRun(request, given);
   const state: WorkflowState = { request, network };
   const natGateway = await ensureNatGateway(state);
   const taskSubnet = await ensureTaskSubnet({ ...state, natGateway });

@@ -198,11 +198,23 @@ const keptTags = (tags: readonly Tag[] | undefined): Tag[] | undefined => (tags 
 /** Drops undefined fields, so a snapshot is plain JSON of what was read. */
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
-/** What the network steps decide from, trimmed from what AWS answered (no dates, only our three tags). */
-function trimSnapshot(s: VpcSnapshot): VpcSnapshot {
+/**
+ * What the network steps decide from, trimmed from what AWS answered (no dates, only our three
+ * tags), and of the route tables only those a step can ask about, so a VPC with many tables
+ * keeps the workflow state small: ours, the main one, those named `routeTableNames` (another
+ * owner's table under one of our names is a conflict), and those associated with our subnets or
+ * with a NAT gateway's subnet (where a subnet's traffic goes). A table left out is at worst
+ * found again on the create path, which reads AWS.
+ */
+function trimSnapshot(s: VpcSnapshot, routeTableNames: readonly string[]): VpcSnapshot {
+  const subnetsAsked = new Set([...s.subnets.filter((x) => isManagedByUs(x.Tags)).map((x) => x.SubnetId), ...s.natGateways.map((n) => n.SubnetId)]);
+  const asked = (t: RouteTable) =>
+    isManagedByUs(t.Tags) ||
+    routeTableNames.includes(tagValue(t.Tags, 'Name') ?? '') ||
+    (t.Associations ?? []).some((a) => a.Main === true || subnetsAsked.has(a.SubnetId));
   return {
     subnets: s.subnets.map((x) => defined({ SubnetId: x.SubnetId, VpcId: x.VpcId, CidrBlock: x.CidrBlock, AvailabilityZone: x.AvailabilityZone, Ipv6Native: x.Ipv6Native, Tags: keptTags(x.Tags) })),
-    routeTables: s.routeTables.map((t) =>
+    routeTables: s.routeTables.filter(asked).map((t) =>
       defined({
         RouteTableId: t.RouteTableId,
         VpcId: t.VpcId,
@@ -287,10 +299,10 @@ export class VpcView {
     this.#routeTables = undefined;
   }
 
-  /** What was read, trimmed, for Resolve network's result (every part is read if it was not yet). */
-  async snapshot(): Promise<VpcSnapshot> {
+  /** What was read, trimmed (see trimSnapshot), for Resolve network's result (every part is read if it was not yet). */
+  async snapshot(routeTableNames: readonly string[] = []): Promise<VpcSnapshot> {
     const [subnets, routeTables, natGateways] = await Promise.all([this.subnets(), this.routeTables(), this.natGateways()]);
-    return trimSnapshot({ subnets, routeTables, natGateways });
+    return trimSnapshot({ subnets, routeTables, natGateways }, routeTableNames);
   }
 }
 

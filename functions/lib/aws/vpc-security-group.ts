@@ -100,7 +100,11 @@ export async function findOrCreateSecurityGroup(request: Req, vpcId: string, nam
   }
 }
 
-/** The ingress rules of the groups, by group id, in one paginated read (the group-id filter takes several values). Groups still to be made (a dry run's placeholder) have none. */
+/**
+ * The ingress rules of the groups, by group id, in one paginated read: a filter's values are
+ * joined with OR (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroupRules.html).
+ * Groups still to be made (a dry run's placeholder) have none.
+ */
 export async function ingressRulesOf(groupIds: readonly string[]): Promise<Map<string, SecurityGroupRule[]>> {
   const ids = [...new Set(groupIds.filter((id) => !isPlanned(id)))];
   const out = new Map<string, SecurityGroupRule[]>(groupIds.map((id) => [id, []]));
