@@ -1,5 +1,5 @@
 import type { NatGateway } from '@aws-sdk/client-ec2';
-import { attachedInternetGatewayId, CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, NETWORK_READS, ourFilters, vpcCidrs, vpcNatGateways } from '#lib/aws/network.ts';
+import { CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, VpcView } from '#lib/aws/network.ts';
 import {
   CREATE_NAT_GATEWAY_PERMISSIONS,
   createNatGateway,
@@ -29,11 +29,11 @@ import { NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import { names } from '#lib/naming.ts';
 import { composePermissions, type StepPermissions } from '#lib/permissions.ts';
-import { DEFAULTS } from '#lib/settings.ts';
+import { DEFAULTS, TAG_ROLE } from '#lib/settings.ts';
 import { NETWORK_LEASE_PERMISSIONS, withNetworkLease } from '#lib/network-lease.ts';
 import { plannedId, type PlanEntry, type PlanProblem } from '#lib/plan.ts';
 import { need } from '#lib/state.ts';
-import { tagValue } from '#lib/tags.ts';
+import { isManagedByUs, tagValue } from '#lib/tags.ts';
 import type { LedgerEntry, NatGatewayResult, NetworkResult, SubnetInfo, WorkflowState } from '#lib/workflow.ts';
 
 /** Every resource this step finds or makes serves every workload of the VPC: the ledger says so (teardown of one workload keeps them). */
@@ -61,27 +61,30 @@ export async function ensureNatGateway(state: WorkflowState): Promise<NatGateway
     return result(nat, [{ kind: 'nat-gateway', id: given.natGatewayId, created: false }]);
   }
 
-  if (request.network.natGateways === 'per-zone') return perZone(state.execution?.id, request, vpcId, network.zones);
+  // Decided from what Resolve network read; read again (refresh) under the lease before anything is made.
+  const view = new VpcView(vpcId, network.seen);
+  const look = (zone?: string) => (fresh: boolean) => {
+    if (fresh) view.refresh();
+    return existingNatGateway(view, zone);
+  };
+  if (request.network.natGateways === 'per-zone') return perZone(state.execution?.id, request, network, view, look);
 
   // Made at most once per VPC: only the run holding the VPC's network lease makes it; the others wait for it, then reuse it.
-  return withNetworkLease(
-    { vpcId, holder: state.execution?.id, what: 'The NAT gateway' },
-    () => existingNatGateway(vpcId),
-    () => makeNatGateway(request, vpcId, network.zones[0]),
-  );
+  return withNetworkLease({ vpcId, holder: state.execution?.id, what: 'The NAT gateway' }, look(), () => makeNatGateway(request, network, view, network.zones[0]));
 }
 
 /** One NAT gateway of ours in each task zone (network.natGateways per-zone), each made under the VPC's network lease. */
-async function perZone(holder: string | undefined, request: WorkflowState['request'], vpcId: string, zones: readonly string[]): Promise<NatGatewayResult> {
+async function perZone(
+  holder: string | undefined,
+  request: WorkflowState['request'],
+  network: NetworkResult,
+  view: VpcView,
+  look: (zone?: string) => (fresh: boolean) => Promise<NatGatewayResult | undefined>,
+): Promise<NatGatewayResult> {
+  const { vpcId, zones } = network;
   const each: NatGatewayResult[] = [];
   for (const zone of zones) {
-    each.push(
-      await withNetworkLease(
-        { vpcId, holder, what: `The NAT gateway of ${zone}` },
-        () => existingNatGateway(vpcId, zone),
-        () => makeNatGateway(request, vpcId, zone, true),
-      ),
-    );
+    each.push(await withNetworkLease({ vpcId, holder, what: `The NAT gateway of ${zone}` }, look(zone), () => makeNatGateway(request, network, view, zone, true)));
   }
   const [first] = each;
   if (!first) throw new NetworkConfigurationError(`no zone was chosen for the task subnets of ${vpcId}, so no NAT gateway can be placed`);
@@ -94,25 +97,32 @@ async function perZone(holder: string | undefined, request: WorkflowState['reque
   };
 }
 
-/** Our pending NAT gateways and dead ones (failed, deleting, deleted): the VPC's, or with `zone` that zone's own. */
-const ourNatGateways = (vpcId: string, zone?: string) =>
-  vpcNatGateways(vpcId, ['pending', ...DEAD_NAT_STATES], ourFilters({ role: NAT_ROLES.natGateway, ...(zone ? { name: names.natGateway(vpcId, zone) } : {}) }));
+/** Our NAT gateways in `states`: the VPC's, or with `zone` that zone's own (told apart by its Name). */
+async function ourNatGateways(view: VpcView, states: readonly string[], zone?: string): Promise<NatGateway[]> {
+  return (await view.natGateways()).filter(
+    (n) =>
+      states.includes(n.State ?? '') &&
+      isManagedByUs(n.Tags) &&
+      tagValue(n.Tags, TAG_ROLE) === NAT_ROLES.natGateway &&
+      (!zone || tagValue(n.Tags, 'Name') === names.natGateway(view.vpcId, zone)),
+  );
+}
 
 /**
  * Read-only, the decision of both the apply and the dry run: a usable NAT gateway, or ours
  * still coming up (`nat`); ours that failed (`failed`: it needs a person); neither when one must
  * be made. With `zone`, only that zone's own NAT gateway counts.
  */
-async function foundNatGateway(vpcId: string, zone?: string): Promise<{ nat?: NatGateway; failed?: NatGateway }> {
+async function foundNatGateway(view: VpcView, zone?: string): Promise<{ nat?: NatGateway; failed?: NatGateway }> {
   if (zone) {
-    const [own] = await vpcNatGateways(vpcId, ['available'], ourFilters({ role: NAT_ROLES.natGateway, name: names.natGateway(vpcId, zone) }));
+    const [own] = await ourNatGateways(view, ['available'], zone);
     if (own) return { nat: own };
   } else {
-    const reuse = await usableNatGateway(vpcId);
+    const reuse = await usableNatGateway(view);
     if (reuse) return { nat: reuse };
   }
   // Never make a second one while ours is still coming up (or has failed and needs a person).
-  const ours = await ourNatGateways(vpcId, zone);
+  const ours = await ourNatGateways(view, ['pending', 'failed'], zone);
   const pending = ours.find((n) => n.State === 'pending');
   if (pending) return { nat: pending };
   const failed = ours.find((n) => n.State === 'failed');
@@ -120,8 +130,8 @@ async function foundNatGateway(vpcId: string, zone?: string): Promise<{ nat?: Na
 }
 
 /** A usable NAT gateway, or ours still coming up; throws when ours failed; undefined when one must be made. */
-async function existingNatGateway(vpcId: string, zone?: string): Promise<NatGatewayResult | undefined> {
-  const { nat, failed } = await foundNatGateway(vpcId, zone);
+async function existingNatGateway(view: VpcView, zone?: string): Promise<NatGatewayResult | undefined> {
+  const { nat, failed } = await foundNatGateway(view, zone);
   if (failed) throw natGatewayFailed(failed, failed.NatGatewayId!);
   return nat ? result(nat, [{ kind: 'nat-gateway', id: nat.NatGatewayId!, created: false }]) : undefined;
 }
@@ -162,18 +172,28 @@ const natRouteTableSpec = (vpcId: string, own: string | undefined, subnetId: str
 });
 
 /** The public subnet, its route table to the internet gateway, the Elastic IP and the NAT gateway, each found first. */
-async function makeNatGateway(request: WorkflowState['request'], vpcId: string, zone: string | undefined, zonal = false): Promise<NatGatewayResult> {
+/**
+ * The internet gateway and CIDRs as Resolve network read them moments ago: a VPC's blocks only
+ * grow (a block added since is merely not chosen), and a route to a gateway detached since fails
+ * on CreateRoute without making anything else.
+ */
+function gatewayAndCidrs(network: NetworkResult): { internetGatewayId?: string; cidrs: string[] } {
+  return { ...(network.internetGatewayId ? { internetGatewayId: network.internetGatewayId } : {}), cidrs: network.vpcCidrs };
+}
+
+/** Under the lease, `view` just refreshed: the public subnet, its route table, the Elastic IP and the NAT gateway, each found first. */
+async function makeNatGateway(request: WorkflowState['request'], network: NetworkResult, view: VpcView, zone: string | undefined, zonal = false): Promise<NatGatewayResult> {
+  const vpcId = network.vpcId;
   // The zone's own names (per-zone), or the VPC's (shared).
   const own = zonal ? zone : undefined;
   // Deleted ones (the user followed our failure message) give the new attempt a new ClientToken.
-  const deadIds = (await ourNatGateways(vpcId, own)).filter((n) => n.State !== 'pending').map((n) => n.NatGatewayId!);
+  const deadIds = (await ourNatGateways(view, DEAD_NAT_STATES, own)).map((n) => n.NatGatewayId!);
 
-  const internetGatewayId = await attachedInternetGatewayId(vpcId);
+  const { internetGatewayId, cidrs } = gatewayAndCidrs(network);
   if (!internetGatewayId) throw noInternetGateway(vpcId);
 
-  const cidrs = await vpcCidrs(vpcId);
-  const { subnet, created: subnetCreated } = await ensureTaggedSubnet(natSubnetSpec(request, vpcId, cidrs, zone, zonal));
-  const rt = await ensureRouteTable(natRouteTableSpec(vpcId, own, subnet.subnetId, internetGatewayId));
+  const { subnet, created: subnetCreated } = await ensureTaggedSubnet(natSubnetSpec(request, vpcId, cidrs, zone, zonal), view);
+  const rt = await ensureRouteTable(natRouteTableSpec(vpcId, own, subnet.subnetId, internetGatewayId), view);
   const eip = await ensureNatElasticIp(vpcId, own);
   const { nat, created } = await createNatGateway(vpcId, subnet.subnetId, eip.allocationId, deadIds, own);
   return result(nat, [
@@ -212,11 +232,12 @@ async function planOneNatGateway(
   zonal: boolean,
   planned: SubnetInfo[],
   problems: PlanProblem[],
+  view: VpcView,
 ): Promise<PlannedNat> {
   const vpcId = network.vpcId;
   const own = zonal ? zone : undefined;
   const natName = names.natGateway(vpcId, own);
-  const { nat, failed } = await foundNatGateway(vpcId, own);
+  const { nat, failed } = await foundNatGateway(view, own);
   if (nat) {
     return {
       natGatewayId: nat.NatGatewayId!,
@@ -230,10 +251,9 @@ async function planOneNatGateway(
     return { natGatewayId: id, subnetId: failed.SubnetId ?? '', state: 'pending', plan: [{ kind: 'nat-gateway', name: natName, id, action: 'conflict', detail: natGatewayFailed(failed, id).message, shared: true }] };
   }
 
-  const internetGatewayId = await attachedInternetGatewayId(vpcId);
+  const { internetGatewayId, cidrs } = gatewayAndCidrs(network);
   if (!internetGatewayId) addProblem(problems, network, { path: '$.network', message: noInternetGateway(vpcId).message });
-  const cidrs = await vpcCidrs(vpcId);
-  const subnet = await planTaggedSubnet(natSubnetSpec(request, vpcId, cidrs, zone, zonal), planned);
+  const subnet = await planTaggedSubnet(natSubnetSpec(request, vpcId, cidrs, zone, zonal), view, planned);
   // A block the request gives that does not fit is also the request's problem; another owner's subnet under our name is the conflict entry alone.
   if (subnet.entry.action === 'conflict' && request.network.natSubnetCidr && !zonal && subnet.entry.detail?.startsWith('network.natSubnetCidr')) {
     addProblem(problems, network, { path: '$.network.natSubnetCidr', message: subnet.entry.detail });
@@ -241,7 +261,7 @@ async function planOneNatGateway(
   if (subnet.subnet && subnet.entry.action === 'create') planned.push(subnet.subnet);
   const subnetId = subnet.subnet?.subnetId ?? plannedId('vpc-subnet', subnet.entry.name);
   const routeTable = internetGatewayId
-    ? await planRouteTable(natRouteTableSpec(vpcId, own, subnetId, internetGatewayId))
+    ? await planRouteTable(natRouteTableSpec(vpcId, own, subnetId, internetGatewayId), view)
     : { kind: 'route-table' as const, name: names.natRouteTable(vpcId, own), action: 'conflict' as const, detail: `no internet gateway is attached to ${vpcId} for 0.0.0.0/0`, shared: true };
   const eip = await planNatElasticIp(vpcId, own);
   const natGatewayId = plannedId('nat-gateway', natName);
@@ -284,7 +304,9 @@ export async function planNatGateway(state: WorkflowState): Promise<NatGatewayRe
   const perZone = request.network.natGateways === 'per-zone';
   const planned: SubnetInfo[] = [];
   const each: PlannedNat[] = [];
-  for (const zone of perZone ? network.zones : [network.zones[0]]) each.push(await planOneNatGateway(request, network, zone, perZone, planned, problems));
+  // The same snapshot as the apply's first look; never refreshed: a dry run takes no lease.
+  const view = new VpcView(vpcId, network.seen);
+  for (const zone of perZone ? network.zones : [network.zones[0]]) each.push(await planOneNatGateway(request, network, zone, perZone, planned, problems, view));
   const [first] = each;
   if (!first) {
     addProblem(problems, network, { path: '$.network', message: `no zone was chosen for the task subnets of ${vpcId}, so no NAT gateway can be placed` });
@@ -303,8 +325,6 @@ export const permissions: StepPermissions = composePermissions(
   CHECK_GIVEN_SUBNET_PERMISSIONS,
   DESCRIBE_NAT_GATEWAY_PERMISSIONS,
   USABLE_NAT_GATEWAY_PERMISSIONS,
-  NETWORK_READS.attachedInternetGatewayId,
-  NETWORK_READS.vpcCidrs,
   TAGGED_SUBNET_PERMISSIONS,
   ROUTE_TABLE_PERMISSIONS,
   NAT_ELASTIC_IP_PERMISSIONS,

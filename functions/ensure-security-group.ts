@@ -4,6 +4,7 @@ import {
   findGroup,
   findOrCreateSecurityGroup,
   groupMissing,
+  ingressRulesOf,
   inspectAppIngress,
   inspectEksIngress,
   ruleLabel,
@@ -30,15 +31,17 @@ export async function ensureSecurityGroup(state: WorkflowState): Promise<Securit
   const { request, network } = need(state, 'network');
   const port = request.app.port;
   const { groupId, created } = await findOrCreateSecurityGroup(request, network.vpcId, names.securityGroup(request));
-  const app = await convergeAppIngress(request, groupId, port, request.network.ingressSources ?? network.vpcCidrs);
+  const eksSg = network.eksClusterSecurityGroupId;
+  // Both groups' rules in one read; a group just made has none yet.
+  const rules = await ingressRulesOf([...(created ? [] : [groupId]), ...(eksSg ? [eksSg] : [])]);
+  const app = await convergeAppIngress(request, groupId, port, request.network.ingressSources ?? network.vpcCidrs, rules.get(groupId) ?? []);
   if (app.revoked.length > 0) logger.info('Revoked stale app ingress rules', { groupId, revoked: app.revoked });
   // Rules added or revoked on a group that existed: the group was changed.
   const ledger: LedgerEntry[] = [{ kind: 'security-group', id: groupId, created, ...(!created && app.added.length + app.revoked.length > 0 ? { updated: true } : {}) }];
 
-  const eksSg = network.eksClusterSecurityGroupId;
   const allow = allowFromEksClusterSecurityGroup(request);
   if (eksSg) {
-    const eks = await convergeEksIngress(request, eksSg, allow ? port : undefined, groupId);
+    const eks = await convergeEksIngress(request, eksSg, allow ? port : undefined, groupId, rules.get(eksSg));
     if (eks.revoked.length > 0) logger.info('Revoked this workload\'s stale rules on the EKS cluster security group', { eksSg, revoked: eks.revoked });
     // Stale rules of ours revoked there while the wanted one stood: our EKS-side rule set changed (no security-group entry
     // for the EKS group: teardown reads those ids as the workload's own groups).
@@ -79,7 +82,10 @@ export async function planSecurityGroup(state: WorkflowState): Promise<SecurityG
     return { groupId: plannedId('security-group', name), ledger: [], plan: [{ kind: 'security-group', name, action: 'conflict', detail: e.message }] };
   }
   const groupId = found?.GroupId ?? plannedId('security-group', name);
-  const app = await inspectAppIngress(request, groupId, port, sources);
+  const eksSg = network.eksClusterSecurityGroupId;
+  // As the apply: both groups' rules in one read.
+  const rules = await ingressRulesOf([groupId, ...(eksSg ? [eksSg] : [])]);
+  const app = await inspectAppIngress(request, groupId, port, sources, rules.get(groupId));
   const changes: FieldChange[] = [...app.added.map((s) => ({ field: 'ingress', wanted: `tcp:${port}:${s}` })), ...app.stale.map((r) => ({ field: 'ingress', current: ruleLabel(r) }))];
   const plan: PlanEntry[] = [
     !found?.GroupId
@@ -93,10 +99,9 @@ export async function planSecurityGroup(state: WorkflowState): Promise<SecurityG
     }
   }
 
-  const eksSg = network.eksClusterSecurityGroupId;
   const allow = allowFromEksClusterSecurityGroup(request);
   if (eksSg) {
-    const eks = await inspectEksIngress(request, eksSg, allow ? port : undefined, groupId);
+    const eks = await inspectEksIngress(request, eksSg, allow ? port : undefined, groupId, rules.get(eksSg));
     if (allow) {
       const base = { kind: 'security-group-ingress' as const, name: `TCP ${port} from ${name} into ${eksSg}` };
       const id = `${eksSg}:tcp:${port}:${groupId}`;

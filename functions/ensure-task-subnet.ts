@@ -1,4 +1,4 @@
-import { CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, hasIpv4Block, NETWORK_READS, subnetInfo, vpcCidrs } from '#lib/aws/network.ts';
+import { CHECK_GIVEN_SUBNET_PERMISSIONS, checkGivenPrivateSubnet, hasIpv4Block, subnetInfo, VpcView } from '#lib/aws/network.ts';
 import {
   ensureRouteTable,
   ensureTaggedSubnet,
@@ -73,13 +73,16 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
   const plan = zonePlan(request, network.zones);
   // Each zone's own NAT gateway (per-zone), else the shared one.
   const natFor = (zone: string) => natGateway.zonal?.find((z) => z.zone === zone)?.natGatewayId ?? natGateway.natGatewayId;
+  // Decided from what Resolve network read (one DescribeSubnets and one DescribeRouteTables for all zones when there is none); read again under the lease before anything is made.
+  const view = new VpcView(vpcId, network.seen);
   // Made at most once per ECS cluster and zone: only the run holding the VPC's network lease makes the subnets and their routes.
   return withNetworkLease(
     { vpcId, holder: state.execution?.id, what: `The task subnets of ECS cluster "${request.ecs.cluster}"` },
-    async () => {
+    async (fresh) => {
+      if (fresh) view.refresh();
       const found: TaskSubnet[] = [];
       for (const p of plan) {
-        const s = await existingTaskSubnet(request, vpcId, p, natFor(p.zone));
+        const s = await existingTaskSubnet(request, view, p, natFor(p.zone));
         if (!s) return undefined;
         found.push(s);
       }
@@ -87,8 +90,8 @@ export async function ensureTaskSubnet(state: WorkflowState): Promise<TaskSubnet
     },
     async () => {
       const made: ZoneSubnet[] = [];
-      // One zone after another: each chooses its block from the subnets listed after the previous one was made.
-      for (const p of plan) made.push(await makeTaskSubnet(request, vpcId, p, natFor(p.zone)));
+      // One zone after another: each chooses its block from the subnets listed, with the ones made before it noted in; the VPC's CIDRs as Resolve network read them (they only grow).
+      for (const p of plan) made.push(await makeTaskSubnet(request, view, network.vpcCidrs, p, natFor(p.zone)));
       return result(made);
     },
   );
@@ -113,10 +116,10 @@ function result(subnets: ZoneSubnet[]): TaskSubnetResult {
  * The names of the zone's subnet and route table: `<cluster>-ecs-subnet-<zone>`, or the single
  * `<cluster>-ecs-subnet` an earlier version made, when it lies in this zone (adopted, not remade).
  */
-async function namesFor(request: Request, vpcId: string, zone: string): Promise<{ subnet: string; routeTable: string }> {
+async function namesFor(request: Request, view: VpcView, zone: string): Promise<{ subnet: string; routeTable: string }> {
   const zoned = { subnet: names.taskSubnet(request, zone), routeTable: names.taskRouteTable(request, zone) };
-  if (await findTaggedSubnet(vpcId, zoned.subnet)) return zoned;
-  const legacy = await findTaggedSubnet(vpcId, names.legacyTaskSubnet(request));
+  if (await findTaggedSubnet(view, zoned.subnet)) return zoned;
+  const legacy = await findTaggedSubnet(view, names.legacyTaskSubnet(request));
   return legacy?.AvailabilityZone === zone ? { subnet: names.legacyTaskSubnet(request), routeTable: names.legacyTaskRouteTable(request) } : zoned;
 }
 
@@ -150,26 +153,27 @@ function blockMismatch(name: string, subnet: SubnetInfo, p: ZonePlan): string | 
 }
 
 /** Read-only: the zone's task subnet with its route table through the NAT gateway, when all is in place. */
-async function existingTaskSubnet(request: Request, vpcId: string, p: ZonePlan, natGatewayId: string): Promise<TaskSubnet | undefined> {
-  const n = await namesFor(request, vpcId, p.zone);
-  const found = await findTaggedSubnet(vpcId, n.subnet);
+async function existingTaskSubnet(request: Request, view: VpcView, p: ZonePlan, natGatewayId: string): Promise<TaskSubnet | undefined> {
+  const vpcId = view.vpcId;
+  const n = await namesFor(request, view, p.zone);
+  const found = await findTaggedSubnet(view, n.subnet);
   if (!found || !hasIpv4Block(found)) return undefined;
   const subnet = subnetInfo(found);
   // A block that differs from the request's is reported by the create path.
   if (blockMismatch(n.subnet, subnet, p)) return undefined;
-  const routeTableId = await routeTableInPlace(taskRouteTableSpec(vpcId, n.routeTable, subnet.subnetId, natGatewayId));
+  const routeTableId = await routeTableInPlace(taskRouteTableSpec(vpcId, n.routeTable, subnet.subnetId, natGatewayId), view);
   if (!routeTableId) return undefined;
   return { subnetId: subnet.subnetId, cidr: subnet.cidr, availabilityZone: subnet.availabilityZone, routeTableId };
 }
 
 /** Finds or makes the zone's subnet (its block from the request, or the first free /24) and its route table. */
-async function makeTaskSubnet(request: Request, vpcId: string, p: ZonePlan, natGatewayId: string): Promise<ZoneSubnet> {
-  const cidrs = await vpcCidrs(vpcId);
-  const n = await namesFor(request, vpcId, p.zone);
-  const { subnet, created } = await ensureTaggedSubnet(taskSubnetSpec(vpcId, n.subnet, p, cidrs));
+async function makeTaskSubnet(request: Request, view: VpcView, cidrs: readonly string[], p: ZonePlan, natGatewayId: string): Promise<ZoneSubnet> {
+  const vpcId = view.vpcId;
+  const n = await namesFor(request, view, p.zone);
+  const { subnet, created } = await ensureTaggedSubnet(taskSubnetSpec(vpcId, n.subnet, p, cidrs), view);
   const mismatch = created ? undefined : blockMismatch(n.subnet, subnet, p);
   if (mismatch) throw new NetworkConfigurationError(mismatch);
-  const rt = await ensureRouteTable(taskRouteTableSpec(vpcId, n.routeTable, subnet.subnetId, natGatewayId));
+  const rt = await ensureRouteTable(taskRouteTableSpec(vpcId, n.routeTable, subnet.subnetId, natGatewayId), view);
   return {
     subnet: { subnetId: subnet.subnetId, cidr: subnet.cidr, availabilityZone: subnet.availabilityZone, routeTableId: rt.routeTableId },
     created,
@@ -218,26 +222,28 @@ export async function planTaskSubnet(state: WorkflowState): Promise<TaskSubnetRe
   }
   // The NAT subnets Ensure NAT gateway plans to make take their blocks before the task subnets choose theirs.
   const planned = plannedSubnets(natGateway.plan);
-  const cidrs = await vpcCidrs(vpcId);
+  const cidrs = network.vpcCidrs;
+  // The same snapshot as the apply's first look; never refreshed: a dry run takes no lease.
+  const view = new VpcView(vpcId, network.seen);
   for (const p of zones.plan) {
     // A foreign subnet under the zone's name: planTaggedSubnet reports it as the conflict the apply would stop at.
-    const n = await namesFor(request, vpcId, p.zone).catch((e: unknown) => {
+    const n = await namesFor(request, view, p.zone).catch((e: unknown) => {
       if (e instanceof ResourceConflictError) return { subnet: names.taskSubnet(request, p.zone), routeTable: names.taskRouteTable(request, p.zone) };
       throw e;
     });
-    const sub = await planTaggedSubnet(taskSubnetSpec(vpcId, n.subnet, p, cidrs), planned);
+    const sub = await planTaggedSubnet(taskSubnetSpec(vpcId, n.subnet, p, cidrs), view, planned);
     const mismatch = sub.entry.action === 'reuse' && sub.subnet ? blockMismatch(n.subnet, sub.subnet, p) : undefined;
     plan.push(mismatch ? { ...sub.entry, action: 'conflict', detail: mismatch } : sub.entry);
     if (sub.subnet && sub.entry.action === 'create') planned.push(sub.subnet);
     const subnetId = sub.subnet?.subnetId ?? plannedId('vpc-subnet', n.subnet);
-    const rt = await planRouteTable(taskRouteTableSpec(vpcId, n.routeTable, subnetId, natFor(p.zone)));
+    const rt = await planRouteTable(taskRouteTableSpec(vpcId, n.routeTable, subnetId, natFor(p.zone)), view);
     plan.push(rt);
     subnets.push({ subnetId, cidr: sub.subnet?.cidr ?? p.cidr ?? '', availabilityZone: p.zone, routeTableId: rt.id ?? plannedId('route-table', n.routeTable) });
   }
   return { subnets, ledger: [], plan, ...(problems.length > 0 ? { problems } : {}) };
 }
 
-export const permissions: StepPermissions = composePermissions(CHECK_GIVEN_SUBNET_PERMISSIONS, NETWORK_READS.vpcCidrs, TAGGED_SUBNET_PERMISSIONS, ROUTE_TABLE_PERMISSIONS, NETWORK_LEASE_PERMISSIONS);
+export const permissions: StepPermissions = composePermissions(CHECK_GIVEN_SUBNET_PERMISSIONS, TAGGED_SUBNET_PERMISSIONS, ROUTE_TABLE_PERMISSIONS, NETWORK_LEASE_PERMISSIONS);
 
 const STEP = 'Ensure task subnet';
 

@@ -13,27 +13,28 @@
  * run can still take a block between the check and the create: the steps handle that (retry,
  * lease), the check only removes the failures that are certain from the start.
  */
+import type { Address } from '@aws-sdk/client-ec2';
 import {
   attachedInternetGatewayId,
   CHECK_GIVEN_SUBNET_PERMISSIONS,
   checkGivenPrivateSubnet,
   chooseZones,
   eksClusterNetwork,
+  ipv4Subnets,
   NETWORK_READS,
-  ourFilters,
   regionZones,
   vpcCidrs,
-  vpcNatGateways,
-  vpcSubnets,
+  VpcView,
 } from './aws/network.ts';
-import { ELASTIC_IP_QUOTA_PERMISSIONS, elasticIpQuota, NAT_ROLES, ourNatEips, USABLE_NAT_GATEWAY_PERMISSIONS, usableNatGateway } from './aws/vpc-nat.ts';
+import { allAddresses, ELASTIC_IP_QUOTA_PERMISSIONS, elasticIpQuota, NAT_ROLES, ourNatEipsIn, USABLE_NAT_GATEWAY_PERMISSIONS, usableNatGateway } from './aws/vpc-nat.ts';
 import { firstFreeSubnet, overlaps, parseBlock, subnetBlockProblem } from './cidr.ts';
 import { NetworkConfigurationError, type Problem } from './errors.ts';
 import { names } from './naming.ts';
 import { composePermissions, type StepPermissions } from './permissions.ts';
 import { effectiveZones } from './request-defaults.ts';
 import type { WorkloadRequest } from './request.ts';
-import { DEFAULTS } from './settings.ts';
+import { DEFAULTS, TAG_ROLE } from './settings.ts';
+import { isManagedByUs, tagValue } from './tags.ts';
 import type { NetworkResult } from './workflow.ts';
 
 /**
@@ -61,6 +62,7 @@ export const FEASIBILITY_PERMISSIONS: StepPermissions = composePermissions(
   NETWORK_READS.attachedInternetGatewayId,
   NETWORK_READS.vpcNatGateways,
   NETWORK_READS.regionZones,
+  NETWORK_READS.effectiveRouteTable,
   CHECK_GIVEN_SUBNET_PERMISSIONS,
   USABLE_NAT_GATEWAY_PERMISSIONS,
   ELASTIC_IP_QUOTA_PERMISSIONS,
@@ -111,7 +113,11 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
   const vpcPath = n.vpcId ? '$.network.vpcId' : '$.network.eksClusterName';
   const cidrs = await orProblem(problems, vpcPath, n.vpcId ? 'request' : 'account', () => vpcCidrs(vpcId));
   if (!cidrs) return { problems };
-  const [subnets, internetGatewayId, available, regionAzs] = await Promise.all([vpcSubnets(vpcId), attachedInternetGatewayId(vpcId), vpcNatGateways(vpcId, ['available']), regionZones()]);
+  // One read of each kind (subnets, route tables, NAT gateways in any state): every decision below, and the network steps' read-only paths, come from it.
+  const view = new VpcView(vpcId);
+  const [allSubnets, internetGatewayId, natGateways, regionAzs] = await Promise.all([view.subnets(), attachedInternetGatewayId(vpcId), view.natGateways(), regionZones(), view.routeTables()]);
+  const subnets = ipv4Subnets(allSubnets);
+  const available = natGateways.filter((x) => x.State === 'available');
   const zoneCount = n.subnetIds ? 0 : effectiveZones(request);
   const zones = chooseZones(subnets, regionAzs, zoneCount);
   const network: NetworkResult = {
@@ -122,6 +128,12 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
     availableNatGatewayIds: available.map((x) => x.NatGatewayId!),
     ...(eksClusterSecurityGroupId ? { eksClusterSecurityGroupId } : {}),
     zones,
+    // Our route tables' names for this request: another owner's table under one of them must stay in the snapshot (a conflict).
+    seen: await view.snapshot([
+      names.natRouteTable(vpcId),
+      names.legacyTaskRouteTable(request),
+      ...zones.flatMap((z) => [names.natRouteTable(vpcId, z), names.taskRouteTable(request, z)]),
+    ]),
   };
 
   // ---- subnets the user gave: each in the VPC, IPv4, routed through a NAT gateway; nothing is made
@@ -146,10 +158,18 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
   // The NAT gateways to have: the VPC's shared one, or each task zone's own (per-zone); which of them, their subnets and addresses must be made.
   const perZone = n.natGateways === 'per-zone';
   const nats: { zone?: string; needed: boolean; subnet: boolean; eip: boolean }[] = [];
+  // The account's addresses, read once when a NAT gateway is to be made: ours for it, and the count against the quota.
+  let addresses: Promise<Address[]> | undefined;
   for (const zone of perZone ? zones : [undefined]) {
-    const live = await vpcNatGateways(vpcId, perZone ? ['pending', 'available'] : ['pending'], ourFilters({ role: NAT_ROLES.natGateway, ...(zone ? { name: names.natGateway(vpcId, zone) } : {}) }));
-    const needed = live.length === 0 && (perZone || !(await usableNatGateway(vpcId)));
-    const eip = needed && !(await ourNatEips(names.natEip(vpcId, zone))).some((a) => !a.AssociationId);
+    const live = natGateways.filter(
+      (x) =>
+        (perZone ? ['pending', 'available'] : ['pending']).includes(x.State ?? '') &&
+        isManagedByUs(x.Tags) &&
+        tagValue(x.Tags, TAG_ROLE) === NAT_ROLES.natGateway &&
+        (!zone || tagValue(x.Tags, 'Name') === names.natGateway(vpcId, zone)),
+    );
+    const needed = live.length === 0 && (perZone || !(await usableNatGateway(view)));
+    const eip = needed && !ourNatEipsIn(await (addresses ??= allAddresses()), names.natEip(vpcId, zone)).some((a) => !a.AssociationId);
     nats.push({ ...(zone ? { zone } : {}), needed, subnet: needed && !byName(names.natSubnet(vpcId, zone)), eip });
   }
   const missingZones = zones.map((zone, i) => ({ zone, i })).filter(({ zone }) => !taskSubnetIn(zone));
@@ -211,7 +231,7 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
     });
   }
   if (plan.elasticIps > 0) {
-    const quota = await elasticIpQuota();
+    const quota = await elasticIpQuota(await (addresses ??= allAddresses()));
     if (quota.max !== undefined && quota.inUse + plan.elasticIps > quota.max) {
       problems.push({
         path: perZone ? '$.network.natGateways' : '$.network',

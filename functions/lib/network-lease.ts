@@ -105,16 +105,18 @@ export async function releaseNetworkLeaseOf(vpcId: string, holder: string): Prom
 export const NETWORK_LEASE_RELEASE_PERMISSIONS: StepPermissions = [{ sid: 'ReleaseNetworkLease', actions: ['dynamodb:DeleteItem'], resources: ['${RegistryTableArn}'] }];
 
 /**
- * Runs `existing` (read-only: the resources when they are all in place, else undefined); when
- * something is missing, takes the VPC's network lease, runs `existing` again, and only if still
- * missing runs `create`, then releases the lease. While another run holds the lease, waits up to
- * `waitMs` looking again, then throws ResourceNotReadyError naming the holder.
+ * Runs `existing(false)` (read-only: the resources when they are all in place, else undefined;
+ * it may answer from what Resolve network read); when something is missing, takes the VPC's
+ * network lease, runs `existing(true)` (which must read AWS again: another run may have made it
+ * since), and only if still missing runs `create`, then releases the lease. While another run
+ * holds the lease, waits up to `waitMs` looking again (fresh), then throws ResourceNotReadyError
+ * naming the holder. Without a registry table there is no lease, but still the fresh look.
  */
-export async function withNetworkLease<T>(opts: LeaseOptions, existing: () => Promise<T | undefined>, create: () => Promise<T>): Promise<T> {
-  const found = await existing();
+export async function withNetworkLease<T>(opts: LeaseOptions, existing: (fresh: boolean) => Promise<T | undefined>, create: () => Promise<T>): Promise<T> {
+  const found = await existing(false);
   if (found !== undefined) return found;
   const table = registryTable();
-  if (!table) return create();
+  if (!table) return (await existing(true)) ?? (await create());
 
   const now = opts.now ?? Date.now;
   const holder = opts.holder ?? `run-${randomUUID()}`;
@@ -125,7 +127,7 @@ export async function withNetworkLease<T>(opts: LeaseOptions, existing: () => Pr
     const other = await tryTake(table, key, holder, now());
     if (!other) {
       try {
-        return (await existing()) ?? (await create());
+        return (await existing(true)) ?? (await create());
       } finally {
         await release(table, key, holder);
       }
@@ -137,7 +139,7 @@ export async function withNetworkLease<T>(opts: LeaseOptions, existing: () => Pr
     }
     // Jittered, so the runs that waited do not all look again at once.
     await new Promise((r) => setTimeout(r, pollMs / 2 + Math.random() * pollMs));
-    const made = await existing();
+    const made = await existing(true);
     if (made !== undefined) return made;
   }
 }

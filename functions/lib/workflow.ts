@@ -4,6 +4,7 @@
  * `ResultPath` (e.g. `"ResultPath": "$.natGateway"`). A step reads what it needs from
  * this object and returns only its own result.
  */
+import type { NatGateway, RouteTable, Subnet } from '@aws-sdk/client-ec2';
 import type { CaSecretRef, WorkloadRequest } from './request.ts';
 import type { KubeTarget } from './kube/client.ts';
 import type { OnboardingPlan, PlanEntry, PlanProblem } from './plan.ts';
@@ -122,6 +123,19 @@ export interface NetworkResult {
   zones: string[];
   /** Dry run only: every feasibility problem (a taken block, a subnet without a NAT route); the apply would stop here. */
   problems?: PlanProblem[];
+  /**
+   * What Resolve network read of the VPC, trimmed (functions/lib/aws/network.ts VpcView): the
+   * network steps decide their read-only path (and their dry run) from it without a call, and
+   * read again under the network lease before they create anything. Absent: they read.
+   */
+  seen?: VpcSnapshot;
+}
+
+/** The VPC's subnets, route tables (0.0.0.0/0 routes only) and NAT gateways (any state), as EC2 describes them, with only our tags and Name. */
+export interface VpcSnapshot {
+  subnets: Subnet[];
+  routeTables: RouteTable[];
+  natGateways: NatGateway[];
 }
 
 export type NatGatewayState = 'pending' | 'available';

@@ -108,6 +108,12 @@ describe('Resolve network (emulator)', () => {
       availableNatGatewayIds: [],
       eksClusterSecurityGroupId: vpc.clusterSecurityGroupId,
       zones: ['us-east-1a', 'us-east-1b'],
+      // What the network steps decide their read-only path from: the VPC as read once.
+      seen: {
+        subnets: expect.arrayContaining([expect.objectContaining({ SubnetId: vpc.publicSubnetIds[0], CidrBlock: '10.0.0.0/24' })]) as never,
+        routeTables: expect.any(Array) as never,
+        natGateways: [],
+      },
     });
   });
 

@@ -76,9 +76,20 @@ interface NetworkPlan {
   securityGroup: SecurityGroupResult;
 }
 
+/**
+ * `network` as a new run's Resolve network reads it: the VPC's subnets, route tables and NAT
+ * gateways as they are now (the steps decide their read-only path and dry run from that read),
+ * so a test that changes the VPC between runs need not resolve the network again.
+ */
+async function asNewRun(request: OnboardingRequest, network: NetworkResult): Promise<NetworkResult> {
+  const seen = (await assessNetwork(request)).network?.seen;
+  return { ...network, ...(seen ? { seen } : {}) };
+}
+
 /** The three plans in workflow order, each seeing the previous one's result as the state machine passes it. */
-function planNetwork(request: OnboardingRequest, network: NetworkResult): Promise<NetworkPlan> {
+function planNetwork(request: OnboardingRequest, given: NetworkResult): Promise<NetworkPlan> {
   return readOnly(async () => {
+    const network = await asNewRun(request, given);
     const state: WorkflowState = { request, network };
     const natGateway = await planNatGateway(state);
     const taskSubnet = await planTaskSubnet({ ...state, natGateway });
@@ -87,7 +98,8 @@ function planNetwork(request: OnboardingRequest, network: NetworkResult): Promis
   });
 }
 
-async function applyNetwork(request: OnboardingRequest, network: NetworkResult): Promise<NetworkPlan> {
+async function applyNetwork(request: OnboardingRequest, given: NetworkResult): Promise<NetworkPlan> {
+  const network = await asNewRun(request, given);
   const state: WorkflowState = { request, network };
   const natGateway = await ensureNatGateway(state);
   const taskSubnet = await ensureTaskSubnet({ ...state, natGateway });

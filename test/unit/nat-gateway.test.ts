@@ -24,6 +24,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkNatGateway, handler as checkNatGatewayHandler, NOT_FOUND_GRACE_SECONDS } from '../../functions/check-nat-gateway.ts';
 import { ensureNatGateway, handler as ensureNatGatewayHandler } from '../../functions/ensure-nat-gateway.ts';
 import { AwsThrottledError, NatGatewayFailedError, ResourceConflictError, ResourceNotReadyError, WaitDeadlineExceededError } from '../../functions/lib/errors.ts';
+import { names } from '../../functions/lib/naming.ts';
 import { READINESS, TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../../functions/lib/settings.ts';
 import type { NatGatewayResult, NetworkResult, WorkflowState } from '../../functions/lib/workflow.ts';
 import { bookinfoRequest } from '../support/requests.ts';
@@ -57,9 +58,10 @@ function interruptedRun() {
   ec2Mock.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
   ec2Mock.on(DescribeInternetGatewaysCommand).resolves(igwAttached);
   ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: VPC, CidrBlock: '10.0.0.0/16' }] });
-  ec2Mock.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: natGateway.subnetId, VpcId: VPC, CidrBlock: '10.0.2.0/24', AvailabilityZone: 'us-east-1a', Tags: ourTags }] });
+  // Named as the step names them: it finds them by Name among the VPC's subnets and route tables.
+  ec2Mock.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: natGateway.subnetId, VpcId: VPC, CidrBlock: '10.0.2.0/24', AvailabilityZone: 'us-east-1a', Tags: [...ourTags, { Key: 'Name', Value: names.natSubnet(VPC) }] }] });
   ec2Mock.on(DescribeRouteTablesCommand).resolves({
-    RouteTables: [{ RouteTableId: RTB, Tags: ourTags, Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: network.internetGatewayId }], Associations: [{ SubnetId: natGateway.subnetId }] }],
+    RouteTables: [{ RouteTableId: RTB, Tags: [...ourTags, { Key: 'Name', Value: names.natRouteTable(VPC) }], Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: network.internetGatewayId }], Associations: [{ SubnetId: natGateway.subnetId }] }],
   });
   ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: EIP, Tags: ourTags }] });
 }
@@ -269,10 +271,11 @@ describe('Ensure NAT gateway (AWS states moto never shows)', () => {
     expect(t2).toBe(t1);
     expect(t3).not.toBe(t1);
     expect(t4).toBe(t3);
+    // One read of the VPC's NAT gateways in every state: the dead ones (ours, by tag) are told apart locally.
     expect(ec2Mock).toHaveReceivedCommandWith(DescribeNatGatewaysCommand, {
       Filter: expect.arrayContaining([
-        { Name: 'state', Values: ['pending', 'failed', 'deleting', 'deleted'] },
-        { Name: `tag:${TAG_MANAGED_BY}`, Values: [TOOL_NAME] },
+        { Name: 'vpc-id', Values: [VPC] },
+        { Name: 'state', Values: ['pending', 'available', 'failed', 'deleting', 'deleted'] },
       ]) as never,
     });
   });

@@ -209,9 +209,9 @@ describe('Route table races, answered with AWS\'s codes (contract)', () => {
     existingSubnetAndTable();
     ec2Mock.on(CreateRouteCommand).resolves({ Return: true });
     ec2Mock.on(AssociateRouteTableCommand).rejects(awsError('Resource.AlreadyAssociated', `the specified association for route table ${RTB} conflicts with an existing association`));
+    // The step's own look-up lists the VPC's tables (no association yet); this re-read answers the race.
     ec2Mock
       .on(DescribeRouteTablesCommand, { Filters: [{ Name: 'association.subnet-id', Values: [SUBNET] }] })
-      .resolvesOnce({ RouteTables: [] })
       .resolves({ RouteTables: [{ RouteTableId: associatedTo, Associations: [{ RouteTableAssociationId: 'rtbassoc-0000000000000000e', RouteTableId: associatedTo, SubnetId: SUBNET }] }] });
     ec2Mock.on(ReplaceRouteTableAssociationCommand).resolves({ NewAssociationId: 'rtbassoc-0000000000000000f' });
 

@@ -16,6 +16,7 @@ import {
   DescribeVpcsCommand,
   paginateDescribeInternetGateways,
   paginateDescribeNatGateways,
+  paginateDescribeRouteTables,
   paginateDescribeSubnets,
   type Filter,
   type NatGateway,
@@ -34,7 +35,7 @@ import { isAwsError, NetworkConfigurationError, ResourceConflictError } from '..
 import { arnTemplate, composePermissions, type Permission, type StepPermissions } from '../permissions.ts';
 import { TAG_MANAGED_BY, TAG_ROLE, TOOL_NAME } from '../settings.ts';
 import { isManagedByUs, tagValue } from '../tags.ts';
-import type { SubnetInfo } from '../workflow.ts';
+import type { SubnetInfo, VpcSnapshot } from '../workflow.ts';
 
 // ---- IAM -------------------------------------------------------------------
 
@@ -172,11 +173,158 @@ export async function describeSubnets(filters: Filter[]): Promise<Subnet[]> {
 
 /** Every subnet of the VPC with an IPv4 block (IPv6-only ones skipped), sorted by address. */
 export async function vpcSubnets(vpcId: string): Promise<SubnetInfo[]> {
-  const subnets = await describeSubnets([{ Name: 'vpc-id', Values: [vpcId] }]);
+  return ipv4Subnets(await describeSubnets([{ Name: 'vpc-id', Values: [vpcId] }]));
+}
+
+/** The subnets with an IPv4 block (IPv6-only ones skipped) as SubnetInfo, sorted by address. */
+export function ipv4Subnets(subnets: readonly Subnet[]): SubnetInfo[] {
   return subnets
     .filter(hasIpv4Block)
     .map(subnetInfo)
     .sort((a, b) => parseBlock(a.cidr).start - parseBlock(b.cidr).start);
+}
+
+/** EC2 route tables matching `filters` (all pages). */
+export async function describeRouteTables(filters: Filter[]): Promise<RouteTable[]> {
+  const out: RouteTable[] = [];
+  for await (const page of paginateDescribeRouteTables({ client: ec2() }, { Filters: filters })) out.push(...(page?.RouteTables ?? []));
+  return out;
+}
+
+// ---- one read of the VPC, shared by a step's decisions ------------------------
+
+const KEPT_TAGS = new Set(['Name', TAG_MANAGED_BY, TAG_ROLE]);
+const keptTags = (tags: readonly Tag[] | undefined): Tag[] | undefined => (tags ? tags.filter((t) => KEPT_TAGS.has(t.Key ?? '')).map(({ Key, Value }) => ({ Key, Value })) : undefined);
+/** Drops undefined fields, so a snapshot is plain JSON of what was read. */
+const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+/**
+ * What the network steps decide from, trimmed from what AWS answered (no dates, only our three
+ * tags), and of the route tables only those a step can ask about, so a VPC with many tables
+ * keeps the workflow state small: ours, the main one, those named `routeTableNames` (another
+ * owner's table under one of our names is a conflict), and those associated with our subnets or
+ * with a NAT gateway's subnet (where a subnet's traffic goes). A table left out is at worst
+ * found again on the create path, which reads AWS.
+ */
+function trimSnapshot(s: VpcSnapshot, routeTableNames: readonly string[]): VpcSnapshot {
+  const subnetsAsked = new Set([...s.subnets.filter((x) => isManagedByUs(x.Tags)).map((x) => x.SubnetId), ...s.natGateways.map((n) => n.SubnetId)]);
+  const asked = (t: RouteTable) =>
+    isManagedByUs(t.Tags) ||
+    routeTableNames.includes(tagValue(t.Tags, 'Name') ?? '') ||
+    (t.Associations ?? []).some((a) => a.Main === true || subnetsAsked.has(a.SubnetId));
+  return {
+    subnets: s.subnets.map((x) => defined({ SubnetId: x.SubnetId, VpcId: x.VpcId, CidrBlock: x.CidrBlock, AvailabilityZone: x.AvailabilityZone, Ipv6Native: x.Ipv6Native, Tags: keptTags(x.Tags) })),
+    routeTables: s.routeTables.filter(asked).map((t) =>
+      defined({
+        RouteTableId: t.RouteTableId,
+        VpcId: t.VpcId,
+        Tags: keptTags(t.Tags),
+        Associations: t.Associations?.map((a) => defined({ RouteTableAssociationId: a.RouteTableAssociationId, RouteTableId: a.RouteTableId, SubnetId: a.SubnetId, Main: a.Main })),
+        Routes: t.Routes?.filter((r) => r.DestinationCidrBlock === '0.0.0.0/0'),
+      }),
+    ),
+    natGateways: s.natGateways.map((n) =>
+      defined({
+        NatGatewayId: n.NatGatewayId,
+        VpcId: n.VpcId,
+        SubnetId: n.SubnetId,
+        State: n.State,
+        ConnectivityType: n.ConnectivityType,
+        NatGatewayAddresses: n.NatGatewayAddresses?.map((a) => defined({ AllocationId: a.AllocationId, PublicIp: a.PublicIp })),
+        FailureCode: n.FailureCode,
+        FailureMessage: n.FailureMessage,
+        Tags: keptTags(n.Tags),
+      }),
+    ),
+  };
+}
+
+/**
+ * The VPC's subnets, route tables and NAT gateways, each read at most once (one paginated
+ * Describe per kind, filtered on the VPC) and answered locally after that. Seeded with Resolve
+ * network's snapshot, a step's read-only path sends no call at all; `refresh()` forgets it, so
+ * the create path (under the network lease) decides from AWS as it is now. What the step makes
+ * is noted in (`noteSubnet`, `noteRouteTable`), so its later decisions see it without a read.
+ */
+export class VpcView {
+  #subnets?: Promise<Subnet[]>;
+  #routeTables?: Promise<RouteTable[]>;
+  #natGateways?: Promise<NatGateway[]>;
+
+  constructor(
+    readonly vpcId: string,
+    seen?: VpcSnapshot,
+  ) {
+    if (seen) {
+      this.#subnets = Promise.resolve([...seen.subnets]);
+      this.#routeTables = Promise.resolve([...seen.routeTables]);
+      this.#natGateways = Promise.resolve([...seen.natGateways]);
+    }
+  }
+
+  /** Forgets what was read (or seeded): the next question reads AWS again. */
+  refresh(): void {
+    this.#subnets = this.#routeTables = this.#natGateways = undefined;
+  }
+
+  subnets(): Promise<Subnet[]> {
+    return (this.#subnets ??= retryable(describeSubnets([{ Name: 'vpc-id', Values: [this.vpcId] }]), () => (this.#subnets = undefined)));
+  }
+
+  routeTables(): Promise<RouteTable[]> {
+    return (this.#routeTables ??= retryable(describeRouteTables([{ Name: 'vpc-id', Values: [this.vpcId] }]), () => (this.#routeTables = undefined)));
+  }
+
+  /** Every NAT gateway of the VPC, in any state (the dead ones tell the create a new ClientToken generation). */
+  natGateways(): Promise<NatGateway[]> {
+    return (this.#natGateways ??= retryable(vpcNatGateways(this.vpcId, ['pending', 'available', 'failed', 'deleting', 'deleted']), () => (this.#natGateways = undefined)));
+  }
+
+  /** A subnet this step made. */
+  async noteSubnet(s: Subnet): Promise<void> {
+    const list = await this.subnets();
+    if (!list.some((x) => x.SubnetId === s.SubnetId)) list.push(s);
+  }
+
+  /** A route table this step made or changed (replaces the one with its id). */
+  async noteRouteTable(t: RouteTable): Promise<void> {
+    const list = await this.routeTables();
+    const i = list.findIndex((x) => x.RouteTableId === t.RouteTableId);
+    if (i >= 0) list[i] = t;
+    else list.push(t);
+  }
+
+  /** Forgets the route tables only (after a race answer such as RouteAlreadyExists). */
+  forgetRouteTables(): void {
+    this.#routeTables = undefined;
+  }
+
+  /** What was read, trimmed (see trimSnapshot), for Resolve network's result (every part is read if it was not yet). */
+  async snapshot(routeTableNames: readonly string[] = []): Promise<VpcSnapshot> {
+    const [subnets, routeTables, natGateways] = await Promise.all([this.subnets(), this.routeTables(), this.natGateways()]);
+    return trimSnapshot({ subnets, routeTables, natGateways }, routeTableNames);
+  }
+}
+
+/** A cached read that is forgotten when it fails, so the next question tries again. */
+function retryable<T>(p: Promise<T>, forget: () => void): Promise<T> {
+  return p.catch((e: unknown) => {
+    forget();
+    throw e;
+  });
+}
+
+/** Of the subnets, ours named `name` (ResourceConflictError when only someone else's carries the name). */
+export function taggedSubnetIn(subnets: readonly Subnet[], vpcId: string, name: string): Subnet | undefined {
+  const named = subnets.filter((s) => tagValue(s.Tags, 'Name') === name);
+  return pickOurs(named, (s) => `Subnet "${name}" (${s.SubnetId}) in ${vpcId}`);
+}
+
+/** Of the VPC's route tables, the one that decides the subnet's traffic: its own, else the main one. */
+export function effectiveRouteTableIn(tables: readonly RouteTable[], subnetId: string): { table?: RouteTable; main: boolean } {
+  const own = tables.find((t) => t.Associations?.some((a) => a.SubnetId === subnetId));
+  if (own) return { table: own, main: false };
+  return { table: tables.find((t) => t.Associations?.some((a) => a.Main === true)), main: true };
 }
 
 /**

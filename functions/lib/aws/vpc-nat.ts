@@ -18,8 +18,9 @@ import { isAwsError, NatGatewayFailedError, ResourceNotReadyError } from '../err
 import { names } from '../naming.ts';
 import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import { plannedId, type PlanEntry } from '../plan.ts';
-import { isManagedByUs, sharedTags } from '../tags.ts';
-import { clientToken, defaultRoute, ec2Arn, ec2Describe, effectiveRouteTable, NETWORK_READS, ourFilters, tagSpec, vpcNatGateways } from './network.ts';
+import { isManagedByUs, sharedTags, tagValue } from '../tags.ts';
+import { TAG_ROLE } from '../settings.ts';
+import { clientToken, defaultRoute, ec2Arn, ec2Describe, effectiveRouteTableIn, NETWORK_READS, ourFilters, tagSpec, vpcNatGateways, type VpcView } from './network.ts';
 
 /** ensureNatElasticIp: allocates only with our tag (also ec2:CreateTags for AllocateAddress), releases only ours. */
 export const NAT_ELASTIC_IP_PERMISSIONS: StepPermissions = composePermissions(ec2Describe('ec2:DescribeAddresses'), [
@@ -55,7 +56,14 @@ const isDead = (nat: NatGateway) => (DEAD_NAT_STATES as readonly string[]).inclu
 /** Our Elastic IPs for the VPC's NAT gateway (name: `names.natEip(vpcId)`), sorted by allocation id (every run orders them alike). */
 export async function ourNatEips(name: string): Promise<Address[]> {
   const { Addresses } = await ec2().send(new DescribeAddressesCommand({ Filters: ourFilters({ role: NAT_ROLES.eip, name }) }));
-  return (Addresses ?? []).filter((a) => a.AllocationId).sort((a, b) => a.AllocationId!.localeCompare(b.AllocationId!));
+  return byAllocationId(Addresses ?? []);
+}
+
+const byAllocationId = (addresses: readonly Address[]) => addresses.filter((a) => a.AllocationId).sort((a, b) => a.AllocationId!.localeCompare(b.AllocationId!));
+
+/** ourNatEips, of addresses already listed (e.g. all the account's, as elasticIpQuota reads them). */
+export function ourNatEipsIn(addresses: readonly Address[], name: string): Address[] {
+  return byAllocationId(addresses.filter((a) => isManagedByUs(a.Tags) && tagValue(a.Tags, TAG_ROLE) === NAT_ROLES.eip && tagValue(a.Tags, 'Name') === name));
 }
 
 async function releaseEip(allocationId: string): Promise<void> {
@@ -187,12 +195,12 @@ export async function createNatGateway(
  * 0.0.0.0/0 to an internet gateway. `checkRoute` false skips the route look-up (our own NAT
  * gateway sits in our NAT subnet, whose route this tool made).
  */
-export async function natGatewayReachesInternet(vpcId: string, nat: NatGateway, checkRoute = true): Promise<boolean> {
+export async function natGatewayReachesInternet(view: VpcView, nat: NatGateway, checkRoute = true): Promise<boolean> {
   if (nat.ConnectivityType === 'private') return false;
   if (!nat.NatGatewayAddresses?.some((a) => a.PublicIp)) return false;
   if (!checkRoute) return true;
   if (!nat.SubnetId) return false;
-  const { table } = await effectiveRouteTable(vpcId, nat.SubnetId);
+  const { table } = effectiveRouteTableIn(await view.routeTables(), nat.SubnetId);
   const route = defaultRoute(table);
   return !!route?.GatewayId?.startsWith('igw-') && route.State !== 'blackhole';
 }
@@ -205,12 +213,12 @@ export const USABLE_NAT_GATEWAY_PERMISSIONS: StepPermissions = composePermission
  * A private one, one without a public IP, or one whose subnet does not route to an internet
  * gateway is passed over.
  */
-export async function usableNatGateway(vpcId: string): Promise<NatGateway | undefined> {
-  const available = await vpcNatGateways(vpcId, ['available']);
+export async function usableNatGateway(view: VpcView): Promise<NatGateway | undefined> {
+  const available = (await view.natGateways()).filter((n) => n.State === 'available');
   const ordered = [...available.filter((n) => isManagedByUs(n.Tags)), ...available.filter((n) => !isManagedByUs(n.Tags))];
   for (const nat of ordered) {
     // Ours sits in our NAT subnet, whose route to the internet gateway this step made.
-    if (await natGatewayReachesInternet(vpcId, nat, !isManagedByUs(nat.Tags))) return nat;
+    if (await natGatewayReachesInternet(view, nat, !isManagedByUs(nat.Tags))) return nat;
   }
   return undefined;
 }
@@ -224,16 +232,22 @@ export const ELASTIC_IP_QUOTA_PERMISSIONS: StepPermissions = [ec2Describe('ec2:D
  * how many addresses are allocated: two cheap reads that tell, before anything is made, whether
  * AllocateAddress would fail with AddressLimitExceeded. `max` is undefined when AWS does not report it.
  */
-export async function elasticIpQuota(): Promise<{ max?: number; inUse: number }> {
-  const [attrs, addresses] = await Promise.all([
+export async function elasticIpQuota(addresses?: readonly Address[]): Promise<{ max?: number; inUse: number }> {
+  const [attrs, listed] = await Promise.all([
     // No AttributeNames: the SDK's AccountAttributeName type lists only default-vpc and supported-platforms.
     ec2().send(new DescribeAccountAttributesCommand({})),
-    ec2().send(new DescribeAddressesCommand({})),
+    addresses ?? allAddresses(),
   ]);
   // Looked up by name: the order of the answer is not guaranteed.
   const value = attrs.AccountAttributes?.find((a) => a.AttributeName === 'vpc-max-elastic-ips')?.AttributeValues?.[0]?.AttributeValue;
   const max = value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
-  return { ...(max !== undefined ? { max } : {}), inUse: (addresses.Addresses ?? []).length };
+  return { ...(max !== undefined ? { max } : {}), inUse: listed.length };
+}
+
+/** Every Elastic IP of the account in this region (one unfiltered DescribeAddresses, not paginated by EC2). */
+export async function allAddresses(): Promise<Address[]> {
+  const { Addresses } = await ec2().send(new DescribeAddressesCommand({}));
+  return Addresses ?? [];
 }
 
 /** One NAT gateway by id; undefined when AWS does not know it (yet, or any more). */

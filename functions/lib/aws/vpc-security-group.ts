@@ -100,13 +100,24 @@ export async function findOrCreateSecurityGroup(request: Req, vpcId: string, nam
   }
 }
 
-/** Every ingress rule of a group. */
-async function ingressRules(groupId: string): Promise<SecurityGroupRule[]> {
-  const out: SecurityGroupRule[] = [];
-  for await (const page of paginateDescribeSecurityGroupRules({ client: ec2() }, { Filters: [{ Name: 'group-id', Values: [groupId] }] })) {
-    out.push(...(page.SecurityGroupRules ?? []).filter((r) => !r.IsEgress && r.GroupId === groupId));
+/**
+ * The ingress rules of the groups, by group id, in one paginated read: a filter's values are
+ * joined with OR (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroupRules.html).
+ * Groups still to be made (a dry run's placeholder) have none.
+ */
+export async function ingressRulesOf(groupIds: readonly string[]): Promise<Map<string, SecurityGroupRule[]>> {
+  const ids = [...new Set(groupIds.filter((id) => !isPlanned(id)))];
+  const out = new Map<string, SecurityGroupRule[]>(groupIds.map((id) => [id, []]));
+  if (ids.length === 0) return out;
+  for await (const page of paginateDescribeSecurityGroupRules({ client: ec2() }, { Filters: [{ Name: 'group-id', Values: ids }] })) {
+    for (const r of page.SecurityGroupRules ?? []) if (!r.IsEgress && r.GroupId && ids.includes(r.GroupId)) out.get(r.GroupId)!.push(r);
   }
   return out;
+}
+
+/** Every ingress rule of a group. */
+async function ingressRules(groupId: string): Promise<SecurityGroupRule[]> {
+  return (await ingressRulesOf([groupId])).get(groupId)!;
 }
 
 const onPort = (r: SecurityGroupRule, port: number) => r.IpProtocol === 'tcp' && r.FromPort === port && r.ToPort === port;
@@ -177,8 +188,8 @@ export const ruleLabel = (r: SecurityGroupRule) => `tcp:${r.FromPort}:${ruleSour
  * on `port` and our stale rules to revoke (another source, or any source on an earlier app.port);
  * rules we did not make stay. A group still to be made (a dry run's placeholder id) has no rules.
  */
-export async function inspectAppIngress(request: Req, groupId: string, port: number, sources: readonly string[]): Promise<{ added: string[]; stale: SecurityGroupRule[] }> {
-  const rules = isPlanned(groupId) ? [] : await ingressRules(groupId);
+export async function inspectAppIngress(request: Req, groupId: string, port: number, sources: readonly string[], listed?: readonly SecurityGroupRule[]): Promise<{ added: string[]; stale: SecurityGroupRule[] }> {
+  const rules = listed ?? (isPlanned(groupId) ? [] : await ingressRules(groupId));
   const present = new Set(rules.filter((r) => onPort(r, port)).map(ruleSource));
   const added = [...new Set(sources)].filter((s) => !present.has(s));
   const ours = rules.filter((r) => ourRule(r, request, SG_ROLES.appIngress));
@@ -191,8 +202,8 @@ export async function inspectAppIngress(request: Req, groupId: string, port: num
  * this workload's rules go: adds the missing ones, revokes our stale ones (another source, or
  * any source on an earlier app.port), keeps rules we did not make.
  */
-export async function convergeAppIngress(request: Req, groupId: string, port: number, sources: readonly string[]): Promise<{ added: string[]; revoked: string[] }> {
-  const { added, stale } = await inspectAppIngress(request, groupId, port, sources);
+export async function convergeAppIngress(request: Req, groupId: string, port: number, sources: readonly string[], listed?: readonly SecurityGroupRule[]): Promise<{ added: string[]; revoked: string[] }> {
+  const { added, stale } = await inspectAppIngress(request, groupId, port, sources, listed);
   for (const source of added) await authorize(request, groupId, port, source, SG_ROLES.appIngress, `mesh-onboarding: ${workloadKey(request)} app port`, true);
   await revoke(groupId, stale);
   return { added, revoked: stale.map(ruleLabel) };
@@ -204,8 +215,14 @@ export async function convergeAppIngress(request: Req, groupId: string, port: nu
  * there to revoke. Ours are found by our tags (role eks-cluster-ingress, this workload) or, with
  * our managed-by and role tags, by referring to our task group; rules others added stay.
  */
-export async function inspectEksIngress(request: Req, eksGroupId: string, port: number | undefined, taskGroupId: string): Promise<{ add: boolean; stale: SecurityGroupRule[] }> {
-  const rules = await ingressRules(eksGroupId);
+export async function inspectEksIngress(
+  request: Req,
+  eksGroupId: string,
+  port: number | undefined,
+  taskGroupId: string,
+  listed?: readonly SecurityGroupRule[],
+): Promise<{ add: boolean; stale: SecurityGroupRule[] }> {
+  const rules = listed ?? (await ingressRules(eksGroupId));
   const ours = rules.filter(
     (r) => ourRule(r, request, SG_ROLES.eksIngress) || (isManagedByUs(r.Tags) && tagValue(r.Tags, TAG_ROLE) === SG_ROLES.eksIngress && r.ReferencedGroupInfo?.GroupId === taskGroupId),
   );
@@ -218,8 +235,14 @@ export async function inspectEksIngress(request: Req, eksGroupId: string, port: 
  * "TCP `port` from `taskGroupId`", or none when `port` is undefined (the option was turned
  * off), as inspectEksIngress decides. Returns whether a rule was added and what was revoked.
  */
-export async function convergeEksIngress(request: Req, eksGroupId: string, port: number | undefined, taskGroupId: string): Promise<{ added: boolean; revoked: string[] }> {
-  const { add, stale } = await inspectEksIngress(request, eksGroupId, port, taskGroupId);
+export async function convergeEksIngress(
+  request: Req,
+  eksGroupId: string,
+  port: number | undefined,
+  taskGroupId: string,
+  listed?: readonly SecurityGroupRule[],
+): Promise<{ added: boolean; revoked: string[] }> {
+  const { add, stale } = await inspectEksIngress(request, eksGroupId, port, taskGroupId, listed);
   if (add && port !== undefined) await authorize(request, eksGroupId, port, taskGroupId, SG_ROLES.eksIngress, `mesh-onboarding: ${workloadKey(request)} ECS tasks to app port`, false);
   await revoke(eksGroupId, stale);
   return { added: add, revoked: stale.map(ruleLabel) };

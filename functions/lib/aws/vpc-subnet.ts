@@ -21,9 +21,9 @@ import { ec2 } from '../clients.ts';
 import { isAwsError, NetworkConfigurationError, ResourceConflictError, ResourceNotReadyError } from '../errors.ts';
 import { composePermissions, requestTaggedByUs, resourceTaggedByUs, type StepPermissions } from '../permissions.ts';
 import { isPlanned, plannedId, type FieldChange, type PlanEntry } from '../plan.ts';
-import { sharedTags } from '../tags.ts';
+import { sharedTags, tagValue } from '../tags.ts';
 import type { SubnetInfo } from '../workflow.ts';
-import { clientToken, defaultRoute, describeSubnets, ec2Arn, hasIpv4Block, NETWORK_READS, pickOurs, routeTarget, subnetInfo, tagSpec, vpcSubnets } from './network.ts';
+import { clientToken, defaultRoute, ec2Arn, hasIpv4Block, ipv4Subnets, NETWORK_READS, pickOurs, routeTarget, subnetInfo, taggedSubnetIn, tagSpec, type VpcView } from './network.ts';
 
 /**
  * ensureTaggedSubnet. A new subnet must carry our tag (aws:RequestTag on the `subnet`
@@ -79,13 +79,13 @@ export type TaggedSubnetFinding = { found: SubnetInfo } | { cidr: string; az?: s
  * (only someone else's subnet carries the name), NetworkConfigurationError (IPv6-only, a block
  * that does not fit).
  */
-export async function inspectTaggedSubnet(spec: TaggedSubnetSpec, planned: readonly SubnetInfo[] = []): Promise<TaggedSubnetFinding> {
-  const ours = await findTaggedSubnet(spec.vpcId, spec.name);
+export async function inspectTaggedSubnet(spec: TaggedSubnetSpec, view: VpcView, planned: readonly SubnetInfo[] = []): Promise<TaggedSubnetFinding> {
+  const ours = await findTaggedSubnet(view, spec.name);
   if (ours) {
     if (!hasIpv4Block(ours)) throw new NetworkConfigurationError(`subnet "${spec.name}" (${ours.SubnetId}) in ${spec.vpcId} is IPv6-only; delete it so an IPv4 one is made`);
     return { found: subnetInfo(ours) };
   }
-  const existing = [...(await vpcSubnets(spec.vpcId)), ...planned];
+  const existing = [...ipv4Subnets(await view.subnets()), ...planned];
   const cidr = spec.chooseCidr(existing);
   const az = spec.chooseAz?.(existing);
   return { cidr, ...(az ? { az } : {}) };
@@ -93,10 +93,11 @@ export async function inspectTaggedSubnet(spec: TaggedSubnetSpec, planned: reado
 
 /**
  * Finds our subnet named `spec.name` in the VPC or creates it. The block is chosen from the
- * subnets listed on each call, so a retry after a concurrent run took it chooses anew.
+ * subnets `view` lists (the caller refreshes it under the network lease), so a retry after a
+ * concurrent run took it chooses anew; the new subnet is noted in `view`.
  */
-export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subnet: SubnetInfo; created: boolean }> {
-  const finding = await inspectTaggedSubnet(spec);
+export async function ensureTaggedSubnet(spec: TaggedSubnetSpec, view: VpcView): Promise<{ subnet: SubnetInfo; created: boolean }> {
+  const finding = await inspectTaggedSubnet(spec, view);
   if ('found' in finding) return { subnet: finding.found, created: false };
   const { cidr, az } = finding;
   try {
@@ -108,7 +109,9 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
         TagSpecifications: tagSpec('subnet', sharedTags(spec.role), spec.name),
       }),
     );
-    return { subnet: subnetInfo({ ...made.Subnet!, CidrBlock: made.Subnet?.CidrBlock ?? cidr }), created: true };
+    const subnet = { ...made.Subnet!, VpcId: spec.vpcId, CidrBlock: made.Subnet?.CidrBlock ?? cidr, Tags: tagSpec('subnet', sharedTags(spec.role), spec.name)[0]!.Tags };
+    await view.noteSubnet(subnet);
+    return { subnet: subnetInfo(subnet), created: true };
   } catch (e) {
     // A concurrent run took the block after we listed the subnets: the next attempt lists them and chooses again.
     if (isAwsError(e, 'InvalidSubnet.Conflict')) {
@@ -126,11 +129,11 @@ export async function ensureTaggedSubnet(spec: TaggedSubnetSpec): Promise<{ subn
  * the subnet the later plan works with (a placeholder id for one to make), or, where the apply
  * would fail (a name another owner uses, a block that does not fit), a conflict entry and no subnet.
  */
-export async function planTaggedSubnet(spec: TaggedSubnetSpec, planned: readonly SubnetInfo[] = []): Promise<{ entry: PlanEntry; subnet?: SubnetInfo }> {
+export async function planTaggedSubnet(spec: TaggedSubnetSpec, view: VpcView, planned: readonly SubnetInfo[] = []): Promise<{ entry: PlanEntry; subnet?: SubnetInfo }> {
   const base = { kind: 'vpc-subnet' as const, name: spec.name, shared: true };
   let finding: TaggedSubnetFinding;
   try {
-    finding = await inspectTaggedSubnet(spec, planned);
+    finding = await inspectTaggedSubnet(spec, view, planned);
   } catch (e) {
     if (!(e instanceof ResourceConflictError || e instanceof NetworkConfigurationError)) throw e;
     return { entry: { ...base, action: 'conflict', detail: e.message } };
@@ -153,22 +156,18 @@ export function plannedSubnets(entries: readonly PlanEntry[] = []): SubnetInfo[]
   });
 }
 
-/** Our subnet named `name` in the VPC (ResourceConflictError when only someone else's carries the name). */
-export async function findTaggedSubnet(vpcId: string, name: string): Promise<Subnet | undefined> {
-  const named = await describeSubnets([
-    { Name: 'vpc-id', Values: [vpcId] },
-    { Name: 'tag:Name', Values: [name] },
-  ]);
-  return pickOurs(named, (s) => `Subnet "${name}" (${s.SubnetId}) in ${vpcId}`);
+/** Our subnet named `name` in the VPC (ResourceConflictError when only someone else's carries the name), from `view`. */
+export async function findTaggedSubnet(view: VpcView, name: string): Promise<Subnet | undefined> {
+  return taggedSubnetIn(await view.subnets(), view.vpcId, name);
 }
 
 /**
  * Read-only: the id of our route table `spec.name` when it is already as ensureRouteTable
  * would leave it (0.0.0.0/0 to `spec.target`, associated with `spec.subnetId`), else undefined.
  */
-export async function routeTableInPlace(spec: RouteTableSpec): Promise<string | undefined> {
+export async function routeTableInPlace(spec: RouteTableSpec, view: VpcView): Promise<string | undefined> {
   // Not associated per the table is enough to say "not in place": the apply's create path looks the subnet's association up.
-  const { table, changes } = await inspectRouteTable(spec, false);
+  const { table, changes } = await inspectRouteTable(spec, view, false);
   return table?.RouteTableId && changes.length === 0 ? table.RouteTableId : undefined;
 }
 
@@ -184,16 +183,9 @@ export interface RouteTableSpec {
   target: RouteTarget;
 }
 
-async function findRouteTable(spec: RouteTableSpec): Promise<RouteTable | undefined> {
-  const { RouteTables } = await ec2().send(
-    new DescribeRouteTablesCommand({
-      Filters: [
-        { Name: 'vpc-id', Values: [spec.vpcId] },
-        { Name: 'tag:Name', Values: [spec.name] },
-      ],
-    }),
-  );
-  return pickOurs(RouteTables ?? [], (t) => `Route table "${spec.name}" (${t.RouteTableId}) in ${spec.vpcId}`);
+async function findRouteTable(spec: RouteTableSpec, view: VpcView): Promise<RouteTable | undefined> {
+  const named = (await view.routeTables()).filter((t) => tagValue(t.Tags, 'Name') === spec.name);
+  return pickOurs(named, (t) => `Route table "${spec.name}" (${t.RouteTableId}) in ${spec.vpcId}`);
 }
 
 /** The FieldChange names of a route table: its default route and its association with the subnet. */
@@ -218,7 +210,7 @@ export interface RouteTableFinding {
  * `lookUpAssociation` false: a subnet the table does not list is a change without looking up
  * which table it is associated with now.
  */
-async function routeTableChanges(table: RouteTable, spec: RouteTableSpec, lookUpAssociation = true): Promise<Omit<RouteTableFinding, 'table'>> {
+async function routeTableChanges(table: RouteTable, spec: RouteTableSpec, view: VpcView, lookUpAssociation = true): Promise<Omit<RouteTableFinding, 'table'>> {
   const changes: FieldChange[] = [];
   const route = defaultRoute(table);
   if (!route || !routeGoesTo(route, spec.target)) {
@@ -226,25 +218,25 @@ async function routeTableChanges(table: RouteTable, spec: RouteTableSpec, lookUp
     changes.push({ field: ROUTE_FIELD, ...(current ? { current } : {}), wanted: targetId(spec.target) });
   }
   if (table.Associations?.some((a) => a.SubnetId === spec.subnetId)) return { changes };
-  const other = isPlanned(spec.subnetId) || !lookUpAssociation ? undefined : await subnetAssociation(spec.subnetId);
+  const other = isPlanned(spec.subnetId) || !lookUpAssociation ? undefined : associationIn(await view.routeTables(), spec.subnetId);
   if (other?.RouteTableId === table.RouteTableId) return { changes };
   changes.push({ field: associationField(spec.subnetId), current: other?.RouteTableId ?? 'the VPC main route table', wanted: table.RouteTableId });
   return { changes, ...(other ? { otherAssociation: other } : {}) };
 }
 
 /** Read-only: our route table `spec.name` (ResourceConflictError when only someone else's carries the name) and what ensureRouteTable would change on it. */
-export async function inspectRouteTable(spec: RouteTableSpec, lookUpAssociation = true): Promise<RouteTableFinding> {
-  const table = await findRouteTable(spec);
+export async function inspectRouteTable(spec: RouteTableSpec, view: VpcView, lookUpAssociation = true): Promise<RouteTableFinding> {
+  const table = await findRouteTable(spec, view);
   if (!table) return { changes: [] };
-  return { table, ...(await routeTableChanges(table, spec, lookUpAssociation)) };
+  return { table, ...(await routeTableChanges(table, spec, view, lookUpAssociation)) };
 }
 
 /** A dry run's plan entry for our route table `spec.name`: create, update (route, association), reuse, or conflict (another owner's table under the name). */
-export async function planRouteTable(spec: RouteTableSpec): Promise<PlanEntry> {
+export async function planRouteTable(spec: RouteTableSpec, view: VpcView): Promise<PlanEntry> {
   const base = { kind: 'route-table' as const, name: spec.name, shared: true };
   let finding: RouteTableFinding;
   try {
-    finding = await inspectRouteTable(spec);
+    finding = await inspectRouteTable(spec, view);
   } catch (e) {
     if (!(e instanceof ResourceConflictError)) throw e;
     return { ...base, action: 'conflict', detail: e.message };
@@ -262,7 +254,7 @@ export async function planRouteTable(spec: RouteTableSpec): Promise<PlanEntry> {
  * renewed token (the same in every run) makes a new one.
  * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
  */
-async function createRouteTable(spec: RouteTableSpec): Promise<{ table: RouteTable; created: boolean }> {
+async function createRouteTable(spec: RouteTableSpec, view: VpcView): Promise<{ table: RouteTable; created: boolean }> {
   for (let renewal = 0; renewal < 3; renewal++) {
     try {
       const made = await ec2().send(
@@ -273,10 +265,13 @@ async function createRouteTable(spec: RouteTableSpec): Promise<{ table: RouteTab
         }),
       );
       if (!made.RouteTable?.RouteTableId) throw new Error(`CreateRouteTable returned no id for "${spec.name}" in ${spec.vpcId}`);
-      return { table: made.RouteTable, created: true };
+      const table = { ...made.RouteTable, Tags: made.RouteTable.Tags?.length ? made.RouteTable.Tags : tagSpec('route-table', sharedTags(spec.role), spec.name)[0]!.Tags };
+      await view.noteRouteTable(table);
+      return { table, created: true };
     } catch (e) {
       if (!isAwsError(e, 'IdempotentParameterMismatch')) throw e;
-      const raced = await findRouteTable(spec);
+      view.forgetRouteTables();
+      const raced = await findRouteTable(spec, view);
       if (raced) return { table: raced, created: false };
     }
   }
@@ -288,14 +283,14 @@ async function createRouteTable(spec: RouteTableSpec): Promise<{ table: RouteTab
  * `spec.target` (replacing a different target) and associates it with the subnet: what
  * inspectRouteTable found different. `updated`: an existing table was changed.
  */
-export async function ensureRouteTable(spec: RouteTableSpec): Promise<{ routeTableId: string; created: boolean; updated: boolean }> {
-  const found = await inspectRouteTable(spec);
-  const made = found.table ? undefined : await createRouteTable(spec);
+export async function ensureRouteTable(spec: RouteTableSpec, view: VpcView): Promise<{ routeTableId: string; created: boolean; updated: boolean }> {
+  const found = await inspectRouteTable(spec, view);
+  const made = found.table ? undefined : await createRouteTable(spec, view);
   const table = found.table ?? made!.table;
-  const { changes, otherAssociation } = made ? await routeTableChanges(table, spec) : found;
+  const { changes, otherAssociation } = made ? await routeTableChanges(table, spec, view) : found;
   const routeTableId = table.RouteTableId!;
-  if (changes.some((c) => c.field === ROUTE_FIELD)) await ensureDefaultRoute(table, spec.target);
-  if (changes.some((c) => c.field === associationField(spec.subnetId))) await ensureAssociation(table, spec.subnetId, otherAssociation);
+  if (changes.some((c) => c.field === ROUTE_FIELD)) await ensureDefaultRoute(table, spec.target, view);
+  if (changes.some((c) => c.field === associationField(spec.subnetId))) await ensureAssociation(table, spec.subnetId, otherAssociation, view);
   const created = made?.created ?? false;
   return { routeTableId, created, updated: !created && changes.length > 0 };
 }
@@ -310,43 +305,62 @@ async function describeRouteTable(routeTableId: string): Promise<RouteTable | un
   return RouteTables?.find((t) => t.RouteTableId === routeTableId);
 }
 
-async function ensureDefaultRoute(table: RouteTable, target: RouteTarget): Promise<void> {
+/** `table` as it is after its 0.0.0.0/0 route was pointed at `target` (noted in the step's view without a read). */
+function withDefaultRoute(table: RouteTable, target: RouteTarget): RouteTable {
+  const route: Route = { DestinationCidrBlock: '0.0.0.0/0', State: 'active', ...('natGatewayId' in target ? { NatGatewayId: target.natGatewayId } : { GatewayId: target.gatewayId }) };
+  return { ...table, Routes: [...(table.Routes ?? []).filter((r) => r.DestinationCidrBlock !== '0.0.0.0/0'), route] };
+}
+
+async function ensureDefaultRoute(table: RouteTable, target: RouteTarget, view: VpcView): Promise<void> {
   // NatGatewayId, never GatewayId: nat-... — AWS wants the NAT field (moto stores no target otherwise).
   const fields = 'natGatewayId' in target ? { NatGatewayId: target.natGatewayId } : { GatewayId: target.gatewayId };
   const input = { RouteTableId: table.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', ...fields };
   const current = defaultRoute(table);
   if (current) {
     if (!routeGoesTo(current, target)) await ec2().send(new ReplaceRouteCommand(input));
+    await view.noteRouteTable(withDefaultRoute(table, target));
     return;
   }
   try {
     await ec2().send(new CreateRouteCommand(input));
+    await view.noteRouteTable(withDefaultRoute(table, target));
   } catch (e) {
     // A concurrent run added 0.0.0.0/0 after our read ("The route identified by 0.0.0.0/0
     // already exists."): converge on what is there now instead of failing.
     if (!isAwsError(e, 'RouteAlreadyExists')) throw e;
+    view.forgetRouteTables();
     const now = defaultRoute(await describeRouteTable(table.RouteTableId!));
     if (!now) throw new ResourceNotReadyError(`route table ${table.RouteTableId} has a 0.0.0.0/0 route that DescribeRouteTables does not show yet: ${(e as Error).message}`, { cause: e });
     if (!routeGoesTo(now, target)) await ec2().send(new ReplaceRouteCommand(input));
   }
 }
 
-/** The subnet's explicit route table association, if any (the main table's is implicit). */
-async function subnetAssociation(subnetId: string) {
-  const { RouteTables } = await ec2().send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
-  return RouteTables?.flatMap((t) => (t.Associations ?? []).map((a) => ({ ...a, RouteTableId: a.RouteTableId ?? t.RouteTableId }))).find((a) => a.SubnetId === subnetId);
+/** Of the route tables, the subnet's explicit association, if any (the main table's is implicit). */
+function associationIn(tables: readonly RouteTable[], subnetId: string) {
+  return tables.flatMap((t) => (t.Associations ?? []).map((a) => ({ ...a, RouteTableId: a.RouteTableId ?? t.RouteTableId }))).find((a) => a.SubnetId === subnetId);
 }
 
-/** Associates the subnet with our table; `other`: its association with another table (routeTableChanges looked it up), which is moved. */
-async function ensureAssociation(table: RouteTable, subnetId: string, other: RouteTableFinding['otherAssociation']): Promise<void> {
+/** The subnet's explicit route table association as AWS has it now (after a race answer). */
+async function subnetAssociation(subnetId: string) {
+  const { RouteTables } = await ec2().send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
+  return associationIn(RouteTables ?? [], subnetId);
+}
+
+/** Associates the subnet with our table; `other`: its association with another table (routeTableChanges looked it up), which is moved. The tables change: `view` forgets them unless the plain association went through. */
+async function ensureAssociation(table: RouteTable, subnetId: string, other: RouteTableFinding['otherAssociation'], view: VpcView): Promise<void> {
   // The subnet is ours: if an earlier run (or a person) tied it to another table, move it.
   if (other?.RouteTableAssociationId) {
+    view.forgetRouteTables();
     await moveAssociation(other.RouteTableAssociationId, table.RouteTableId!, subnetId);
     return;
   }
   try {
-    await ec2().send(new AssociateRouteTableCommand({ RouteTableId: table.RouteTableId!, SubnetId: subnetId }));
+    const associated = await ec2().send(new AssociateRouteTableCommand({ RouteTableId: table.RouteTableId!, SubnetId: subnetId }));
+    const AssociationId = associated?.AssociationId;
+    const now = (await view.routeTables()).find((t) => t.RouteTableId === table.RouteTableId) ?? table;
+    await view.noteRouteTable({ ...now, Associations: [...(now.Associations ?? []), { RouteTableAssociationId: AssociationId, RouteTableId: table.RouteTableId, SubnetId: subnetId, Main: false }] });
   } catch (e) {
+    view.forgetRouteTables();
     // A concurrent run associated the subnet after our read ("the specified association for
     // route table rtb-... conflicts with an existing association"): fine when it is our
     // table, else move it to ours.
