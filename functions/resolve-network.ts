@@ -1,4 +1,4 @@
-import { assessNetwork, FEASIBILITY_PERMISSIONS, type NetworkProblem } from '#lib/feasibility.ts';
+import { assessNetwork, VPC_FEASIBILITY_PERMISSIONS, type NetworkProblem } from '#lib/feasibility.ts';
 import { InvalidRequestError, NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
@@ -20,14 +20,19 @@ export function feasibilityError(problems: NetworkProblem[]): InvalidRequestErro
  * the result (`problems`) for the plan, unless the VPC itself cannot be found.
  */
 export async function resolveNetwork(state: WorkflowState): Promise<NetworkResult> {
-  const { problems, network } = await assessNetwork(state.request);
+  // The EKS cluster's VPC and security group as Pre-flight mesh's DescribeCluster returned them: not described twice.
+  const kube = state.preflight?.kube;
+  const { problems, network } = await assessNetwork(state.request, kube ? { eks: kube } : {});
   // A dry run reports the problems in its plan and goes on planning, as far as the network is known at all.
   if (state.request.dryRun && network) return problems.length > 0 ? { ...network, problems: problems.map(({ path, message }) => ({ step: 'Resolve network', path, message })) } : network;
   if (problems.length > 0 || !network) throw feasibilityError(problems);
   return network;
 }
 
-/** Reads only: the EKS cluster, then the VPC (ec2:Describe* on `*`: EC2 has no resource-level permissions for them). */
-export const permissions: StepPermissions = FEASIBILITY_PERMISSIONS;
+/**
+ * Reads only the VPC (ec2:Describe* on `*`: EC2 has no resource-level permissions for them); the
+ * EKS cluster was described by Pre-flight mesh, which always runs first with the same cluster.
+ */
+export const permissions: StepPermissions = VPC_FEASIBILITY_PERMISSIONS;
 
 export const handler = wrap('Resolve network', resolveNetwork);

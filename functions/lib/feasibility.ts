@@ -54,9 +54,8 @@ export interface NetworkAssessment {
   plan?: { natGateways: number; natSubnets: number; elasticIps: number; taskSubnets: number };
 }
 
-/** Every read assessNetwork may send. */
-export const FEASIBILITY_PERMISSIONS: StepPermissions = composePermissions(
-  NETWORK_READS.eksClusterNetwork,
+/** Every read assessNetwork may send once the EKS cluster's network is known (Resolve network: Pre-flight mesh described the cluster). */
+export const VPC_FEASIBILITY_PERMISSIONS: StepPermissions = composePermissions(
   NETWORK_READS.vpcCidrs,
   NETWORK_READS.describeSubnets,
   NETWORK_READS.attachedInternetGatewayId,
@@ -67,6 +66,9 @@ export const FEASIBILITY_PERMISSIONS: StepPermissions = composePermissions(
   USABLE_NAT_GATEWAY_PERMISSIONS,
   ELASTIC_IP_QUOTA_PERMISSIONS,
 );
+
+/** Every read assessNetwork may send (the API's check: the EKS cluster too). */
+export const FEASIBILITY_PERMISSIONS: StepPermissions = composePermissions(NETWORK_READS.eksClusterNetwork, VPC_FEASIBILITY_PERMISSIONS);
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -82,7 +84,7 @@ async function orProblem<T>(problems: NetworkProblem[], path: string, kind: Netw
 }
 
 /** Checks the request's network against the account; reads only. */
-export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAssessment> {
+export async function assessNetwork(request: WorkloadRequest, known: { eks?: { clusterName: string; vpcId?: string; clusterSecurityGroupId?: string } } = {}): Promise<NetworkAssessment> {
   const problems: NetworkProblem[] = [];
   const n = request.network;
 
@@ -90,7 +92,8 @@ export async function assessNetwork(request: WorkloadRequest): Promise<NetworkAs
   let vpcId = n.vpcId;
   let eksClusterSecurityGroupId: string | undefined;
   if (n.eksClusterName) {
-    const eks = await orProblem(problems, '$.network.eksClusterName', 'request', () => eksClusterNetwork(n.eksClusterName!));
+    // What Pre-flight mesh's DescribeCluster already said (workflow state), else one of our own.
+    const eks = known.eks?.clusterName === n.eksClusterName ? known.eks : await orProblem(problems, '$.network.eksClusterName', 'request', () => eksClusterNetwork(n.eksClusterName!));
     if (!eks) return { problems };
     if (!eks.vpcId) {
       problems.push({ path: '$.network.vpcId', kind: 'account', message: `EKS cluster "${n.eksClusterName}" reports no VPC (resourcesVpcConfig.vpcId); give network.vpcId` });
