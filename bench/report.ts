@@ -234,3 +234,35 @@ export function replaceReadmeBlock(readme: string, block: string): string {
 }
 
 export const usd = (x: number) => `$${x < 0.01 ? x.toFixed(5) : x.toFixed(4)}`;
+
+// ---------------------------------------------------------------- bundles
+
+/** What the bundle figures need of a bench/bundles.ts row. */
+export interface BundleRatioRow {
+  handler: string;
+  clients: readonly string[] | string;
+  sizeRatio: number;
+  loadRatio: number;
+}
+
+/**
+ * True when the handler makes an SDK client, so its floor (the same clients and a trivial
+ * handler) is a meaningful yardstick. Without one (record-plan) the floor is an empty module:
+ * a ratio against it says nothing, as bench/bundles.ts prints it (n/a).
+ */
+export function hasSdkClients(clients: BundleRatioRow['clients']): boolean {
+  return Array.isArray(clients) ? clients.length > 0 : clients !== '' && clients !== 'none' && clients !== '-';
+}
+
+/** The handler with the highest `key` ratio among those with SDK clients, and how many were compared. */
+export function worstBundle<R extends BundleRatioRow>(rows: readonly R[], key: 'sizeRatio' | 'loadRatio'): { worst?: R; compared: number } {
+  const compared = rows.filter((r) => hasSdkClients(r.clients));
+  const worst = compared.reduce<R | undefined>((w, r) => (!w || r[key] > w[key] ? r : w), undefined);
+  return { worst, compared: compared.length };
+}
+
+/** A bundle ratio as the tables show it: n/a without SDK clients, flagged over the bound. */
+export function bundleRatioText(row: BundleRatioRow, key: 'sizeRatio' | 'loadRatio', bound = 1.3): string {
+  if (!hasSdkClients(row.clients)) return 'n/a';
+  return `${row[key].toFixed(2)}${row[key] > bound ? ' **over**' : ''}`;
+}

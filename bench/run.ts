@@ -5,7 +5,8 @@
  *   (c) bundles: per handler, minified bundle size and cold module load beside a floor handler
  *       with the same SDK clients (bench/bundles.ts), run first, while nothing else runs;
  *   (b) latency: the AWS latency model (bench/latency-model.ts): the workflow's end-to-end time,
- *       the critical path and the seed's manual procedure under the same model;
+ *       the critical path and the seed's manual procedure under the same model, in a fresh VPC
+ *       and in a VPC that already has a NAT gateway (which the workflow reuses);
  *   (a) scenarios: transitions, Lambda invocations, AWS calls and Kubernetes requests per
  *       fresh onboarding, re-run, changed request, re-verification and teardown (bench/scenarios.ts);
  *   (d) concurrency: 1, 10, 30, 50 onboardings at once through the local API (bench/concurrency.ts).
@@ -51,7 +52,7 @@ const retryIntervalMs = Number(values['retry-interval-ms']);
 const reverifyWorkloads = Number(values['reverify-workloads']);
 const writeReadme = values.readme ?? skip.size === 0;
 
-const { allOf, atMost, compactCounts, exactly, figure, figureTable, replaceReadmeBlock, summarize, table, usd, USD_PER_TRANSITION } = await import('./report.ts');
+const { allOf, atMost, bundleRatioText, compactCounts, exactly, figure, figureTable, hasSdkClients, replaceReadmeBlock, summarize, table, usd, USD_PER_TRANSITION, worstBundle } = await import('./report.ts');
 type Figure = import('./report.ts').Figure;
 type ScenarioResult = import('./scenarios.ts').ScenarioResult;
 type ConcurrencyResult = import('./concurrency.ts').ConcurrencyResult;
@@ -68,6 +69,8 @@ interface LatencyResult {
   lambdaInvocations: number;
   timeline: unknown;
   waits: unknown;
+  /** The onboarding into a VPC that already has a usable NAT gateway; its ratio to manual is against the fresh manualSeconds. */
+  existingNat?: { workflowSeconds: number; criticalPathSeconds: number; ratioToCriticalPath: number; ratioToManual: number; transitions: number; lambdaInvocations: number };
 }
 /** One row of what bench/bundles.ts returns. */
 interface BundleRow {
@@ -124,6 +127,7 @@ await section('latency', async () => {
   const runLatencyModel = await sibling<() => Promise<LatencyResult>>('latency-model.ts', 'runLatencyModel');
   latency = await runLatencyModel();
   requireFields('runLatencyModel()', latency, ['workflowSeconds', 'criticalPathSeconds', 'manualSeconds', 'ratioToCriticalPath', 'ratioToManual']);
+  if (latency.existingNat) requireFields('runLatencyModel().existingNat', latency.existingNat, ['workflowSeconds', 'criticalPathSeconds', 'ratioToCriticalPath', 'ratioToManual', 'transitions']);
 });
 await section('scenarios', async () => {
   const { runScenarios } = await import('./scenarios.ts');
@@ -159,25 +163,33 @@ const ok = (s: ScenarioResult | undefined) => (s && s.status !== 'SUCCEEDED' ? `
   const S = 'AWS latency model';
   const l = latency;
   const s = (x: number | undefined) => (x === undefined ? undefined : `${x.toFixed(0)} s`);
+  const n = l?.existingNat;
   figures.push(
-    figure(S, 'Workflow end to end', l?.workflowSeconds ?? null, s(l?.workflowSeconds)),
-    figure(S, 'Critical-path lower bound', l?.criticalPathSeconds ?? null, s(l?.criticalPathSeconds)),
-    figure(S, "Seed's manual procedure", l?.manualSeconds ?? null, s(l?.manualSeconds)),
-    figure(S, 'Workflow ÷ critical path', l?.ratioToCriticalPath ?? null, l ? l.ratioToCriticalPath.toFixed(2) : undefined, atMost(1.1, '≤ 1.10')),
-    figure(S, 'Workflow ÷ manual procedure', l?.ratioToManual ?? null, l ? l.ratioToManual.toFixed(2) : undefined, atMost(0.75, '≤ 0.75')),
+    figure(S, 'Workflow end to end, fresh VPC', l?.workflowSeconds ?? null, s(l?.workflowSeconds)),
+    figure(S, 'Critical-path lower bound, fresh VPC', l?.criticalPathSeconds ?? null, s(l?.criticalPathSeconds)),
+    figure(S, "Seed's manual procedure (makes a NAT gateway in either VPC)", l?.manualSeconds ?? null, s(l?.manualSeconds)),
+    figure(S, 'Workflow ÷ critical path, fresh VPC', l?.ratioToCriticalPath ?? null, l ? l.ratioToCriticalPath.toFixed(2) : undefined, atMost(1.1, '≤ 1.10')),
+    figure(S, 'Workflow ÷ manual procedure, fresh VPC', l?.ratioToManual ?? null, l ? `${l.ratioToManual.toFixed(2)} (bound ${(l.criticalPathSeconds / l.manualSeconds).toFixed(2)})` : undefined, atMost(0.75, '≤ 0.75')),
     // The sandbox's poll loops turn as its simulations allow; under the model they turn as AWS's latencies make them: both are held to the target.
     figure(S, 'State transitions, fresh onboarding, under the model', l?.transitions ?? null, l ? `${l.transitions} (${usd(l.transitions * USD_PER_TRANSITION)}), ${l.lambdaInvocations} Lambda invocations` : undefined, atMost(45)),
+    figure(S, 'Workflow end to end, VPC with a NAT gateway', n?.workflowSeconds ?? null, s(n?.workflowSeconds)),
+    figure(S, 'Critical-path lower bound, VPC with a NAT gateway', n?.criticalPathSeconds ?? null, s(n?.criticalPathSeconds)),
+    figure(S, 'Workflow ÷ critical path, VPC with a NAT gateway', n?.ratioToCriticalPath ?? null, n ? n.ratioToCriticalPath.toFixed(2) : undefined, atMost(1.1, '≤ 1.10')),
+    figure(S, 'Workflow ÷ manual procedure, VPC with a NAT gateway', n?.ratioToManual ?? null, n ? n.ratioToManual.toFixed(2) : undefined, atMost(0.75, '≤ 0.75')),
+    figure(S, 'State transitions, VPC with a NAT gateway, under the model', n?.transitions ?? null, n ? `${n.transitions} (${usd(n.transitions * USD_PER_TRANSITION)}), ${n.lambdaInvocations} Lambda invocations` : undefined, atMost(45)),
   );
 }
 const bundleRatios = (bundles ?? []).map((b) => ({ ...b, sizeRatio: b.bytes / b.floorBytes, loadRatio: b.loadMs / b.floorLoadMs }));
+// A handler with no SDK client (record-plan) has an empty module for a floor: it is shown as n/a and counts in no worst.
+const comparedBundles = bundleRatios.filter((b) => hasSdkClients(b.clients));
 {
   const S = 'Bundles';
-  const worst = (k: 'sizeRatio' | 'loadRatio') => bundleRatios.reduce<(typeof bundleRatios)[number] | undefined>((w, b) => (!w || b[k] > w[k] ? b : w), undefined);
-  const ws = worst('sizeRatio');
-  const wl = worst('loadRatio');
+  const ws = worstBundle(bundleRatios, 'sizeRatio');
+  const wl = worstBundle(bundleRatios, 'loadRatio');
+  const of = (w: { compared: number }) => (w.compared ? `of ${w.compared} handlers with SDK clients` : 'handler with SDK clients');
   figures.push(
-    figure(S, `Bundle size ÷ floor, worst ${bundleRatios.length ? `of ${bundleRatios.length} handlers` : 'handler'}`, ws?.sizeRatio ?? null, ws ? `${ws.sizeRatio.toFixed(2)} (${ws.handler})` : undefined, atMost(1.3, '≤ 1.30')),
-    figure(S, `Cold load ÷ floor, worst ${bundleRatios.length ? `of ${bundleRatios.length} handlers` : 'handler'}`, wl?.loadRatio ?? null, wl ? `${wl.loadRatio.toFixed(2)} (${wl.handler})` : undefined, atMost(1.3, '≤ 1.30')),
+    figure(S, `Bundle size ÷ floor, worst ${of(ws)}`, ws.worst?.sizeRatio ?? null, ws.worst ? `${ws.worst.sizeRatio.toFixed(2)} (${ws.worst.handler})` : undefined, atMost(1.3, '≤ 1.30')),
+    figure(S, `Cold load ÷ floor, worst ${of(wl)}`, wl.worst?.loadRatio ?? null, wl.worst ? `${wl.worst.loadRatio.toFixed(2)} (${wl.worst.handler})` : undefined, atMost(1.3, '≤ 1.30')),
   );
 }
 // Each level's four figures in results.json; one row per level in the tables.
@@ -194,12 +206,17 @@ for (const c of concurrency) {
   figures.push(allOf(S, `${c.count} onboarding${c.count === 1 ? '' : 's'} at once, one VPC and cluster`, parts));
 }
 // Per handler in results.json; the tables show the worst and the per-handler table.
-const handlerFigures = bundleRatios.flatMap((b) => [
-  figure('Bundles per handler', `${b.handler}: bundle ÷ floor`, b.sizeRatio, b.sizeRatio.toFixed(2), atMost(1.3, '≤ 1.30')),
-  figure('Bundles per handler', `${b.handler}: cold load ÷ floor`, b.loadRatio, b.loadRatio.toFixed(2), atMost(1.3, '≤ 1.30')),
-]);
+const handlerFigures = bundleRatios.flatMap((b) =>
+  hasSdkClients(b.clients)
+    ? [
+        figure('Bundles per handler', `${b.handler}: bundle ÷ floor`, b.sizeRatio, b.sizeRatio.toFixed(2), atMost(1.3, '≤ 1.30')),
+        figure('Bundles per handler', `${b.handler}: cold load ÷ floor`, b.loadRatio, b.loadRatio.toFixed(2), atMost(1.3, '≤ 1.30')),
+      ]
+    : // No SDK client: the floor is an empty module, so no ratio and no target.
+      [figure('Bundles per handler', `${b.handler}: bundle ÷ floor`, null, 'n/a (no SDK client)'), figure('Bundles per handler', `${b.handler}: cold load ÷ floor`, null, 'n/a (no SDK client)')],
+);
 const summary = summarize(figures);
-const handlersWithin = bundleRatios.filter((b) => b.sizeRatio <= 1.3 && b.loadRatio <= 1.3).length;
+const handlersWithin = comparedBundles.filter((b) => b.sizeRatio <= 1.3 && b.loadRatio <= 1.3).length;
 
 // ---------------------------------------------------------------- tables
 
@@ -233,7 +250,7 @@ const callsTable = scenarios
 const bundleTable = bundleRatios.length
   ? table(
       ['handler', 'SDK clients', 'bundle', 'floor', '÷', 'cold load', 'floor', '÷'],
-      bundleRatios.map((b) => [b.handler, clientsOf(b.clients), kib(b.bytes), kib(b.floorBytes), `${b.sizeRatio.toFixed(2)}${b.sizeRatio > 1.3 ? ' **over**' : ''}`, `${b.loadMs.toFixed(0)} ms`, `${b.floorLoadMs.toFixed(0)} ms`, `${b.loadRatio.toFixed(2)}${b.loadRatio > 1.3 ? ' **over**' : ''}`]),
+      bundleRatios.map((b) => [b.handler, clientsOf(b.clients), kib(b.bytes), kib(b.floorBytes), bundleRatioText(b, 'sizeRatio'), `${b.loadMs.toFixed(0)} ms`, `${b.floorLoadMs.toFixed(0)} ms`, bundleRatioText(b, 'loadRatio')]),
     )
   : undefined;
 const concurrencyTable = concurrency.length
@@ -251,9 +268,17 @@ const notes = [
   `Scenarios run in one sandbox in order; Wait states last ${waitMs} ms, so poll loops turn as often as the sandbox's simulations need, not as AWS would: the latency model counts them again under AWS timing. Concurrency: a fresh sandbox per level, every onboarding a distinct workload into one VPC and one ECS cluster through the local API.`,
 ];
 
+// Why the fresh-VPC ratio to the manual procedure stays missed, and what the second scenario measures.
+if (latency) {
+  const bound = latency.criticalPathSeconds / latency.manualSeconds;
+  notes.push(
+    `*AWS latency model*: a recorded sandbox onboarding replayed on a virtual clock (bench/latency-model.ts). In a *fresh VPC* (no NAT gateway) the NAT gateway's wait, the tasks that cannot run before it and the agent make up most of any run: the critical-path lower bound alone is ${bound.toFixed(2)} × the manual procedure's time${bound > 0.75 ? ', so the ≤ 0.75 target is out of reach of any workflow there: it stays missed for a physical reason, not a fixable one' : ''}. In a *VPC with a NAT gateway* (an available public NAT gateway routed to the internet gateway, as in an EKS VPC with private node subnets) the workflow reuses it and makes none; the seed's manual procedure always makes its own, so it is compared with the same manual time.${latency.existingNat ? '' : ' That scenario was not measured in this run.'}`,
+  );
+}
+
 const errorLines = Object.entries(errors).map(([k, v]) => `- **${k} failed**: ${v}`);
 const skipped = [...skip].map((s) => `- ${s}: skipped`);
-const targetsLine = `Targets: ${summary.met} met, ${summary.missed} missed${summary.missed ? ` (${summary.missedLabels.slice(0, 6).join('; ')}${summary.missedLabels.length > 6 ? '; ...' : ''})` : ''}${summary.unchecked ? `, ${summary.unchecked} not measured` : ''}.${bundleRatios.length ? ` Per handler: ${handlersWithin} of ${bundleRatios.length} within 1.3 × the floor in both size and cold load.` : ''}`;
+const targetsLine = `Targets: ${summary.met} met, ${summary.missed} missed${summary.missed ? ` (${summary.missedLabels.slice(0, 6).join('; ')}${summary.missedLabels.length > 6 ? '; ...' : ''})` : ''}${summary.unchecked ? `, ${summary.unchecked} not measured` : ''}.${comparedBundles.length ? ` Per handler: ${handlersWithin} of ${comparedBundles.length} with SDK clients within 1.3 × the floor in both size and cold load${bundleRatios.length > comparedBundles.length ? ` (${bundleRatios.length - comparedBundles.length} without any: n/a)` : ''}.` : ''}`;
 
 function render(full: boolean): string {
   const parts: string[] = [header, '', reproduce, '', targetsLine, '', ...(errorLines.length || skipped.length ? [...errorLines, ...skipped, ''] : []), figureTable(figures)];

@@ -7,10 +7,12 @@ import { describe, expect, it } from 'vitest';
 import {
   allOf,
   atMost,
+  bundleRatioText,
   countTransitions,
   exactly,
   figure,
   figureTable,
+  hasSdkClients,
   kubeRequestName,
   README_BEGIN,
   README_END,
@@ -18,6 +20,7 @@ import {
   splitAwsCalls,
   summarize,
   tallyKubeRequests,
+  worstBundle,
   type EngineEventLike,
 } from '../../bench/report.ts';
 
@@ -147,5 +150,34 @@ describe('replaceReadmeBlock', () => {
 
   it('refuses a README without the markers', () => {
     expect(() => replaceReadmeBlock('# x\n', 'y')).toThrow(/bench:begin/);
+  });
+});
+
+describe('bundle ratios', () => {
+  const rows = [
+    { handler: 'ensure-nat-gateway', clients: ['ec2', 'dynamodb'], sizeRatio: 1.12, loadRatio: 1.05 },
+    // No SDK client: its floor is an empty module, so its ratios are huge and meaningless.
+    { handler: 'record-plan', clients: [], sizeRatio: 40, loadRatio: 6 },
+    { handler: 'ensure-service', clients: ['ecs'], sizeRatio: 1.2, loadRatio: 1.01 },
+  ];
+
+  it('leaves a handler with no SDK client out of the worst, and says how many were compared', () => {
+    expect(worstBundle(rows, 'sizeRatio')).toEqual({ worst: rows[2], compared: 2 });
+    expect(worstBundle(rows, 'loadRatio')).toEqual({ worst: rows[0], compared: 2 });
+    expect(worstBundle([rows[1]!], 'sizeRatio')).toEqual({ worst: undefined, compared: 0 });
+  });
+
+  it('shows n/a for a handler with no SDK client, and flags a ratio over the bound', () => {
+    expect(bundleRatioText(rows[1]!, 'sizeRatio')).toBe('n/a');
+    expect(bundleRatioText(rows[0]!, 'sizeRatio')).toBe('1.12');
+    expect(bundleRatioText({ ...rows[0]!, loadRatio: 1.31 }, 'loadRatio')).toBe('1.31 **over**');
+  });
+
+  it('reads clients as bench/bundles.ts gives them: a list, or a string', () => {
+    expect(hasSdkClients([])).toBe(false);
+    expect(hasSdkClients(['ecs'])).toBe(true);
+    expect(hasSdkClients('')).toBe(false);
+    expect(hasSdkClients('none')).toBe(false);
+    expect(hasSdkClients('ecs')).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * the sandbox and is exercised by `npx tsx bench/latency-model.ts`.
  */
 import { describe, expect, it } from 'vitest';
-import { criticalPathSeconds, manualSteps, profileOf, ruleHolds, simulate, type LatencyModel, type Recording, type StepProfile } from '../../bench/latency-model.ts';
+import { criticalPathSeconds, existingNatCriticalPathSeconds, manualSteps, profileOf, ruleHolds, simulate, type LatencyModel, type Recording, type StepProfile } from '../../bench/latency-model.ts';
 import { SEED_STEPS } from '../../scripts/seed-steps.ts';
 import { loadDefinition, taskSteps, type AslMachine } from '../../statemachine/definition.ts';
 
@@ -106,5 +106,38 @@ describe('latency model', () => {
     // Each step 0.05 + 0.2 + calls × 0.1: (2 + 3 + 4 + 6) calls before the NAT gateway, 1 for CreateService, 2 + 1 + 1 after; 8 steps; the final transition.
     const expected = 8 * 0.25 + (15 + 1 + 4) * 0.1 + 90 + 60 + 15 + 0.05;
     expect(criticalPathSeconds(recording, MODEL)).toBeCloseTo(expected, 6);
+  });
+
+  describe('with a NAT gateway already in the VPC', () => {
+    const inv = (state: string, calls: number, marks: Record<string, number> = {}) => ({ state, input: {}, output: {}, profile: { calls, marks } });
+    const around = [inv('Validate request', 2), inv('Pre-flight mesh', 3), inv('Resolve network', 4), inv('Verify workload', 5), inv('Verify workload', 2), inv('Traffic evidence', 1), inv('Record result', 1)];
+    // Before: 3 steps, 9 calls. After the agent: 3 steps, 4 calls; the final transition.
+    const before = 3 * 0.25 + 9 * 0.1;
+    const after = 3 * 0.25 + 4 * 0.1 + 0.05;
+
+    it('waits for the later role to be usable when IAM is the longer chain, then one CreateService call', () => {
+      const recording: Recording = {
+        input: {},
+        invocations: [...around, inv('Ensure NAT gateway', 0), inv('Ensure task subnet', 12), inv('Ensure task role', 4, { CreateRole: 2 }), inv('Ensure execution role', 6, { CreateRole: 3 })],
+      };
+      // Identity: the execution role's step up to CreateRole (0.25 + 0.3) + 10 s + 0.1; network: (0.25) + (0.25 + 1.2) + (0.25 + 0.1) = 2.05.
+      const expected = before + (0.55 + 10 + 0.1) + 60 + 15 + after;
+      expect(existingNatCriticalPathSeconds(recording, MODEL)).toBeCloseTo(expected, 6);
+    });
+
+    it('follows the network chain (finding the NAT gateway, the task subnet, CreateService) when it is the longer', () => {
+      const recording: Recording = {
+        input: {},
+        invocations: [...around, inv('Ensure NAT gateway', 3), inv('Ensure task subnet', 12), inv('Ensure task role', 4, { CreateRole: 2 }), inv('Ensure execution role', 6, { CreateRole: 3 })],
+      };
+      const slowSubnet = { ...MODEL, iamReadySeconds: 0 };
+      // Network: (0.25 + 0.3) + (0.25 + 1.2) + (0.25 + 0.1) = 2.35 > identity 0.55 + 0 + 0.1.
+      expect(existingNatCriticalPathSeconds(recording, slowSubnet)).toBeCloseTo(before + 2.35 + 60 + 15 + after, 6);
+    });
+
+    it('refuses a recording that made a NAT gateway', () => {
+      const recording: Recording = { input: {}, invocations: [...around, inv('Ensure NAT gateway', 8, { CreateNatGateway: 6 }), inv('Ensure task subnet', 1), inv('Ensure task role', 1), inv('Ensure execution role', 1)] };
+      expect(() => existingNatCriticalPathSeconds(recording, MODEL)).toThrow(/made a NAT gateway/);
+    });
   });
 });
