@@ -1,4 +1,4 @@
-import { assessNetwork, VPC_FEASIBILITY_PERMISSIONS, type NetworkProblem } from '#lib/feasibility.ts';
+import { assessNetworkWith, VPC_FEASIBILITY_PERMISSIONS, type NetworkProblem } from '#lib/feasibility.ts';
 import { InvalidRequestError, NetworkConfigurationError } from '#lib/errors.ts';
 import { wrap } from '#lib/middleware.ts';
 import type { StepPermissions } from '#lib/permissions.ts';
@@ -21,8 +21,11 @@ export function feasibilityError(problems: NetworkProblem[]): InvalidRequestErro
  */
 export async function resolveNetwork(state: WorkflowState): Promise<NetworkResult> {
   // The EKS cluster's VPC and security group as Pre-flight mesh's DescribeCluster returned them: not described twice.
-  const kube = state.preflight?.kube;
-  const { problems, network } = await assessNetwork(state.request, kube ? { eks: kube } : {});
+  const { problems, network } = await assessNetworkWith(state.request, (name) => {
+    const kube = state.preflight?.kube;
+    if (kube?.clusterName !== name) throw new Error(`Pre-flight mesh has not described EKS cluster "${name}": Resolve network runs after it`);
+    return Promise.resolve(kube);
+  });
   // A dry run reports the problems in its plan and goes on planning, as far as the network is known at all.
   if (state.request.dryRun && network) return problems.length > 0 ? { ...network, problems: problems.map(({ path, message }) => ({ step: 'Resolve network', path, message })) } : network;
   if (problems.length > 0 || !network) throw feasibilityError(problems);

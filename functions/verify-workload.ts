@@ -1,5 +1,5 @@
 import { MeshPrerequisiteError, WaitDeadlineExceededError } from '#lib/errors.ts';
-import { meshKube } from '#lib/kube/client.ts';
+import { meshKubeAt } from '#lib/kube/client.ts';
 import { registrationOf, warsByTask } from '#lib/registration.ts';
 import { wrap } from '#lib/middleware.ts';
 import { nextPoll, pastDeadline } from '#lib/poll.ts';
@@ -28,7 +28,9 @@ export async function verifyWorkload(state: WorkflowState): Promise<MeshVerifica
   if (tasks.length > 0) {
     if (!request.network.eksClusterName) throw new MeshPrerequisiteError('network.eksClusterName is required to read the WorkloadAutoRegistrations of the tasks');
     // The target Pre-flight mesh resolved: no DescribeCluster on every poll.
-    const kube = await meshKube(request.network.eksClusterName, { namespace }, state.preflight?.kube);
+    const target = state.preflight?.kube;
+    if (target?.clusterName !== request.network.eksClusterName) throw new Error(`Pre-flight mesh has not resolved EKS cluster "${request.network.eksClusterName}": Verify workload runs after it`);
+    const kube = meshKubeAt(target, { namespace });
     const wars = await kube.listWorkloadAutoRegistrations(namespace);
     const byTask = warsByTask(wars, request.ecs.cluster);
     for (const t of tasks) {

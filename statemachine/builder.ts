@@ -50,6 +50,8 @@ export interface WaitLoop {
   firstWait?: { name: string; seconds: number; when?: ChoiceRule };
   /** The Succeed state the loop leaves to when it ends a Parallel branch (a Choice cannot end one). */
   endName?: string;
+  /** A side exit, the first rule of the entry Choice (`enter: 'choice'`, top level only). */
+  exit?: SideExit;
 }
 
 export interface Branch {
@@ -72,20 +74,19 @@ export interface ParallelStep {
 }
 
 /**
- * A side exit: a Choice that, when `when` holds, leaves the main sequence for `steps` and ends
- * in a Succeed state (the dry run's "Plan only?" → Record plan → Planned); otherwise the
- * sequence goes on. The exit's Tasks fail to the workflow's failure path like any other.
+ * A side exit taken at a wait loop's entry Choice before anything else: when `when` holds, the
+ * run leaves for `steps` and ends in a Succeed state (the dry run's Record plan → Planned). Being
+ * a rule of a Choice the loop has anyway, it costs the main path no transition. The exit's Tasks
+ * fail to the workflow's failure path like any other.
  */
-export interface ExitStep {
-  kind: 'exit';
-  choice: string;
+export interface SideExit {
   comment?: string;
   when: ChoiceRule;
   steps: TaskStep[];
   succeed: { name: string; outputPath?: string; comment?: string };
 }
 
-export type Step = TaskStep | WaitLoop | ParallelStep | ExitStep;
+export type Step = TaskStep | WaitLoop | ParallelStep;
 
 export interface WorkflowSpec {
   comment: string;
@@ -114,7 +115,6 @@ interface Known {
 
 export const task = <O extends Omit<TaskStep, 'kind' | 'name'>>(name: string, opts: O): TaskStep & O => ({ kind: 'task', name, ...opts });
 export const waitLoop = (opts: Omit<WaitLoop, 'kind'>): WaitLoop => ({ kind: 'loop', ...opts });
-export const exitWhen = (choice: string, opts: Omit<ExitStep, 'kind' | 'choice'>): ExitStep => ({ kind: 'exit', choice, ...opts });
 export const parallel = (name: string, opts: Omit<ParallelStep, 'kind' | 'name'>): ParallelStep => ({ kind: 'parallel', name, ...opts });
 
 const CAUGHT = '$.failure';
@@ -122,7 +122,6 @@ const CAUGHT = '$.failure';
 /** The name of the state a step starts at. */
 function entryOf(step: Step): string {
   if (step.kind === 'loop') return step.enter === 'choice' ? step.choice : step.check.name;
-  if (step.kind === 'exit') return step.choice;
   return step.name;
 }
 
@@ -196,10 +195,6 @@ class Renderer {
       } else if (step.kind === 'loop') {
         Object.assign(states, this.loop(step, next, failTo, known));
         known = after(known, step.check);
-      } else if (step.kind === 'exit') {
-        if (failTo === undefined) throw new Error(`exit "${step.choice}" cannot be nested in a branch`);
-        if (!('Next' in next)) throw new Error(`exit "${step.choice}" cannot end a sequence`);
-        Object.assign(states, this.exit(step, next, failTo, known));
       } else {
         if (failTo === undefined) throw new Error(`Parallel "${step.name}" cannot be nested in a branch`);
         const r = this.parallel(step, next, known);
@@ -210,13 +205,14 @@ class Renderer {
     return { states, known };
   }
 
-  exit(x: ExitStep, next: { Next: string }, failTo: string, known: Known[]): Record<string, AslState> {
+  /** The states of a loop's side exit: its Tasks, then its Succeed state. */
+  exitPath(l: WaitLoop, x: SideExit, failTo: string | undefined, known: Known[]): { rule: ChoiceRule; states: Record<string, AslState> } {
     const first = x.steps[0];
-    if (!first) throw new Error(`exit "${x.choice}" has no steps`);
-    const choice: AslState = { Type: 'Choice', ...(x.comment ? { Comment: x.comment } : {}), Choices: [{ ...x.when, Next: first.name }], Default: next.Next };
+    if (!first) throw new Error(`the exit of "${l.choice}" has no steps`);
+    if (failTo === undefined || l.enter !== 'choice') throw new Error(`the exit of "${l.choice}" needs a top-level loop entered at its choice`);
     const succeed: AslState = { Type: 'Succeed', ...(x.succeed.comment ? { Comment: x.succeed.comment } : {}), ...(x.succeed.outputPath ? { OutputPath: x.succeed.outputPath } : {}) };
     const path = this.sequence(x.steps, { Next: x.succeed.name }, failTo, known);
-    return { [x.choice]: choice, ...path.states, [x.succeed.name]: succeed };
+    return { rule: { ...x.when, Next: first.name }, states: { ...path.states, [x.succeed.name]: succeed } };
   }
 
   loop(l: WaitLoop, next: { Next: string } | { End: true }, failTo: string | undefined, known: Known[]): Record<string, AslState> {
@@ -224,7 +220,8 @@ class Renderer {
     const poll = `$.${l.check.resultKey}.poll`;
     const leave = 'Next' in next ? next.Next : l.endName!;
     const ending: Record<string, AslState> = 'Next' in next ? {} : { [leave]: { Type: 'Succeed', Comment: 'The branch ends once the resource is ready.' } };
-    const choices: ChoiceRule[] = [{ ...l.until, Next: leave }];
+    const side = l.exit ? this.exitPath(l, l.exit, failTo, known) : undefined;
+    const choices: ChoiceRule[] = [...(side ? [side.rule] : []), { ...l.until, Next: leave }];
     const first = l.firstWait;
     if (first && l.enter !== 'choice') throw new Error(`wait loop "${l.choice}": a first wait needs enter: 'choice'`);
     // Entered before any check: no poll yet means "check now" (or the first wait), a poll means "wait, then check".
@@ -240,7 +237,7 @@ class Renderer {
       ? { [first.name]: { Type: 'Wait', Comment: `About when the resource is typically ready (functions/lib/settings.ts READINESS): no check that cannot succeed yet.`, Seconds: first.seconds, Next: l.check.name } }
       : {};
     return l.enter === 'choice'
-      ? { [l.choice]: choice, ...firstState, [l.wait]: wait, [l.check.name]: check, [failed]: checkFailed, ...ending }
+      ? { [l.choice]: choice, ...firstState, [l.wait]: wait, [l.check.name]: check, [failed]: checkFailed, ...ending, ...(side?.states ?? {}) }
       : { [l.check.name]: check, [failed]: checkFailed, [l.choice]: choice, [l.wait]: wait, ...ending };
   }
 
@@ -376,8 +373,6 @@ function worstCaseSeconds(steps: Step[], taskBudget: number): number {
     if (s.kind === 'task') return total + taskBudget;
     // The loop's deadline bounds its checks and waits, but the check begun just before the deadline and the one that throws at it may each exhaust their retries.
     if (s.kind === 'loop') return total + (s.firstWait?.seconds ?? 0) + s.maxWaitSeconds + 2 * taskBudget;
-    // The exit's path ends the run: it is shorter than the rest of the main path only when its steps are; count the longer.
-    if (s.kind === 'exit') return total + s.steps.length * taskBudget;
     return total + Math.max(...s.branches.map((b) => worstCaseSeconds(b.steps, taskBudget)));
   }, 0);
 }

@@ -5,7 +5,7 @@
  */
 import { RETRYABLE_ERROR_NAMES } from '../functions/lib/errors.ts';
 import { MAX_WAIT_SECONDS, READINESS } from '../functions/lib/settings.ts';
-import { buildWorkflow, exitWhen, parallel, task, waitLoop, type ChoiceRule, type WorkflowSpec } from './builder.ts';
+import { buildWorkflow, parallel, task, waitLoop, type ChoiceRule, type WorkflowSpec } from './builder.ts';
 import type { AslMachine, Retrier } from './definition.ts';
 
 /**
@@ -112,15 +112,15 @@ export const ONBOARD_WORKLOAD: WorkflowSpec = {
       ],
     }),
     task('Ensure service', { resultKey: 'service', ledger: true }),
-    exitWhen('Plan only?', {
-      comment: 'A dry run ends here: every provisioning step has planned, nothing was made, so there is nothing to wait for or verify.',
-      when: DRY_RUN,
-      steps: [task('Record plan', { resultKey: 'plan' })],
-      succeed: { name: 'Planned', outputPath: '$.plan', comment: 'The plan: each resource to create, update, reuse or in conflict, and every problem found.' },
-    }),
     waitLoop({
       check: task('Check service readiness', { resultKey: 'readiness' }),
       choice: 'Service ready?',
+      // A dry run ends here: every provisioning step has planned, nothing was made, so there is nothing to wait for or verify.
+      exit: {
+        when: DRY_RUN,
+        steps: [task('Record plan', { resultKey: 'plan' })],
+        succeed: { name: 'Planned', outputPath: '$.plan', comment: 'The plan: each resource to create, update, reuse or in conflict, and every problem found.' },
+      },
       until: isTrue('$.readiness.ready'),
       wait: 'Wait for service',
       firstWait: { name: 'First wait for service', seconds: READINESS.service.firstWaitSeconds, when: NEW_TASKS },

@@ -83,8 +83,20 @@ async function orProblem<T>(problems: NetworkProblem[], path: string, kind: Netw
   }
 }
 
-/** Checks the request's network against the account; reads only. */
-export async function assessNetwork(request: WorkloadRequest, known: { eks?: { clusterName: string; vpcId?: string; clusterSecurityGroupId?: string } } = {}): Promise<NetworkAssessment> {
+/** What the EKS cluster says of its network (DescribeCluster's resourcesVpcConfig). */
+export type EksNetworkOf = (clusterName: string) => Promise<{ vpcId?: string; clusterSecurityGroupId?: string }>;
+
+/** assessNetwork describing the EKS cluster itself (the API's check), or taking what `known.eks` already says of it. */
+export function assessNetwork(request: WorkloadRequest, known: { eks?: { clusterName: string; vpcId?: string; clusterSecurityGroupId?: string } } = {}): Promise<NetworkAssessment> {
+  return assessNetworkWith(request, (name) => (known.eks?.clusterName === name ? Promise.resolve(known.eks) : eksClusterNetwork(name)));
+}
+
+/**
+ * Checks the request's network against the account; reads only. `eksNetworkOf` tells the EKS
+ * cluster's VPC: Resolve network passes what Pre-flight mesh's DescribeCluster said, so its
+ * bundle and its role carry no EKS client or permission.
+ */
+export async function assessNetworkWith(request: WorkloadRequest, eksNetworkOf: EksNetworkOf): Promise<NetworkAssessment> {
   const problems: NetworkProblem[] = [];
   const n = request.network;
 
@@ -92,8 +104,7 @@ export async function assessNetwork(request: WorkloadRequest, known: { eks?: { c
   let vpcId = n.vpcId;
   let eksClusterSecurityGroupId: string | undefined;
   if (n.eksClusterName) {
-    // What Pre-flight mesh's DescribeCluster already said (workflow state), else one of our own.
-    const eks = known.eks?.clusterName === n.eksClusterName ? known.eks : await orProblem(problems, '$.network.eksClusterName', 'request', () => eksClusterNetwork(n.eksClusterName!));
+    const eks = await orProblem(problems, '$.network.eksClusterName', 'request', () => eksNetworkOf(n.eksClusterName!));
     if (!eks) return { problems };
     if (!eks.vpcId) {
       problems.push({ path: '$.network.vpcId', kind: 'account', message: `EKS cluster "${n.eksClusterName}" reports no VPC (resourcesVpcConfig.vpcId); give network.vpcId` });

@@ -4,8 +4,8 @@
  * runs Validate request, Pre-flight mesh, Resolve network and every provisioning step; each
  * provisioning step's `plan` function (bound by `wrap(step, fn, { plan })`) answers instead of
  * the step: a result of the same shape, whose ids are placeholders for what does not exist yet,
- * with an empty ledger and the step's PlanEntry list. The "Plan only?" Choice after Ensure
- * service sends the run to Record plan, which assembles the plan (the execution's output).
+ * with an empty ledger and the step's PlanEntry list. After Ensure service, the first rule of the
+ * service loop's Choice sends the run to Record plan, which assembles the plan (the execution's output).
  *
  * The rule every plan function keeps, which the plan-vs-apply test checks: for each ledger entry
  * the step would return on apply, the plan has one entry of the same kind (and, when it exists,

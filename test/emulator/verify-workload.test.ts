@@ -7,7 +7,15 @@ import { WAR_GROUP, warName } from '../../functions/lib/mesh-facts.ts';
 import { onboardingConfigJson } from '../../functions/lib/onboarding-config.ts';
 import type { Poll } from '../../functions/lib/poll.ts';
 import type { RunningTask } from '../../functions/lib/workflow.ts';
-import { verifyWorkload } from '../../functions/verify-workload.ts';
+import { resolveKubeTarget } from '../../functions/lib/kube/client.ts';
+import type { WorkflowState } from '../../functions/lib/workflow.ts';
+import { verifyWorkload as verifyStep } from '../../functions/verify-workload.ts';
+
+/** The step as the workflow runs it: after Pre-flight mesh, whose result says where the Kubernetes API is. */
+async function verifyWorkload(state: Omit<WorkflowState, 'preflight'>): ReturnType<typeof verifyStep> {
+  const eks = state.request.network.eksClusterName;
+  return verifyStep({ ...state, ...(eks ? { preflight: { kube: await resolveKubeTarget(eks) } as never } : {}) } as WorkflowState);
+}
 import { createMeshVpc } from '../../local/aws-fixtures.ts';
 import { seedMesh, startKubeStandin, type KubeStore } from '../../local/kube-api-standin.ts';
 import { createOnboardingPlane, startOnboardingPlane } from '../../local/onboarding-plane.ts';

@@ -27,6 +27,8 @@ import { bookinfoRequest } from '../support/requests.ts';
 const ec2Mock = mockClient(EC2Client);
 const eksMock = mockClient(EKSClient);
 const VPC = 'vpc-0000000000000000a';
+/** What Pre-flight mesh's DescribeCluster hands Resolve network in the workflow state. */
+const preflight = { kube: { clusterName: 'mesh-eks', server: 'https://eks.example', vpcId: VPC, clusterSecurityGroupId: 'sg-0000000000000000e' } } as never;
 const subnet = (id: string, cidr: string, name?: string) => ({ SubnetId: id, VpcId: VPC, CidrBlock: cidr, AvailabilityZone: 'us-east-1a', ...(name ? { Tags: [{ Key: 'Name', Value: name }] } : {}) });
 const quota = (max: string) => ({ AccountAttributes: [{ AttributeName: 'max-instances', AttributeValues: [{ AttributeValue: '20' }] }, { AttributeName: 'vpc-max-elastic-ips', AttributeValues: [{ AttributeValue: max }] }] });
 
@@ -77,7 +79,7 @@ describe('network feasibility', () => {
     const problems = await checkFeasibility(bookinfoRequest());
 
     expect(problems).toEqual([{ path: '$.network', message: expect.stringMatching(/already has 5 of its 5 \(vpc-max-elastic-ips\).*network.subnetId/) as string }]);
-    const err = await resolveNetwork({ request: bookinfoRequest() }).catch((e: unknown) => e);
+    const err = await resolveNetwork({ request: bookinfoRequest(), preflight }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NetworkConfigurationError);
   });
 
@@ -121,7 +123,7 @@ describe('network feasibility', () => {
   });
 
   it('fails the workflow with InvalidRequestError (with the problems) when only request fields are wrong', async () => {
-    const err = await resolveNetwork({ request: bookinfoRequest({ network: { subnetCidrs: ['192.168.0.0/24', '10.0.7.0/24'] } }) }).catch((e: unknown) => e);
+    const err = await resolveNetwork({ request: bookinfoRequest({ network: { subnetCidrs: ['192.168.0.0/24', '10.0.7.0/24'] } }), preflight }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidRequestError);
     expect((err as InvalidRequestError).problems).toEqual([{ path: '$.network.subnetCidrs[0]', message: "192.168.0.0/24 is not inside the VPC's CIDR block(s) 10.0.0.0/16" }]);
   });

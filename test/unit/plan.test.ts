@@ -1,7 +1,7 @@
 /**
  * The dry run's pieces (functions/lib/plan.ts): Record plan's assembly, the dispatch in `wrap`,
  * the placeholders, and the workflow wiring: every provisioning step plans, a dry run never
- * waits for a NAT gateway, and it leaves at "Plan only?" for Record plan.
+ * waits for a NAT gateway, and it leaves at the service loop's Choice for Record plan.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import type { Step, TaskStep } from '../../statemachine/builder.ts';
 import { bookinfoInput, bookinfoRequest } from '../support/requests.ts';
 
 function tasksOf(steps: Step[]): TaskStep[] {
-  return steps.flatMap((s) => (s.kind === 'task' ? [s] : s.kind === 'loop' ? [s.check] : s.kind === 'exit' ? s.steps : s.branches.flatMap((b) => tasksOf(b.steps))));
+  return steps.flatMap((s) => (s.kind === 'task' ? [s] : s.kind === 'loop' ? [s.check, ...(s.exit?.steps ?? [])] : s.branches.flatMap((b) => tasksOf(b.steps))));
 }
 
 describe('Record plan', () => {
@@ -71,18 +71,20 @@ describe('the workflow in a dry run', () => {
   const asl = loadDefinition('onboard-workload');
   const states = Object.fromEntries(allStates(asl));
 
-  it('every Task that provisions (its result has a ledger) and runs before "Plan only?" has a planned key, in workflow order', () => {
+  it('every Task that provisions (its result has a ledger) and runs before the dry run\'s exit has a planned key', () => {
     const provisioning = tasksOf(ONBOARD_WORKLOAD.steps).filter((t) => t.ledger && !t.name.startsWith('Check '));
     const planned = PLANNED_KEYS.map(([, step]) => step).filter((s) => s !== 'Pre-flight mesh' && s !== 'Resolve network');
     expect(provisioning.map((t) => t.name).sort()).toEqual([...planned].sort());
     for (const [key, step] of PLANNED_KEYS) expect(states[step]).toMatchObject({ Type: 'Task', ResultPath: `$.${key}` });
   });
 
-  it('never waits for the NAT gateway, and leaves after Ensure service for Record plan and the Planned end', () => {
+  it('never waits for the NAT gateway, and leaves after Ensure service (the first rule of the service loop\'s Choice: no extra state for an apply) for Record plan and the Planned end', () => {
     const natChoice = JSON.stringify(states['NAT gateway available?']);
     expect(natChoice).toContain('$.request.dryRun');
-    expect(states['Ensure service']).toMatchObject({ Next: 'Plan only?' });
-    expect(states['Plan only?']).toMatchObject({ Type: 'Choice', Choices: [{ Next: 'Record plan' }] });
+    expect(states['Ensure service']).toMatchObject({ Next: 'Service ready?' });
+    const first = (states['Service ready?'] as unknown as { Choices: Record<string, unknown>[] }).Choices[0]!;
+    expect(first).toMatchObject({ Next: 'Record plan' });
+    expect(JSON.stringify(first)).toContain('$.request.dryRun');
     expect(states['Record plan']).toMatchObject({ Next: 'Planned' });
     expect(states.Planned).toMatchObject({ Type: 'Succeed', OutputPath: '$.plan' });
   });

@@ -346,11 +346,16 @@ export class MeshKube {
   }
 }
 
+/** A client for the mesh's EKS cluster (DescribeCluster first); `namespace` is the workload's (used in access-denied help). */
+export async function meshKube(clusterName: string, opts: MeshKubeOptions): Promise<MeshKube> {
+  return new MeshKube(await resolveKubeTarget(clusterName), opts);
+}
+
 /**
- * A client for the mesh's EKS cluster; `namespace` is the workload's (used in access-denied help).
- * `known`: the target an earlier step resolved for this cluster (Pre-flight mesh passes it on in
- * the workflow state), so a later step, and every poll of a wait loop, skips DescribeCluster.
+ * A client for a target an earlier step resolved (Pre-flight mesh passes it on in the workflow
+ * state): a later step, and every poll of a wait loop, skips DescribeCluster, and its bundle
+ * holds no EKS client.
  */
-export async function meshKube(clusterName: string, opts: MeshKubeOptions, known?: KubeTarget): Promise<MeshKube> {
-  return new MeshKube(known?.clusterName === clusterName ? known : await resolveKubeTarget(clusterName), opts);
+export function meshKubeAt(target: KubeTarget, opts: MeshKubeOptions): MeshKube {
+  return new MeshKube(target, opts);
 }
