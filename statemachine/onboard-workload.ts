@@ -21,8 +21,8 @@ const SLOW_RETRIES = ['IamPropagationError', 'ResourceDrainingError'];
 export const RETRY_POLICY: Retrier[] = [
   { ErrorEquals: LAMBDA_TRANSIENT_ERRORS, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
   { ErrorEquals: RETRYABLE_ERROR_NAMES.filter((n) => !SLOW_RETRIES.includes(n)), IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
-  // IAM eventual consistency: a new role is usually usable within a minute.
-  { ErrorEquals: ['IamPropagationError'], IntervalSeconds: 5, MaxAttempts: 8, BackoffRate: 1.5, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
+  // IAM eventual consistency: a new role is usually usable within seconds, at worst a minute or two: 3 s, then 1.5× up to 30 s, 10 attempts (about 2.5 min in all).
+  { ErrorEquals: ['IamPropagationError'], IntervalSeconds: 3, MaxAttempts: 10, BackoffRate: 1.5, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
   // A same-named ECS service DRAINING → INACTIVE takes minutes: up to 20 × 30 s (about 5 min on average with full jitter, 10 at most).
   { ErrorEquals: ['ResourceDrainingError'], IntervalSeconds: 30, MaxAttempts: 20, BackoffRate: 1, JitterStrategy: 'FULL' },
 ];
