@@ -31,7 +31,8 @@ import { names } from '../../functions/lib/naming.ts';
 import { parseRequest, type OnboardingRequestInput } from '../../functions/lib/request.ts';
 import { TAG_MANAGED_BY, TAG_ROLE, TAG_WORKLOAD, TOOL_NAME } from '../../functions/lib/settings.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
-import { resolveNetwork } from '../../functions/resolve-network.ts';
+import { checkFeasibility } from '../../functions/lib/feasibility.ts';
+import { resolveNetworkAfterPreflight as resolveNetwork } from '../support/steps.ts';
 import { createEksCluster, createMeshVpc, type MeshVpc } from '../../local/aws-fixtures.ts';
 import { useEmulator } from '../support/emulator.ts';
 import { bookinfoInput, bookinfoRequest } from '../support/requests.ts';
@@ -135,11 +136,11 @@ describe('Resolve network (emulator)', () => {
     await expect(resolveNetwork({ request: bookinfoRequest({ network: { ...request.network, vpcId: other.vpcId } }) })).rejects.toThrow(
       new RegExp(`network.vpcId ${other.vpcId} differs from the VPC of EKS cluster "resolve-mismatch-eks"`),
     );
-    // A field that names nothing in the account is the request's problem, with its path.
-    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }) })).rejects.toMatchObject({
-      name: 'InvalidRequestError',
-      problems: [{ path: '$.network.eksClusterName', message: expect.stringContaining('EKS cluster "no-such-eks"') as string }],
-    });
+    // An unknown EKS cluster stops the workflow at Pre-flight mesh, which describes it first; the API's check names the field.
+    await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }) })).rejects.toMatchObject({ name: 'MeshPrerequisiteError', message: expect.stringContaining('EKS cluster "no-such-eks"') as string });
+    await expect(checkFeasibility(bookinfoRequest({ network: { eksClusterName: 'no-such-eks' } }))).resolves.toEqual([
+      expect.objectContaining({ path: '$.network.eksClusterName', message: expect.stringContaining('EKS cluster "no-such-eks"') as string }),
+    ]);
     await expect(resolveNetwork({ request: bookinfoRequest({ network: { eksClusterName: undefined, vpcId: 'vpc-0123456789abcdef0' } }) })).rejects.toThrow(
       /VPC vpc-0123456789abcdef0 was not found/,
     );

@@ -30,7 +30,7 @@ import { assessNetwork } from '../../functions/lib/feasibility.ts';
 import { isPlanned, type PlanEntry } from '../../functions/lib/plan.ts';
 import type { OnboardingRequest, OnboardingRequestInput } from '../../functions/lib/request.ts';
 import type { LedgerEntry, NatGatewayResult, NetworkResult, SecurityGroupResult, TaskSubnetResult, WorkflowState } from '../../functions/lib/workflow.ts';
-import { resolveNetwork } from '../../functions/resolve-network.ts';
+import { resolveNetworkAfterPreflight as resolveNetwork } from '../support/steps.ts';
 import { createEksCluster, createMeshVpc } from '../../local/aws-fixtures.ts';
 import { isMutating } from '../support/aws-faults.ts';
 import { useEmulator } from '../support/emulator.ts';

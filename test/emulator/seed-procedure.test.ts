@@ -21,7 +21,7 @@ import { ensureTaskRole } from '../../functions/ensure-task-role.ts';
 import { ensureTaskSubnet } from '../../functions/ensure-task-subnet.ts';
 import type { WorkflowState } from '../../functions/lib/workflow.ts';
 import { registerTaskDefinition } from '../../functions/register-task-definition.ts';
-import { resolveNetwork } from '../../functions/resolve-network.ts';
+import { resolveNetworkAfterPreflight as resolveNetwork } from '../support/steps.ts';
 import { validateRequest } from '../../functions/validate-request.ts';
 import { createEksCluster, createMeshVpc, type MeshVpc } from '../../local/aws-fixtures.ts';
 import { useEmulator } from '../support/emulator.ts';

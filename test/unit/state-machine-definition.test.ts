@@ -91,8 +91,9 @@ describe('statemachine/onboard-workload.asl.json', () => {
     const choice = machine.States['Service ready?']!;
     expect(choice.Default).toBe('Check service readiness');
     const rules = choice.Choices as { Next: string }[];
-    expect(rules.map((r) => r.Next)).toEqual(['Workload connected?', 'Wait for service', 'First wait for service']);
-    expect(JSON.stringify(rules[2])).toMatch(/\$\.service\.ledger\[0\]\.created/);
+    // First the dry run's exit (functions/lib/plan.ts), then the loop's own rules.
+    expect(rules.map((r) => r.Next)).toEqual(['Record plan', 'Workload connected?', 'Wait for service', 'First wait for service']);
+    expect(JSON.stringify(rules[3])).toMatch(/\$\.service\.ledger\[0\]\.created/);
     expect(machine.States['Workload connected?']!.Default).toBe('Verify workload');
   });
 
