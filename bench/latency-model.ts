@@ -676,7 +676,7 @@ async function record(opts: { existingNat?: boolean } = {}): Promise<Recording> 
   const clients = await import('../functions/lib/clients.ts');
   const { MeshKube } = await import('../functions/lib/kube/client.ts');
   const { startSandbox } = await import('../local/sandbox.ts');
-  const { runWorkflow } = await import('../local/engine/run-workflow.ts');
+  const { fakeContext, runWorkflow } = await import('../local/engine/run-workflow.ts');
   const { FUNCTIONS_DIR, taskSteps } = await import('../statemachine/definition.ts');
 
   const input = JSON.parse(readFileSync(new URL('../examples/bookinfo-ratings.json', import.meta.url), 'utf8')) as unknown;
@@ -724,7 +724,7 @@ async function record(opts: { existingNat?: boolean } = {}): Promise<Recording> 
       const mod = (await import(pathToFileURL(join(FUNCTIONS_DIR, `${s.file}.ts`)).href)) as { handler: Handler };
       handlerOverrides[s.state] = async (event) => {
         const calls: RecordedCall[] = [];
-        const output = await scope.run(calls, () => mod.handler(event, lambdaContext(s.file)));
+        const output = await scope.run(calls, () => mod.handler(event, fakeContext(s.file, 'latency-model')));
         invocations.push({ state: s.state, input: event, output, profile: profileOf(calls) });
         return output as never;
       };
@@ -752,23 +752,6 @@ async function record(opts: { existingNat?: boolean } = {}): Promise<Recording> 
     kubeProto.callOnce = callOnce;
     await sandbox.stop();
   }
-}
-
-function lambdaContext(functionName: string) {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: `latency-model-${functionName}`,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,42 +57,8 @@ type Figure = import('./report.ts').Figure;
 type ScenarioResult = import('./scenarios.ts').ScenarioResult;
 type ConcurrencyResult = import('./concurrency.ts').ConcurrencyResult;
 
-/** What bench/latency-model.ts returns (another module; its shape is checked when it loads). */
-interface LatencyResult {
-  model: unknown;
-  workflowSeconds: number;
-  criticalPathSeconds: number;
-  manualSeconds: number;
-  ratioToCriticalPath: number;
-  ratioToManual: number;
-  transitions: number;
-  lambdaInvocations: number;
-  timeline: unknown;
-  waits: unknown;
-  /** The onboarding into a VPC that already has a usable NAT gateway; its ratio to manual is against the fresh manualSeconds. */
-  existingNat?: { workflowSeconds: number; criticalPathSeconds: number; ratioToCriticalPath: number; ratioToManual: number; transitions: number; lambdaInvocations: number };
-}
-/** One row of what bench/bundles.ts returns. */
-interface BundleRow {
-  handler: string;
-  clients: string[] | string;
-  bytes: number;
-  floorBytes: number;
-  loadMs: number;
-  floorLoadMs: number;
-}
-
-/** Loads a sibling bench module by URL, so this file type-checks and runs even where that module is not there yet. */
-async function sibling<T>(file: string, exportName: string): Promise<T> {
-  const mod = (await import(new URL(`./${file}`, import.meta.url).href)) as Record<string, unknown>;
-  if (typeof mod[exportName] !== 'function') throw new Error(`bench/${file} exports no function ${exportName}`);
-  return mod[exportName] as T;
-}
-
-function requireFields(what: string, o: unknown, fields: string[]): void {
-  const missing = fields.filter((f) => typeof (o as Record<string, unknown> | null)?.[f] !== 'number');
-  if (missing.length) throw new Error(`${what} has no numeric ${missing.join(', ')}`);
-}
+type LatencyResult = import('./latency-model.ts').LatencyFigures;
+type BundleRow = import('./bundles.ts').BundleFigure;
 
 const t0 = performance.now();
 const log = (line: string) => console.error(line);
@@ -119,15 +85,12 @@ async function section(name: Section, fn: () => Promise<void>): Promise<void> {
 
 // Bundles first: cold loads are timed while no emulator runs beside them.
 await section('bundles', async () => {
-  const measureBundles = await sibling<(o?: { runs?: number }) => Promise<BundleRow[]>>('bundles.ts', 'measureBundles');
+  const { measureBundles } = await import('./bundles.ts');
   bundles = await measureBundles({ runs });
-  for (const b of bundles) requireFields(`bundles.ts row ${b.handler}`, b, ['bytes', 'floorBytes', 'loadMs', 'floorLoadMs']);
 });
 await section('latency', async () => {
-  const runLatencyModel = await sibling<() => Promise<LatencyResult>>('latency-model.ts', 'runLatencyModel');
+  const { runLatencyModel } = await import('./latency-model.ts');
   latency = await runLatencyModel();
-  requireFields('runLatencyModel()', latency, ['workflowSeconds', 'criticalPathSeconds', 'manualSeconds', 'ratioToCriticalPath', 'ratioToManual']);
-  if (latency.existingNat) requireFields('runLatencyModel().existingNat', latency.existingNat, ['workflowSeconds', 'criticalPathSeconds', 'ratioToCriticalPath', 'ratioToManual', 'transitions']);
 });
 await section('scenarios', async () => {
   const { runScenarios } = await import('./scenarios.ts');

@@ -101,7 +101,8 @@ async function lambdaHandlerFor(state: string, file: string, executionName: stri
   return async (input) => (await handler(input, fakeContext(file, executionName))) as Json;
 }
 
-function fakeContext(functionName: string, executionName: string): Context {
+/** The Lambda context a handler gets when the local engine (or a benchmark) invokes it in-process. */
+export function fakeContext(functionName: string, executionName: string): Context {
   const deadline = Date.now() + 60_000;
   return {
     callbackWaitsForEmptyEventLoop: false,

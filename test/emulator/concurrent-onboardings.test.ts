@@ -9,34 +9,23 @@
  */
 import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeRouteTablesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client, type Tag } from '@aws-sdk/client-ec2';
 import { ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { overlaps, parseBlock } from '../../functions/lib/cidr.ts';
 import { getWorkload } from '../../functions/lib/registry.ts';
 import { networkLeaseKey } from '../../functions/lib/network-lease.ts';
 import type { ExecutionView } from '../../functions/lib/onboarding-api.ts';
 import { TAG_MANAGED_BY, TOOL_NAME } from '../../functions/lib/settings.ts';
-import { startApiServer, type ApiServer } from '../../local/api-server.ts';
 import { seedMesh } from '../../local/kube-api-standin.ts';
-import { LocalExecutions } from '../../local/local-executions.ts';
 import { SANDBOX_ACCOUNT } from '../../local/sandbox.ts';
 import { eventually } from '../support/emulator.ts';
 import { bookinfoInput } from '../support/requests.ts';
+import { useLocalApi } from '../support/local-api.ts';
 import { useSandbox } from '../support/sandbox.ts';
 
 const COUNT = Number(process.env.CONCURRENT_ONBOARDINGS ?? 30);
 // moto reports every ECS service with one running task (the example's count).
 const sandbox = useSandbox({ intervalMs: 200 });
-let api: ApiServer;
-let backend: LocalExecutions;
-
-beforeAll(async () => {
-  backend = new LocalExecutions({ waitMs: 50, retryIntervalMs: 100 });
-  api = await startApiServer(backend, 0);
-});
-afterAll(async () => {
-  await backend.settle();
-  await api.stop();
-});
+const local = useLocalApi({ waitMs: 50, retryIntervalMs: 100 });
 
 const name = (i: number) => `w${String(i).padStart(2, '0')}`;
 function workload(i: number) {
@@ -54,14 +43,14 @@ describe(`${COUNT} onboardings into one VPC and one ECS cluster, at once`, () =>
     const started = Date.now();
     const posts = await Promise.all(
       Array.from({ length: COUNT }, async (_, i) => {
-        const res = await fetch(`${api.url}/onboardings`, { method: 'POST', body: JSON.stringify(workload(i)), headers: { 'content-type': 'application/json' } });
+        const res = await fetch(`${local().api.url}/onboardings`, { method: 'POST', body: JSON.stringify(workload(i)), headers: { 'content-type': 'application/json' } });
         expect(res.status, await res.clone().text()).toBe(202);
         return ((await res.json()) as { executionId: string }).executionId;
       }),
     );
     const views = await eventually(
       async () => {
-        const all = await Promise.all(posts.map(async (id) => (await (await fetch(`${api.url}/onboardings/${id}`)).json()) as ExecutionView));
+        const all = await Promise.all(posts.map(async (id) => (await (await fetch(`${local().api.url}/onboardings/${id}`)).json()) as ExecutionView));
         const running = all.filter((v) => v.status === 'RUNNING');
         if (running.length > 0) throw new Error(`${running.length} still running, e.g. at ${running[0]?.currentStep}`);
         return all;

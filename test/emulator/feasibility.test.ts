@@ -9,27 +9,17 @@ import { DescribeAddressesCommand, DescribeNatGatewaysCommand, DescribeSubnetsCo
 import { ECSClient, ListClustersCommand } from '@aws-sdk/client-ecs';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { onCommand, type SentCommand } from '../../functions/lib/clients.ts';
 import { currentStep } from '../../functions/lib/middleware.ts';
 import type { OnboardingRequestInput } from '../../functions/lib/request.ts';
-import { startApiServer, type ApiServer } from '../../local/api-server.ts';
 import { runWorkflow } from '../../local/engine/run-workflow.ts';
-import { LocalExecutions } from '../../local/local-executions.ts';
 import { bookinfoInput } from '../support/requests.ts';
+import { useLocalApi } from '../support/local-api.ts';
 import { useSandbox } from '../support/sandbox.ts';
 
 const sandbox = useSandbox();
-let api: ApiServer;
-let backend: LocalExecutions;
-beforeAll(async () => {
-  backend = new LocalExecutions({ waitMs: 20, retryIntervalMs: 5 });
-  api = await startApiServer(backend, 0);
-});
-afterAll(async () => {
-  await backend.settle();
-  await api.stop();
-});
+const local = useLocalApi();
 
 const READ = /^(Describe|Get|List|Query|Scan|BatchGet)/;
 const withNetwork = (network: Partial<OnboardingRequestInput['network']>): OnboardingRequestInput => {
@@ -85,7 +75,7 @@ describe('feasibility before any mutation', () => {
   it('answers 400 from the local API with the precise path, storing and starting nothing', async () => {
     const before = await awsInventory();
     for (const c of cases()) {
-      const res = await fetch(`${api.url}/onboardings`, { method: 'POST', body: JSON.stringify(c.input), headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${local().api.url}/onboardings`, { method: 'POST', body: JSON.stringify(c.input), headers: { 'content-type': 'application/json' } });
       const body = (await res.json()) as { message: string; problems: { path: string; message: string }[] };
       expect(res.status, c.what).toBe(400);
       expect(body.message).toMatch(/invalid: 1 problem\(s\). Nothing was started./);

@@ -7,47 +7,24 @@
  * same id); a re-plan after it reuses everything; a changed request plans the changes the apply
  * then makes; problems are reported in the plan, and its status says blocked.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { onCommand, type SentCommand } from '../../functions/lib/clients.ts';
 import type { ExecutionView } from '../../functions/lib/onboarding-api.ts';
 import type { OnboardingPlan, PlanEntry } from '../../functions/lib/plan.ts';
 import type { LedgerEntry } from '../../functions/lib/workflow.ts';
 import type { OnboardingResult } from '../../functions/record-result.ts';
-import { startApiServer, type ApiServer } from '../../local/api-server.ts';
 import { runWorkflow } from '../../local/engine/run-workflow.ts';
-import { LocalExecutions } from '../../local/local-executions.ts';
 import { isMutating } from '../support/aws-faults.ts';
-import { eventually } from '../support/emulator.ts';
+import { useLocalApi } from '../support/local-api.ts';
 import { bookinfoInput } from '../support/requests.ts';
 import { useSandbox } from '../support/sandbox.ts';
 
 useSandbox();
-let api: ApiServer;
-let backend: LocalExecutions;
-
-beforeAll(async () => {
-  backend = new LocalExecutions({ waitMs: 20, retryIntervalMs: 5 });
-  api = await startApiServer(backend, 0);
-});
-afterAll(async () => {
-  await backend.settle();
-  await api.stop();
-});
+const local = useLocalApi();
 
 type Input = ReturnType<typeof bookinfoInput>;
-
-async function post(body: unknown, query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${api.url}/onboardings${query}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
-async function ended(executionId: string): Promise<ExecutionView> {
-  return eventually(async () => {
-    const view = (await (await fetch(`${api.url}/onboardings/${executionId}`)).json()) as ExecutionView;
-    if (view.status === 'RUNNING') throw new Error(`${executionId} still running at ${view.currentStep ?? '?'}`);
-    return view;
-  }, 60_000);
-}
+const post = (body: unknown, query = '') => local().post(body, query);
+const ended = (executionId: string) => local().ended(executionId);
 
 /** Runs `fn` and returns the commands sent meanwhile. */
 async function recorded<T>(fn: () => Promise<T>): Promise<{ result: T; calls: SentCommand[] }> {
@@ -115,7 +92,7 @@ describe('dry run (plan) through the API', () => {
     expect(states).toContain('Record plan');
     expect(states).not.toContain('Check NAT gateway');
     expect(states).not.toContain('Check service readiness');
-    const listed = (await (await fetch(`${api.url}/onboardings`)).json()) as { onboardings: { workload: string }[] };
+    const listed = (await (await fetch(`${local().api.url}/onboardings`)).json()) as { onboardings: { workload: string }[] };
     expect(listed.onboardings.map((w) => w.workload)).not.toContain('bookinfo/ratings');
   }, 90_000);
 

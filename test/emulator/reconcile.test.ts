@@ -5,40 +5,17 @@
  * that makes the resource again.
  */
 import { CloudWatchLogsClient, DeleteLogGroupCommand, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecutionView } from '../../functions/lib/onboarding-api.ts';
+import { describe, expect, it } from 'vitest';
 import type { OnboardingResult } from '../../functions/record-result.ts';
-import { startApiServer, type ApiServer } from '../../local/api-server.ts';
-import { LocalExecutions } from '../../local/local-executions.ts';
-import { eventually } from '../support/emulator.ts';
+import { useLocalApi } from '../support/local-api.ts';
 import { bookinfoInput } from '../support/requests.ts';
 import { useSandbox } from '../support/sandbox.ts';
 
 const sandbox = useSandbox();
-let api: ApiServer;
-let backend: LocalExecutions;
 
-beforeAll(async () => {
-  backend = new LocalExecutions({ waitMs: 20, retryIntervalMs: 5 });
-  api = await startApiServer(backend, 0);
-});
-afterAll(async () => {
-  await backend.settle();
-  await api.stop();
-});
-
-async function post(query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${api.url}/onboardings${query}`, { method: 'POST', body: JSON.stringify(bookinfoInput()), headers: { 'content-type': 'application/json' } });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
-async function ended(executionId: string): Promise<ExecutionView> {
-  return eventually(async () => {
-    const view = (await (await fetch(`${api.url}/onboardings/${executionId}`)).json()) as ExecutionView;
-    if (view.status === 'RUNNING') throw new Error(`${executionId} still running at ${view.currentStep ?? '?'}`);
-    return view;
-  }, 60_000);
-}
+const local = useLocalApi();
+const post = (query = '') => local().post(bookinfoInput(), query);
+const ended = (executionId: string) => local().ended(executionId);
 
 const logGroup = `/ecs/${bookinfoInput().ecs.family}`;
 async function logGroupExists(): Promise<boolean> {
