@@ -141,10 +141,16 @@ export function startFargateScheduler(opts: FargateSchedulerOptions): FargateSch
   }
 
   const interval = opts.intervalMs ?? 250;
+  let busy = false;
   const timer = setInterval(() => {
-    if (stopped) return;
-    // One sync at a time: a slow emulator call must not start a second, overlapping pass.
-    running = running.then(() => (stopped ? undefined : syncOnce().catch(() => undefined)));
+    // One sync at a time, none queued behind it: a slow emulator call must not start a second, overlapping pass, nor pile them up.
+    if (stopped || busy) return;
+    busy = true;
+    running = running
+      .then(() => (stopped ? undefined : syncOnce().catch(() => undefined)))
+      .finally(() => {
+        busy = false;
+      });
   }, interval);
   timer.unref();
 

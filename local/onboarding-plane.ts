@@ -100,6 +100,9 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
   const made = new Map<string, { namespace: string; createdAt: number; goneSince?: number }>();
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  // A tick while a sync runs adds none behind it, and none starts once stopped: on a loaded machine a queue of syncs made stop() wait for all of them.
+  let busy = false;
+  let stopped = false;
 
   async function taskDefinition(arn: string): Promise<TaskDefinition | undefined> {
     if (!taskDefs.has(arn)) {
@@ -232,12 +235,21 @@ export function createOnboardingPlane(opts: OnboardingPlaneOptions): OnboardingP
     },
     start({ intervalMs = 500 } = {}) {
       if (timer) return;
+      stopped = false;
       timer = setInterval(() => {
-        // One sync at a time; a failed sync is retried at the next tick.
-        running = running.then(syncOnce).catch(() => undefined);
+        // One sync at a time, none queued behind it; a failed sync is retried at the next tick.
+        if (busy || stopped) return;
+        busy = true;
+        running = running
+          .then(() => (stopped ? undefined : syncOnce()))
+          .catch(() => undefined)
+          .finally(() => {
+            busy = false;
+          });
       }, intervalMs);
     },
     async stop() {
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = undefined;
       await running;
