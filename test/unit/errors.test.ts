@@ -59,3 +59,22 @@ describe('classifyError: AWS errors → the ASL vocabulary', () => {
     expect(classifyError('a string').name).toBe('UnexpectedError');
   });
 });
+
+describe('a route to a NAT gateway EC2 does not know yet (issue 11: Ensure task subnet runs during the NAT gateway\'s wait)', () => {
+  /**
+   * Ensure task subnet now points its 0.0.0.0/0 route at a NAT gateway made seconds earlier
+   * (`pending`). EC2 accepts a route to a pending NAT gateway, but right after CreateNatGateway
+   * it may not know the id yet and answers CreateRoute with InvalidNatGatewayID.NotFound
+   * ("The specified NAT gateway does not exist", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html;
+   * seen right after creation in https://github.com/boto/boto3/issues/779): the step must fail
+   * retryably, so the state machine's Retry runs it again, rather than end the run.
+   */
+  it('is a retryable ResourceNotReadyError, which the workflow retries', async () => {
+    const { RETRY_POLICY } = await import('../../statemachine/onboard-workload.ts');
+    const aws = Object.assign(new Error("The natGateway ID 'nat-0a1b2c3d4e5f60718' does not exist"), { name: 'InvalidNatGatewayID.NotFound', $metadata: { httpStatusCode: 400 } });
+    const typed = classifyError(aws);
+    expect(typed).toMatchObject({ name: 'ResourceNotReadyError', retryable: true });
+    expect(typed.message).toContain('nat-0a1b2c3d4e5f60718');
+    expect(RETRY_POLICY.some((r) => r.ErrorEquals.includes(typed.name))).toBe(true);
+  });
+});
