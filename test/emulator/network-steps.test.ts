@@ -16,12 +16,10 @@ import {
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DisassociateAddressCommand,
-  EC2Client,
-  ReleaseAddressCommand,
   type SecurityGroupRule,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkNatGateway } from '../../functions/check-nat-gateway.ts';
 import { ensureNatGateway } from '../../functions/ensure-nat-gateway.ts';
 import { ensureSecurityGroup } from '../../functions/ensure-security-group.ts';
@@ -35,21 +33,11 @@ import { checkFeasibility } from '../../functions/lib/feasibility.ts';
 import { resolveNetworkAfterPreflight as resolveNetwork } from '../support/steps.ts';
 import { createEksCluster, createMeshVpc, type MeshVpc } from '../../local/aws-fixtures.ts';
 import { useEmulator } from '../support/emulator.ts';
+import { useNetworkAccount } from '../support/network-account.ts';
 import { bookinfoInput, bookinfoRequest } from '../support/requests.ts';
 
 const emu = useEmulator();
-let ec2: EC2Client;
-beforeAll(() => {
-  ec2 = new EC2Client({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 });
-});
-// Each test has a VPC of its own, but they share one account, whose Elastic IP quota (5, as moto reports it
-// and AWS applies by default) Resolve network checks: give each test's addresses back, as AWS would require.
-afterEach(async () => {
-  for (const nat of (await ec2.send(new DescribeNatGatewaysCommand({}))).NatGateways ?? []) {
-    if (nat.State !== 'deleted') await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: nat.NatGatewayId! }));
-  }
-  for (const a of (await ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []) await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId! }));
-});
+const account = useNetworkAccount(emu);
 
 /** A fresh VPC + EKS cluster (names unique per test) and the bookinfo request pointing at it. */
 async function meshFixture(name: string, network: OnboardingRequestInput['network'] = {}, vpcOpts: { internetGateway?: boolean } = {}) {
@@ -60,18 +48,18 @@ async function meshFixture(name: string, network: OnboardingRequestInput['networ
 }
 
 const byVpc = (vpcId: string) => [{ Name: 'vpc-id', Values: [vpcId] }];
-const subnetsOf = async (vpcId: string) => (await ec2.send(new DescribeSubnetsCommand({ Filters: byVpc(vpcId) }))).Subnets ?? [];
-const routeTablesOf = async (vpcId: string) => (await ec2.send(new DescribeRouteTablesCommand({ Filters: byVpc(vpcId) }))).RouteTables ?? [];
-const natsOf = async (vpcId: string) => (await ec2.send(new DescribeNatGatewaysCommand({ Filter: byVpc(vpcId) }))).NatGateways ?? [];
-const natEipsOf = async (vpcId: string) => (await ec2.send(new DescribeAddressesCommand({ Filters: [{ Name: 'tag:Name', Values: [names.natEip(vpcId)] }] }))).Addresses ?? [];
+const subnetsOf = async (vpcId: string) => (await account().send(new DescribeSubnetsCommand({ Filters: byVpc(vpcId) }))).Subnets ?? [];
+const routeTablesOf = async (vpcId: string) => (await account().send(new DescribeRouteTablesCommand({ Filters: byVpc(vpcId) }))).RouteTables ?? [];
+const natsOf = async (vpcId: string) => (await account().send(new DescribeNatGatewaysCommand({ Filter: byVpc(vpcId) }))).NatGateways ?? [];
+const natEipsOf = async (vpcId: string) => (await account().send(new DescribeAddressesCommand({ Filters: [{ Name: 'tag:Name', Values: [names.natEip(vpcId)] }] }))).Addresses ?? [];
 const appRules = async (groupId: string, port = 9080): Promise<SecurityGroupRule[]> =>
-  ((await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules ?? []).filter(
+  ((await account().send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules ?? []).filter(
     (r) => !r.IsEgress && r.FromPort === port && r.ToPort === port,
   );
 const sources = (rules: SecurityGroupRule[]) => rules.map((r) => r.CidrIpv4 ?? r.ReferencedGroupInfo?.GroupId).sort();
 /** Every ingress rule of a group as `<port> <source>`, sorted. */
 const ingressOf = async (groupId: string): Promise<string[]> =>
-  ((await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules ?? [])
+  ((await account().send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))).SecurityGroupRules ?? [])
     .filter((r) => !r.IsEgress)
     .map((r) => `${r.FromPort} ${r.CidrIpv4 ?? r.ReferencedGroupInfo?.GroupId}`)
     .sort();
@@ -84,17 +72,17 @@ function otherWorkload(request: ReturnType<typeof bookinfoRequest>) {
 
 /** A private subnet in `vpc` whose own route table sends 0.0.0.0/0 to `target`. */
 async function subnetRoutedTo(vpc: MeshVpc, cidr: string, target: { NatGatewayId: string } | { GatewayId: string } | undefined) {
-  const { Subnet } = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }));
-  const { RouteTable } = await ec2.send(new CreateRouteTableCommand({ VpcId: vpc.vpcId }));
-  if (target) await ec2.send(new CreateRouteCommand({ RouteTableId: RouteTable!.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', ...target }));
-  await ec2.send(new AssociateRouteTableCommand({ RouteTableId: RouteTable!.RouteTableId!, SubnetId: Subnet!.SubnetId! }));
+  const { Subnet } = await account().send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }));
+  const { RouteTable } = await account().send(new CreateRouteTableCommand({ VpcId: vpc.vpcId }));
+  if (target) await account().send(new CreateRouteCommand({ RouteTableId: RouteTable!.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', ...target }));
+  await account().send(new AssociateRouteTableCommand({ RouteTableId: RouteTable!.RouteTableId!, SubnetId: Subnet!.SubnetId! }));
   return Subnet!.SubnetId!;
 }
 
 describe('Resolve network (emulator)', () => {
   it('finds the VPC from the EKS cluster, with CIDRs, subnets, gateway and cluster security group', async () => {
     const { vpc, request } = await meshFixture('resolve');
-    await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpc.vpcId, CidrBlock: '100.64.0.0/16' }));
+    await account().send(new AssociateVpcCidrBlockCommand({ VpcId: vpc.vpcId, CidrBlock: '100.64.0.0/16' }));
 
     const net = await resolveNetwork({ request });
 
@@ -218,10 +206,10 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
       { kind: 'security-group', id: sg1.groupId, created: false },
       { kind: 'security-group-ingress', id: ingressId, created: false },
     ]);
-    const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [...byVpc(vpc.vpcId), { Name: 'group-name', Values: ['ecs-bookinfo.ratings'] }] }))).SecurityGroups;
+    const groups = (await account().send(new DescribeSecurityGroupsCommand({ Filters: [...byVpc(vpc.vpcId), { Name: 'group-name', Values: ['ecs-bookinfo.ratings'] }] }))).SecurityGroups;
     expect(groups?.map((g) => g.GroupId)).toEqual([sg1.groupId]);
     expect(groups?.[0]?.IpPermissionsEgress).toContainEqual(expect.objectContaining({ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }));
-    const ours = (await ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [sg1.groupId] }] }))).SecurityGroupRules ?? [];
+    const ours = (await account().send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [sg1.groupId] }] }))).SecurityGroupRules ?? [];
     expect(ours.filter((r) => !r.IsEgress).map((r) => [r.IpProtocol, r.FromPort, r.ToPort, r.CidrIpv4])).toEqual([['tcp', 9080, 9080, '10.0.0.0/16']]);
     expect(sources(await appRules(vpc.clusterSecurityGroupId))).toEqual([sg1.groupId]);
   });
@@ -236,10 +224,10 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     expect(await appRules(vpc.clusterSecurityGroupId)).toEqual([]);
 
     // A person adds a rule; then the request changes to an sg- source plus another CIDR.
-    await ec2.send(
+    await account().send(
       new AuthorizeSecurityGroupIngressCommand({ GroupId: first.groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 9080, ToPort: 9080, IpRanges: [{ CidrIp: '192.168.0.0/24' }] }] }),
     );
-    const { GroupId: peer } = await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpc.vpcId, GroupName: 'mesh-peer', Description: 'peer' }));
+    const { GroupId: peer } = await account().send(new CreateSecurityGroupCommand({ VpcId: vpc.vpcId, GroupName: 'mesh-peer', Description: 'peer' }));
     const changed = bookinfoRequest({ network: { ...request.network, ingressSources: [peer!, '10.0.1.0/24'] } });
     const second = await ensureSecurityGroup({ request: changed, network });
 
@@ -263,7 +251,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetIds: [toIgw] } }), network })).rejects.toThrow(
       new RegExp(`network.subnetIds\\[0\\] ${toIgw}: its route table rtb-\\w+ sends 0.0.0.0/0 to ${vpc.internetGatewayId}, not to a NAT gateway`),
     );
-    const { Subnet: bare } = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.12.0/24' }));
+    const { Subnet: bare } = await account().send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.12.0/24' }));
     await expect(ensureTaskSubnet({ request: bookinfoRequest({ network: { ...request.network, subnetIds: [bare!.SubnetId!] } }), network })).rejects.toThrow(
       /the VPC's main route table rtb-\w+ \(the subnet has no route table of its own\) has no 0.0.0.0\/0 route/,
     );
@@ -285,7 +273,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     );
     const before = (await subnetsOf(vpc.vpcId)).length;
 
-    await ec2.send(
+    await account().send(
       new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.20.0/24', TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: 'bookinfo-ecs-subnet-us-east-1a' }] }] }),
     );
     await expect(ensureTaskSubnet({ request, network, natGateway })).rejects.toThrow(ResourceConflictError);
@@ -311,9 +299,9 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
 
   it('reuses an existing available NAT gateway and creates nothing', async () => {
     const { vpc, request } = await meshFixture('existing-nat');
-    const { AllocationId } = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
-    const { NatGateway } = await ec2.send(new CreateNatGatewayCommand({ SubnetId: vpc.publicSubnetIds[1], AllocationId }));
-    const addressesBefore = (await ec2.send(new DescribeAddressesCommand({}))).Addresses?.length;
+    const { AllocationId } = await account().send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const { NatGateway } = await account().send(new CreateNatGatewayCommand({ SubnetId: vpc.publicSubnetIds[1], AllocationId }));
+    const addressesBefore = (await account().send(new DescribeAddressesCommand({}))).Addresses?.length;
     const network = await resolveNetwork({ request });
     expect(network.availableNatGatewayIds).toEqual([NatGateway!.NatGatewayId]);
 
@@ -328,14 +316,14 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     expect(await natsOf(vpc.vpcId)).toHaveLength(1);
     expect(await subnetsOf(vpc.vpcId)).toHaveLength(2);
     expect(await routeTablesOf(vpc.vpcId)).toHaveLength(2);
-    expect((await ec2.send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(addressesBefore!);
+    expect((await account().send(new DescribeAddressesCommand({}))).Addresses).toHaveLength(addressesBefore!);
   });
 
   it('passes over an available NAT gateway whose subnet does not route to the internet gateway, and makes ours', async () => {
     const { vpc, request } = await meshFixture('nat-no-igw-route');
     const isolated = await subnetRoutedTo(vpc, '10.0.30.0/24', undefined);
-    const { AllocationId } = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
-    const { NatGateway: theirs } = await ec2.send(new CreateNatGatewayCommand({ SubnetId: isolated, AllocationId }));
+    const { AllocationId } = await account().send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    const { NatGateway: theirs } = await account().send(new CreateNatGatewayCommand({ SubnetId: isolated, AllocationId }));
     const network = await resolveNetwork({ request });
 
     const nat = await ensureNatGateway({ request, network });
@@ -349,7 +337,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     const { vpc, request } = await meshFixture('nat-deleted');
     const network = await resolveNetwork({ request });
     const first = await ensureNatGateway({ request, network });
-    await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: first.natGatewayId }));
+    await account().send(new DeleteNatGatewayCommand({ NatGatewayId: first.natGatewayId }));
 
     // moto, like AWS while the NAT gateway is `deleting`, keeps the address associated.
     const [eip] = await natEipsOf(vpc.vpcId);
@@ -359,7 +347,7 @@ describe('NAT gateway, task subnet and security group (emulator)', () => {
     await expect(waiting).rejects.toThrow(new RegExp(`Elastic IP ${eip!.AllocationId} .* is still associated`));
 
     // AWS frees it once the NAT gateway is deleted.
-    await ec2.send(new DisassociateAddressCommand({ AssociationId: eip!.AssociationId! }));
+    await account().send(new DisassociateAddressCommand({ AssociationId: eip!.AssociationId! }));
     const second = await ensureNatGateway({ request, network });
 
     expect(second.natGatewayId).not.toBe(first.natGatewayId);
@@ -410,7 +398,7 @@ describe('Shared and per-workload resources (emulator)', () => {
 
     // Per-workload: the task security group and the rules this tool added carry the workload.
     expect(state.securityGroup.ledger.every((e) => e.shared === undefined)).toBe(true);
-    const [group] = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [state.securityGroup.groupId] }))).SecurityGroups ?? [];
+    const [group] = (await account().send(new DescribeSecurityGroupsCommand({ GroupIds: [state.securityGroup.groupId] }))).SecurityGroups ?? [];
     expect(tagOf(group?.Tags, TAG_WORKLOAD)).toBe('bookinfo/ratings');
     const rules = [...(await appRules(state.securityGroup.groupId)), ...(await appRules(vpc.clusterSecurityGroupId))];
     expect(rules).toHaveLength(2);
@@ -434,7 +422,7 @@ describe('Security group converges both ways (emulator)', () => {
     const network = await resolveNetwork({ request });
     const first = await ensureSecurityGroup({ request, network });
     const manual = (groupId: string, port: number, cidr: string) =>
-      ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: cidr }] }] }));
+      account().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: cidr }] }] }));
     await manual(first.groupId, 9080, '192.168.0.0/24');
     await manual(vpc.clusterSecurityGroupId, 9080, '10.9.0.0/16');
     const eksBefore = await ingressOf(vpc.clusterSecurityGroupId);

@@ -12,15 +12,10 @@ import {
   CreateRouteCommand,
   CreateRouteTableCommand,
   CreateSubnetCommand,
-  DeleteNatGatewayCommand,
-  DescribeAddressesCommand,
-  DescribeNatGatewaysCommand,
   DescribeSubnetsCommand,
-  EC2Client,
-  ReleaseAddressCommand,
   ReplaceRouteCommand,
 } from '@aws-sdk/client-ec2';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureNatGateway, planNatGateway } from '../../functions/ensure-nat-gateway.ts';
 import { ensureSecurityGroup, planSecurityGroup } from '../../functions/ensure-security-group.ts';
 import { ensureTaskSubnet, handler as taskSubnetHandler, planTaskSubnet } from '../../functions/ensure-task-subnet.ts';
@@ -34,20 +29,11 @@ import { resolveNetworkAfterPreflight as resolveNetwork } from '../support/steps
 import { createEksCluster, createMeshVpc } from '../../local/aws-fixtures.ts';
 import { isMutating } from '../support/aws-faults.ts';
 import { useEmulator } from '../support/emulator.ts';
+import { useNetworkAccount } from '../support/network-account.ts';
 import { bookinfoRequest } from '../support/requests.ts';
 
 const emu = useEmulator();
-let ec2: EC2Client;
-beforeAll(() => {
-  ec2 = new EC2Client({ endpoint: emu.endpoint, region: 'us-east-1', maxAttempts: 1 });
-});
-// One account for every test: give the Elastic IPs back (Resolve network checks the quota of 5).
-afterEach(async () => {
-  for (const nat of (await ec2.send(new DescribeNatGatewaysCommand({}))).NatGateways ?? []) {
-    if (nat.State !== 'deleted') await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: nat.NatGatewayId! }));
-  }
-  for (const a of (await ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []) await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId! }));
-});
+const account = useNetworkAccount(emu);
 
 async function meshFixture(name: string, network: OnboardingRequestInput['network'] = {}) {
   const vpc = await createMeshVpc({ name });
@@ -147,7 +133,7 @@ describe('Network branch dry run (emulator)', () => {
     const apply = await applyNetwork(request, network);
     expectApplyMatchesPlan(plan, apply);
     expect(apply.taskSubnet.subnets.map((s) => `${s.cidr} in ${s.availabilityZone}`)).toEqual(['10.0.3.0/24 in us-east-1a', '10.0.4.0/24 in us-east-1b']);
-    const natSubnet = (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [apply.natGateway.subnetId] }))).Subnets?.[0];
+    const natSubnet = (await account().send(new DescribeSubnetsCommand({ SubnetIds: [apply.natGateway.subnetId] }))).Subnets?.[0];
     expect(`${natSubnet?.CidrBlock} in ${natSubnet?.AvailabilityZone}`).toBe(plan.natGateway.plan?.[0]?.detail);
 
     // After the apply, the same request plans nothing to do; the next apply agrees.
@@ -194,7 +180,7 @@ describe('Network branch dry run (emulator)', () => {
     const eksRule = (port: number) => `${vpc.clusterSecurityGroupId}:tcp:${port}:${groupId}`;
 
     // ingressSources changed: one rule to add, ours on the old source to revoke; a rule a person added stays out of it.
-    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 9080, ToPort: 9080, IpRanges: [{ CidrIp: '192.168.0.0/24' }] }] }));
+    await account().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 9080, ToPort: 9080, IpRanges: [{ CidrIp: '192.168.0.0/24' }] }] }));
     const sourcesChanged = bookinfoRequest({ network: { ...request.network, ingressSources: ['10.0.1.0/24'] } });
     const sgPlan = await readOnly(() => planSecurityGroup({ request: sourcesChanged, network }));
     expect(sgPlan.plan).toEqual([
@@ -230,7 +216,7 @@ describe('Network branch dry run (emulator)', () => {
 
     // A person points the second zone's task route table at the internet gateway: the plan updates that table alone.
     const table = first.taskSubnet.subnets[1]!.routeTableId;
-    await ec2.send(new ReplaceRouteCommand({ RouteTableId: table, DestinationCidrBlock: '0.0.0.0/0', GatewayId: vpc.internetGatewayId! }));
+    await account().send(new ReplaceRouteCommand({ RouteTableId: table, DestinationCidrBlock: '0.0.0.0/0', GatewayId: vpc.internetGatewayId! }));
     const plan = await planNetwork(portChanged, network);
     expect(plan.taskSubnet.plan?.filter((e) => e.action !== 'reuse')).toEqual([
       {
@@ -250,7 +236,7 @@ describe('Network branch dry run (emulator)', () => {
   it('reports a conflict for a subnet named like ours but not ours, and for a subnetCidrs block already taken; the apply fails on them', async () => {
     const { vpc, request } = await meshFixture('plan-conflict');
     const network = await resolveNetwork({ request });
-    await ec2.send(
+    await account().send(
       new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: '10.0.20.0/24', AvailabilityZone: 'us-east-1a', TagSpecifications: [{ ResourceType: 'subnet', Tags: [{ Key: 'Name', Value: 'bookinfo-ecs-subnet-us-east-1a' }] }] }),
     );
 
@@ -279,10 +265,10 @@ describe('Network branch dry run (emulator)', () => {
     const network = await resolveNetwork({ request });
     const { natGatewayId } = await ensureNatGateway({ request, network });
     const subnetRoutedTo = async (cidr: string, target: { NatGatewayId: string } | { GatewayId: string }) => {
-      const { Subnet } = await ec2.send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }));
-      const { RouteTable } = await ec2.send(new CreateRouteTableCommand({ VpcId: vpc.vpcId }));
-      await ec2.send(new CreateRouteCommand({ RouteTableId: RouteTable!.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', ...target }));
-      await ec2.send(new AssociateRouteTableCommand({ RouteTableId: RouteTable!.RouteTableId!, SubnetId: Subnet!.SubnetId! }));
+      const { Subnet } = await account().send(new CreateSubnetCommand({ VpcId: vpc.vpcId, CidrBlock: cidr, AvailabilityZone: 'us-east-1a' }));
+      const { RouteTable } = await account().send(new CreateRouteTableCommand({ VpcId: vpc.vpcId }));
+      await account().send(new CreateRouteCommand({ RouteTableId: RouteTable!.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', ...target }));
+      await account().send(new AssociateRouteTableCommand({ RouteTableId: RouteTable!.RouteTableId!, SubnetId: Subnet!.SubnetId! }));
       return Subnet!.SubnetId!;
     };
     const good = await subnetRoutedTo('10.0.10.0/24', { NatGatewayId: natGatewayId });
